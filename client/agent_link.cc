@@ -1,0 +1,84 @@
+#include "client/agent_link.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "base/error.h"
+
+namespace ferry {
+namespace {
+
+class LocalAgent : public AgentLink {
+ public:
+  explicit LocalAgent(const std::string& agent_command) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+      throw FatalError(errno_message("socketpair", errno));
+    }
+    std::string sibling = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ferry-agent";
+    pid_ = ::fork();
+    if (pid_ < 0) throw FatalError(errno_message("fork", errno));
+    if (pid_ == 0) {
+      ::dup2(sv[1], STDIN_FILENO);
+      ::dup2(sv[1], STDOUT_FILENO);
+      if (!agent_command.empty()) {
+        std::string command = agent_command + " serve";
+        ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      } else if (::access(sibling.c_str(), X_OK) == 0) {
+        ::execl(sibling.c_str(), "ferry-agent", "serve", static_cast<char*>(nullptr));
+      } else {
+        ::execlp("ferry-agent", "ferry-agent", "serve", static_cast<char*>(nullptr));
+      }
+      ::_exit(127);
+    }
+    ::close(sv[1]);
+    fd_.reset(sv[0]);
+    peer_name_ = "the local ferry-agent";
+  }
+
+  int finish() override {
+    fd_.reset();
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+class SshAgent : public AgentLink {
+ public:
+  SshAgent(const SshOptions& options, const std::string& agent_command) : session_(options) {
+    std::string command = (agent_command.empty() ? std::string("ferry-agent") : agent_command) + " serve";
+    fd_ = session_.start(command);
+    std::string host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
+    peer_name_ = "ferry-agent on " + host;
+  }
+
+  int finish() override {
+    fd_.reset();
+    return session_.finish();
+  }
+
+ private:
+  SshSession session_;
+};
+
+}  // namespace
+
+std::unique_ptr<AgentLink> start_local_agent(const std::string& agent_command) {
+  return std::make_unique<LocalAgent>(agent_command);
+}
+
+std::unique_ptr<AgentLink> start_ssh_agent(const SshOptions& options, const std::string& agent_command) {
+  return std::make_unique<SshAgent>(options, agent_command);
+}
+
+}  // namespace ferry

@@ -1,0 +1,88 @@
+// ferry: back up a folder to another machine over SSH (or to a local disk) and restore it.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "client/summary.h"
+#include "client/transfer_job.h"
+
+namespace {
+
+void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string* src, std::string* dst) {
+  cmd->add_option("SRC", *src, "what to copy from")->required();
+  cmd->add_option("DEST", *dst, "where to copy to")->required();
+  cmd->add_option("-i,--identity", o->identity, "private key to log in with (default: the key in FERRY_HOME)");
+  cmd->add_option("--port", o->port, "SSH port of the remote (default 22)")->check(CLI::Range(1, 65535));
+  cmd->add_option("--known-hosts", o->known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
+  cmd->add_flag("--accept-new-host-key", o->accept_new_host_key, "trust and record an unknown host key");
+  cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
+  cmd->add_flag("-n,--dry-run", o->dry_run, "show what would be copied, change nothing");
+  cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
+  cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
+  cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");
+  cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
+      ->check(CLI::Range(5, 86400));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ferry: back up folders to another machine over SSH, and restore them"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
+  int verbosity = 0;
+  app.add_flag("-v,--verbose", verbosity, "more output; repeat for more (-vvv logs the SSH conversation)");
+
+  ferry::TransferOptions options;
+  std::string src, dst;
+  CLI::App* backup = app.add_subcommand("backup", "copy the local folder SRC to DEST ([user@]host:/path, ssh://... or a local folder)");
+  add_transfer_options(backup, &options, &src, &dst);
+  CLI::App* restore = app.add_subcommand("restore", "copy SRC (a backup, or a folder inside one) to the local folder DEST");
+  add_transfer_options(restore, &options, &src, &dst);
+  for (CLI::App* cmd : {backup, restore}) {
+    cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(ferry::ExitCode::kUsage);
+  }
+  // A peer that hangs up must surface as EPIPE and a clear message, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
+  options.verbosity = verbosity;
+  ferry::init_logging("ferry", verbosity);
+
+  try {
+    auto direction = backup->parsed() ? ferry::Direction::kBackup : ferry::Direction::kRestore;
+    int code = static_cast<int>(ferry::run_transfer(direction, src, dst, options));
+    std::fflush(stdout);
+    std::_Exit(code);
+  } catch (const ferry::FatalError& e) {
+    spdlog::error("{}", e.what());
+    if (options.json) {
+      ferry::Summary s;
+      s.operation = backup->parsed() ? "backup" : "restore";
+      s.source = src;
+      s.destination = dst;
+      s.exit_code = static_cast<int>(e.code());
+      s.error = e.what();
+      ferry::print_json(s);
+    }
+    std::fflush(stdout);
+    // Threads of a failed session (the SSH pump) may still be blocked on a dead link: leave now.
+    std::_Exit(static_cast<int>(e.code()));
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    std::fflush(stdout);
+    std::_Exit(static_cast<int>(ferry::ExitCode::kFatal));
+  }
+}

@@ -1,0 +1,61 @@
+// The client's SSH connection: the only code in Ferry that links libssh.
+//
+// Connects with public-key authentication only, checks the host key against Ferry's own
+// OpenSSH-format known_hosts (never ~/.ssh/config, never the system file), starts the agent in
+// an exec channel and bridges that channel to a local socket, so the engine sees a plain fd.
+// libssh sessions are not thread-safe; one pump thread owns the session after start().
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "fs/unique_fd.h"
+
+struct ssh_session_struct;
+struct ssh_channel_struct;
+
+namespace ferry {
+
+struct SshOptions {
+  std::string host;
+  std::string user;
+  int port = 22;
+  std::string identity;     // private key file
+  std::string known_hosts;  // Ferry's known_hosts file
+  bool accept_new_host_key = false;
+  int verbosity = 0;  // 3+: log the SSH conversation
+  int connect_timeout_s = 30;
+};
+
+class SshSession {
+ public:
+  // Connects, verifies the host key and authenticates. Throws ConnectionError with a
+  // diagnosis (what failed and what to do) on any failure.
+  explicit SshSession(const SshOptions& options);
+  ~SshSession();
+  SshSession(const SshSession&) = delete;
+  SshSession& operator=(const SshSession&) = delete;
+
+  // Runs `command` on the remote in an exec channel. Returns the local end of a socket that
+  // carries the channel's stdin/stdout; the remote's stderr is copied to ours.
+  UniqueFd start(const std::string& command);
+
+  // After the engine closed its end: waits for the remote command to end. Returns its exit
+  // status, or -1 if none was reported.
+  int finish();
+
+ private:
+  void verify_host_key();
+  void authenticate();
+  void pump(int local_fd);
+
+  SshOptions options_;
+  ssh_session_struct* session_ = nullptr;
+  ssh_channel_struct* channel_ = nullptr;
+  std::thread pump_;
+  std::atomic<bool> pump_failed_{false};
+  std::string pump_error_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,90 @@
+#include "client/summary.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+namespace ferry {
+
+std::string human_bytes(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
+}
+
+void print_stats(const Summary& s) {
+  uint64_t wire = s.bytes_wire_sent + s.bytes_wire_received;
+  double speedup = wire > 0 ? static_cast<double>(s.bytes_total) / static_cast<double>(wire) : 0.0;
+  fmt::print("{}{}: {} -> {}\n", s.operation, s.dry_run ? " (dry run)" : "", s.source, s.destination);
+  fmt::print("  files:        {} listed, {} transferred\n", s.files_total, s.files_transferred);
+  fmt::print("  file bytes:   {} total, {} sent as data\n", human_bytes(s.bytes_total), human_bytes(s.bytes_literal));
+  fmt::print("  wire bytes:   {} sent, {} received (speedup {:.2f})\n", human_bytes(s.bytes_wire_sent),
+             human_bytes(s.bytes_wire_received), speedup);
+  fmt::print("  errors:       {}\n", s.errors);
+  fmt::print("  elapsed:      {:.2f} s\n", s.elapsed_s);
+  std::fflush(stdout);
+}
+
+void print_json(const Summary& s) {
+  nlohmann::json j = {
+      {"operation", s.operation},
+      {"source", s.source},
+      {"destination", s.destination},
+      {"dry_run", s.dry_run},
+      {"files_total", s.files_total},
+      {"files_transferred", s.files_transferred},
+      {"bytes_total", s.bytes_total},
+      {"bytes_literal", s.bytes_literal},
+      {"bytes_wire_sent", s.bytes_wire_sent},
+      {"bytes_wire_received", s.bytes_wire_received},
+      {"errors", s.errors},
+      {"elapsed_s", s.elapsed_s},
+      {"exit_code", s.exit_code},
+  };
+  if (!s.error.empty()) j["error"] = s.error;
+  // Names are arbitrary bytes; never let one make the JSON invalid.
+  std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+ProgressLine::ProgressLine(const TransferStats& stats, bool enabled)
+    : stats_(stats), start_(std::chrono::steady_clock::now()) {
+  if (!enabled || ::isatty(STDERR_FILENO) == 0) return;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) draw(false);
+    draw(true);
+  });
+}
+
+ProgressLine::~ProgressLine() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+void ProgressLine::draw(bool final_line) {
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  uint64_t data = stats_.bytes_literal;
+  std::string line = fmt::format("\r{} files listed, {} sent, {} of data ({}/s)   ", stats_.files_total.load(),
+                                 stats_.files_transferred.load(), human_bytes(data),
+                                 human_bytes(secs > 0 ? static_cast<uint64_t>(static_cast<double>(data) / secs) : 0));
+  if (final_line) line += "\n";
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace ferry

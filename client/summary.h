@@ -1,0 +1,56 @@
+// What the user sees of a transfer besides errors: the live progress line, the --stats table
+// and the --json object.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/reporter.h"
+
+namespace ferry {
+
+struct Summary {
+  std::string operation;
+  std::string source;
+  std::string destination;
+  bool dry_run = false;
+  uint64_t files_total = 0;
+  uint64_t files_transferred = 0;
+  uint64_t bytes_total = 0;
+  uint64_t bytes_literal = 0;
+  uint64_t bytes_wire_sent = 0;
+  uint64_t bytes_wire_received = 0;
+  uint64_t errors = 0;
+  double elapsed_s = 0;
+  int exit_code = 0;
+  std::string error;  // the fatal error, if the run stopped
+};
+
+void print_stats(const Summary& s);  // human-readable, on stdout
+void print_json(const Summary& s);   // one JSON object, on stdout
+
+// Redraws one line on stderr every quarter second while alive; only when stderr is a TTY.
+class ProgressLine {
+ public:
+  ProgressLine(const TransferStats& stats, bool enabled);
+  ~ProgressLine();
+
+ private:
+  void draw(bool final_line);
+
+  const TransferStats& stats_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+std::string human_bytes(uint64_t bytes);
+
+}  // namespace ferry

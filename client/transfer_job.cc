@@ -1,0 +1,200 @@
+#include "client/transfer_job.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "base/bytes.h"
+#include "base/log.h"
+#include "client/agent_link.h"
+#include "client/ferry_home.h"
+#include "client/remote_spec.h"
+#include "client/summary.h"
+#include "engine/receiver.h"
+#include "engine/sender.h"
+#include "engine/session.h"
+#include "fs/confined_root.h"
+
+namespace ferry {
+
+using wire::MessageLevel;
+using wire::MsgType;
+
+namespace {
+
+// Prints this side's problems and the agent's messages on stderr, counting errors of both.
+class ClientReporter : public Reporter {
+ public:
+  void report(MessageLevel level, const std::string& text) override { print(level, text, ""); }
+  void from_peer(MessageLevel level, const std::string& text) override {
+    if (level == MessageLevel::kError) ++peer_errors;
+    print(level, text, "agent: ");
+  }
+  std::atomic<uint64_t> peer_errors{0};
+
+ private:
+  void print(MessageLevel level, const std::string& text, const char* prefix) {
+    switch (level) {
+      case MessageLevel::kError: spdlog::error("{}{}", prefix, text); break;
+      case MessageLevel::kWarning: spdlog::warn("{}{}", prefix, text); break;
+      case MessageLevel::kInfo: spdlog::info("{}{}", prefix, text); break;
+    }
+  }
+};
+
+std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions& options) {
+  if (!where.remote) return start_local_agent(options.agent);
+  SshOptions ssh;
+  ssh.host = where.host;
+  ssh.user = where.user;
+  ssh.port = where.port != 0 ? where.port : options.port != 0 ? options.port : 22;
+  ssh.identity = options.identity.empty() ? default_identity() : options.identity;
+  if (ssh.identity.empty()) {
+    throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
+  }
+  ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
+  ssh.accept_new_host_key = options.accept_new_host_key;
+  ssh.verbosity = options.verbosity;
+  return start_ssh_agent(ssh, options.agent);
+}
+
+// The local end of a restore: DEST is created if missing (its parent must exist), like rsync.
+ConfinedRoot open_local_destination(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (errno == ENOENT) {
+      throw FatalError("cannot create " + path + ": its parent directory does not exist; create it first");
+    }
+    throw FatalError(errno_message("cannot create " + path, errno));
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOTDIR) throw FatalError(path + " exists and is not a directory");
+    throw FatalError(errno_message("cannot open " + path, errno));
+  }
+  if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
+    throw FatalError(errno_message(path + " is not writable", errno));
+  }
+  return ConfinedRoot(std::move(fd), path);
+}
+
+}  // namespace
+
+ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
+                      const TransferOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  bool backup = direction == Direction::kBackup;
+  Location src = parse_location(source);
+  Location dst = parse_location(destination);
+  if (backup && src.remote) throw FatalError("backup copies a local folder: SRC must be a local path", ExitCode::kUsage);
+  if (!backup && dst.remote) throw FatalError("restore writes to a local folder: DEST must be a local path", ExitCode::kUsage);
+  const Location& far = backup ? dst : src;
+  const std::string& near_path = backup ? src.path : dst.path;
+  if (backup) {
+    struct stat st {};
+    if (::stat(near_path.c_str(), &st) != 0) throw FatalError("source " + near_path + " does not exist");
+    if (!S_ISDIR(st.st_mode)) throw FatalError("source " + near_path + " is not a directory");
+  }
+
+  std::string far_path = far.path;
+  if (!far.remote) {
+    std::error_code ec;
+    far_path = std::filesystem::absolute(far.path, ec).lexically_normal().string();
+    if (far_path.size() > 1 && far_path.back() == '/') far_path.pop_back();
+  }
+
+  std::unique_ptr<AgentLink> link = connect(far, options);
+  FdChannel channel(link->fd(), link->fd(), link->peer_name());
+  channel.set_idle_timeout(std::chrono::seconds(options.timeout_s));
+  FrameReader in(channel);
+  FrameWriter out(channel);
+  ClientReporter reporter;
+  TransferStats stats;
+
+  Hello mine;
+  mine.software_version = FERRY_VERSION;
+  mine.euid = ::geteuid();
+  std::string noise;
+  exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
+  if (!noise.empty()) spdlog::warn("the remote login printed, before the agent started:\n{}", printable(noise));
+
+  Open open;
+  open.operation = backup ? wire::Operation::kBackup : wire::Operation::kRestore;
+  open.path = far_path;
+  open.flags = options.dry_run ? wire::kOpenDryRun : 0;
+  open.timeout_s = static_cast<uint32_t>(options.timeout_s);
+  Encoder e;
+  open.encode(e);
+  out.send(MsgType::kOpen, e);
+  out.flush();
+  Opened opened;
+  while (true) {
+    Frame f = in.next();
+    if (handle_common_frame(f, reporter)) continue;
+    if (f.type != MsgType::kOpened) {
+      throw ProtocolError(std::string("expected Opened, got ") + wire::msg_type_name(f.type));
+    }
+    opened = Opened::decode(f.payload);
+    break;
+  }
+
+  Summary summary;
+  summary.operation = backup ? "backup" : "restore";
+  summary.source = src.display();
+  summary.destination = dst.display();
+  summary.dry_run = options.dry_run;
+  {
+    KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1, std::min(15, options.timeout_s / 4))));
+    ProgressLine progress(stats, options.progress);
+    if (backup) {
+      Done done = Sender(channel, in, out, reporter, stats).run(near_path);
+      summary.files_transferred = done.files_transferred;
+      summary.bytes_literal = done.bytes_literal;
+    } else {
+      // A dry run into a folder that does not exist yet compares against an empty one.
+      std::string empty_dir;
+      if (options.dry_run && ::access(near_path.c_str(), F_OK) != 0) {
+        char tmpl[] = "/tmp/ferry-dry-run.XXXXXX";
+        if (::mkdtemp(tmpl) == nullptr) throw FatalError(errno_message("mkdtemp", errno));
+        empty_dir = tmpl;
+      }
+      ConfinedRoot root = open_local_destination(empty_dir.empty() ? near_path : empty_dir);
+      struct RemoveEmpty {
+        std::string path;
+        ~RemoveEmpty() { if (!path.empty()) ::rmdir(path.c_str()); }
+      } remove_empty{empty_dir};
+      ReceiverOptions receiver_options;
+      receiver_options.dry_run = options.dry_run;
+      receiver_options.keep_owner = ::geteuid() == 0;
+      receiver_options.program_name = "ferry";
+      Done done = Receiver(in, out, reporter, stats, receiver_options).run(root);
+      summary.files_transferred = done.files_transferred;
+      summary.bytes_literal = done.bytes_literal;
+    }
+  }
+  summary.bytes_wire_sent = channel.bytes_written();
+  summary.bytes_wire_received = channel.bytes_read();
+  int agent_status = link->finish();
+  if (agent_status > 0) spdlog::debug("the agent exited with status {}", agent_status);
+
+  summary.files_total = stats.files_total;
+  summary.bytes_total = stats.bytes_total;
+  summary.errors = stats.errors + reporter.peer_errors;
+  summary.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ExitCode code = summary.errors > 0 ? ExitCode::kPartial : ExitCode::kOk;
+  summary.exit_code = static_cast<int>(code);
+  if (options.json) print_json(summary);
+  else if (options.stats) print_stats(summary);
+  if (code == ExitCode::kPartial) {
+    spdlog::error("{} finished with {} error(s): the files named above were not copied; the rest were",
+                  summary.operation, summary.errors);
+  }
+  return code;
+}
+
+}  // namespace ferry

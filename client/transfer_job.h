@@ -1,0 +1,31 @@
+// `ferry backup` and `ferry restore`: connect to an agent, run the engine in the right role,
+// report. Backup: this side sends, the agent receives. Restore: the other way round.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+
+namespace ferry {
+
+struct TransferOptions {
+  std::string identity;
+  int port = 0;
+  std::string known_hosts;
+  bool accept_new_host_key = false;
+  std::string agent;
+  bool dry_run = false;
+  int verbosity = 0;
+  bool stats = false;
+  bool json = false;
+  bool progress = false;
+  int timeout_s = 60;
+};
+
+enum class Direction { kBackup, kRestore };
+
+// Runs one transfer. Returns the exit code; throws FatalError when the run cannot go on.
+ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
+                      const TransferOptions& options);
+
+}  // namespace ferry

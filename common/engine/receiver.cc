@@ -1,0 +1,491 @@
+#include "engine/receiver.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "delta/file_hash.h"
+#include "engine/session.h"
+#include "fs/metadata.h"
+#include "fs/platform.h"
+#include "fs/rel_path.h"
+
+namespace ferry {
+
+using wire::MessageLevel;
+using wire::MsgType;
+
+namespace {
+
+// A file whose data is arriving: written under a temporary name in its destination directory
+// and renamed over the real name only once complete and verified.
+struct Incoming {
+  bool active = false;
+  uint64_t index = 0;
+  FileEntry entry;
+  UniqueFd dir;  // the destination directory, pinned for the whole file
+  std::string tmp_name;
+  UniqueFd fd;
+  FileHasher hasher;
+  uint64_t bytes = 0;
+  std::string error;  // set once writing failed; the rest of the data is then dropped
+};
+
+struct PendingLink {
+  FileEntry entry;
+  uint64_t leader = 0;
+};
+
+bool is_disk_full(int err) { return err == ENOSPC || err == EDQUOT; }
+
+class ReceiveSession {
+ public:
+  ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
+                 const ReceiverOptions& options, ConfinedRoot& root)
+      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root),
+        apply_{options.keep_owner} {}
+
+  ~ReceiveSession() { discard_incoming(); }
+
+  Done run() {
+    while (!list_done_ || !wanted_.empty() || incoming_.active) {
+      Frame f = in_.next();
+      if (handle_common_frame(f, reporter_)) continue;
+      switch (f.type) {
+        case MsgType::kEntry: on_entry(decode_entry(f.payload)); break;
+        case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
+        case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
+        case MsgType::kFileEnd: on_file_end(FileEnd::decode(f.payload)); break;
+        case MsgType::kFileFailed: on_file_failed(FileFailed::decode(f.payload)); break;
+        default:
+          throw ProtocolError(std::string("unexpected ") + wire::msg_type_name(f.type) + " from the sender");
+      }
+    }
+    finish_tree();
+    Done done{stats_.files_total, stats_.files_transferred, stats_.bytes_total, stats_.bytes_literal,
+              stats_.errors};
+    Encoder e;
+    done.encode(e);
+    out_.send(MsgType::kDone, e);
+    out_.flush();
+    wait_for_bye();
+    return done;
+  }
+
+ private:
+  void fail(const std::string& text) {
+    ++stats_.errors;
+    reporter_.report(MessageLevel::kError, text);
+  }
+
+  // ---- the file list ----
+
+  void check_order(const FileEntry& entry) {
+    if (next_index_ == 0) {
+      if (!entry.path.empty()) throw ProtocolError("the first entry must be the root");
+      return;
+    }
+    if (entry.path.empty() || compare_paths(prev_path_, entry.path) >= 0) {
+      throw ProtocolError("entry \"" + printable(entry.path) + "\" is out of order or a duplicate");
+    }
+    std::string_view parent = parent_of(entry.path);
+    while (!dir_stack_.empty() && dir_stack_.back() != parent) dir_stack_.pop_back();
+    if (dir_stack_.empty()) {
+      throw ProtocolError("entry \"" + printable(entry.path) + "\" arrived without its directory");
+    }
+  }
+
+  void on_entry(FileEntry entry) {
+    if (list_done_) throw ProtocolError("Entry after EndOfList");
+    check_order(entry);
+    uint64_t index = next_index_++;
+    prev_path_ = entry.path;
+    if (entry.type == FileType::kDirectory) dir_stack_.push_back(entry.path);
+    if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
+    if (index == 0) {
+      root_entry_ = std::move(entry);
+      return;
+    }
+    ++stats_.files_total;
+    warn_once_about_owner(entry);
+
+    if (entry.type == FileType::kRegular && entry.hardlink_of != 0) {
+      uint64_t leader = entry.hardlink_of - 1;
+      if (leader == index) {
+        leaders_[index] = entry.path;
+      } else if (leader < index && leaders_.count(leader) != 0) {
+        links_.push_back({std::move(entry), leader});
+        return;
+      } else {
+        throw ProtocolError("entry \"" + printable(entry.path) + "\" links to an entry that is not a file");
+      }
+    }
+
+    int dir = root_.parent_dir(entry.path);
+    struct stat st {};
+    bool exists = false;
+    if (dir < 0) {
+      if (!(options_.dry_run && errno == ENOENT)) {
+        return fail(errno_message("cannot reach the directory of " + root_.shown(entry.path), errno));
+      }
+    } else {
+      std::string leaf(leaf_of(entry.path));
+      if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        exists = true;
+      } else if (errno != ENOENT) {
+        return fail(errno_message("cannot stat " + root_.shown(entry.path), errno));
+      }
+    }
+
+    switch (entry.type) {
+      case FileType::kDirectory: return make_directory(dir, entry, exists ? &st : nullptr);
+      case FileType::kRegular: return plan_file(index, dir, entry, exists ? &st : nullptr);
+      default: return make_special(dir, entry, exists ? &st : nullptr);
+    }
+  }
+
+  void warn_once_about_owner(const FileEntry& entry) {
+    if (options_.keep_owner || warned_owner_) return;
+    if (entry.uid == ::geteuid() && entry.gid == ::getegid()) return;
+    warned_owner_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     options_.program_name + " is not running as root (uid " + std::to_string(::geteuid()) +
+                         "), so file owners and groups are not preserved; files are still copied. "
+                         "Run it as root to keep ownership.");
+  }
+
+  void make_directory(int dir, FileEntry& entry, const struct stat* existing) {
+    if (!options_.dry_run) {
+      std::string leaf(leaf_of(entry.path));
+      if (existing != nullptr && !S_ISDIR(existing->st_mode)) {
+        if (::unlinkat(dir, leaf.c_str(), 0) != 0) {
+          return fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
+        }
+        existing = nullptr;
+      }
+      if (existing == nullptr) {
+        // 0700 until the end of the run, so a read-only directory can still be filled.
+        if (::mkdirat(dir, leaf.c_str(), 0700) != 0) {
+          if (is_disk_full(errno)) throw_disk_full(entry.path, errno);
+          return fail(errno_message("cannot create directory " + root_.shown(entry.path), errno));
+        }
+      } else if (!options_.keep_owner && (existing->st_mode & S_IRWXU) != S_IRWXU) {
+        ::fchmodat(dir, leaf.c_str(), (existing->st_mode & 07777) | S_IRWXU, 0);
+      }
+    }
+    dirs_.push_back(std::move(entry));
+  }
+
+  // The per-file "how to transfer" step: nothing, metadata only, or data. A basis for a delta
+  // is chosen here too, once the delta engine exists.
+  void plan_file(uint64_t index, int dir, FileEntry& entry, const struct stat* existing) {
+    bool same_content = existing != nullptr && S_ISREG(existing->st_mode) &&
+                        static_cast<uint64_t>(existing->st_size) == entry.size &&
+                        existing->st_mtim.tv_sec == entry.mtime_sec &&
+                        existing->st_mtim.tv_nsec == entry.mtime_nsec;
+    if (same_content) return refresh_metadata(dir, entry, *existing);
+    ++stats_.files_transferred;
+    if (options_.dry_run) {
+      spdlog::info("{}", printable(entry.path));
+      return;
+    }
+    Encoder e;
+    Want{index}.encode(e);
+    out_.send(MsgType::kWant, e);
+    wanted_.emplace(index, std::move(entry));
+  }
+
+  // An unchanged file may still have a new owner, mode or xattrs.
+  void refresh_metadata(int dir, const FileEntry& entry, const struct stat& st) {
+    std::string leaf(leaf_of(entry.path));
+    std::vector<Xattr> xattrs;
+    bool xattrs_same = platform::list_xattrs_at(dir, leaf, &xattrs) && xattrs == entry.xattrs;
+    if (stat_matches(st, entry, apply_) && xattrs_same) return;
+    if (options_.dry_run) return;
+    UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (!fd.valid()) return fail(errno_message("cannot update metadata of " + root_.shown(entry.path), errno));
+    std::string problem = apply_metadata_fd(fd.get(), entry, apply_);
+    if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+  }
+
+  // Symlinks, fifos, devices: made under a temporary name, then renamed over the real one.
+  void make_special(int dir, FileEntry& entry, const struct stat* existing) {
+    std::string leaf(leaf_of(entry.path));
+    if (existing != nullptr && entry.type == FileType::kSymlink && S_ISLNK(existing->st_mode)) {
+      std::string target(kMaxPathBytes + 1, '\0');
+      ssize_t n = ::readlinkat(dir, leaf.c_str(), target.data(), target.size());
+      if (n >= 0 && std::string_view(target.data(), static_cast<size_t>(n)) == entry.link_target) {
+        if (!stat_matches(*existing, entry, apply_) && !options_.dry_run) {
+          std::string problem = apply_metadata_at(dir, leaf, entry, apply_);
+          if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+        }
+        return;
+      }
+    }
+    if (options_.dry_run) return;
+    std::string tmp = next_tmp_name();
+    int rc = 0;
+    switch (entry.type) {
+      case FileType::kSymlink: rc = ::symlinkat(entry.link_target.c_str(), dir, tmp.c_str()); break;
+      case FileType::kFifo: rc = ::mknodat(dir, tmp.c_str(), S_IFIFO | 0600, 0); break;
+      case FileType::kCharDevice:
+        rc = ::mknodat(dir, tmp.c_str(), S_IFCHR | 0600, static_cast<dev_t>(entry.rdev));
+        break;
+      case FileType::kBlockDevice:
+        rc = ::mknodat(dir, tmp.c_str(), S_IFBLK | 0600, static_cast<dev_t>(entry.rdev));
+        break;
+      default: FERRY_CHECK(false);
+    }
+    if (rc != 0) {
+      if (is_disk_full(errno)) throw_disk_full(entry.path, errno);
+      return fail(errno_message(std::string("cannot create ") + file_type_name(entry.type) + " " +
+                                    root_.shown(entry.path), errno));
+    }
+    std::string problem = apply_metadata_at(dir, tmp, entry, apply_);
+    if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+    install(dir, tmp, entry.path);
+  }
+
+  void on_end_of_list(const EndOfList& end) {
+    if (list_done_) throw ProtocolError("second EndOfList");
+    if (end.entries != next_index_) {
+      throw ProtocolError("EndOfList counts " + std::to_string(end.entries) + " entries, " +
+                          std::to_string(next_index_) + " arrived");
+    }
+    if (next_index_ == 0) throw ProtocolError("empty file list");
+    list_done_ = true;
+  }
+
+  // ---- file data ----
+
+  void begin_incoming(uint64_t index) {
+    if (incoming_.active) {
+      if (incoming_.index == index) return;
+      throw ProtocolError("data for entry " + std::to_string(index) + " before the end of entry " +
+                          std::to_string(incoming_.index));
+    }
+    auto it = wanted_.find(index);
+    if (it == wanted_.end()) throw ProtocolError("data for entry " + std::to_string(index) + ", which was not wanted");
+    incoming_.active = true;
+    incoming_.index = index;
+    incoming_.entry = std::move(it->second);
+    wanted_.erase(it);
+    incoming_.bytes = 0;
+    incoming_.error.clear();
+    incoming_.hasher.reset();
+    const std::string& path = incoming_.entry.path;
+    int dir = root_.parent_dir(path);
+    if (dir < 0) {
+      incoming_.error = errno_message("cannot reach the directory of " + root_.shown(path), errno);
+      return;
+    }
+    incoming_.dir.reset(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
+    incoming_.tmp_name = next_tmp_name();
+    incoming_.fd.reset(::openat(incoming_.dir.get(), incoming_.tmp_name.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!incoming_.fd.valid()) {
+      int err = errno;
+      incoming_.tmp_name.clear();
+      if (is_disk_full(err)) throw_disk_full(path, err);
+      incoming_.error = errno_message("cannot create a file in the directory of " + root_.shown(path), err);
+    }
+  }
+
+  void on_file_data(const FileDataView& data) {
+    begin_incoming(data.index);
+    incoming_.bytes += data.bytes.size();
+    stats_.bytes_literal += data.bytes.size();
+    if (!incoming_.error.empty()) return;
+    incoming_.hasher.update(data.bytes.data(), data.bytes.size());
+    const char* p = data.bytes.data();
+    size_t left = data.bytes.size();
+    while (left > 0) {
+      ssize_t n = ::write(incoming_.fd.get(), p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        int err = errno;
+        if (is_disk_full(err)) throw_disk_full(incoming_.entry.path, err);
+        incoming_.error = errno_message("write error in " + root_.shown(incoming_.entry.path), err);
+        return;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+
+  void on_file_end(const FileEnd& end) {
+    begin_incoming(end.index);
+    std::string shown = root_.shown(incoming_.entry.path);
+    if (end.size != incoming_.bytes) {
+      throw ProtocolError("FileEnd for " + shown + " says " + std::to_string(end.size) + " bytes, " +
+                          std::to_string(incoming_.bytes) + " arrived");
+    }
+    if (!incoming_.error.empty()) {
+      fail(incoming_.error);
+      discard_incoming();
+      return;
+    }
+    if (incoming_.hasher.digest() != end.hash) {
+      fail("verification failed for " + shown + ": the data written does not match the sender's hash; "
+           "the old version was kept");
+      discard_incoming();
+      return;
+    }
+    FileEntry& entry = incoming_.entry;
+    entry.size = end.size;
+    entry.mtime_sec = end.mtime_sec;  // as the file was when its data was read
+    entry.mtime_nsec = end.mtime_nsec;
+    std::string problem = apply_metadata_fd(incoming_.fd.get(), entry, apply_);
+    if (!problem.empty()) fail(shown + ": " + problem);
+    incoming_.fd.reset();
+    std::string tmp = std::move(incoming_.tmp_name);
+    incoming_.tmp_name.clear();
+    install(incoming_.dir.get(), tmp, entry.path);
+    incoming_.active = false;
+    incoming_.dir.reset();
+  }
+
+  void on_file_failed(const FileFailed& failed) {
+    // The sender has told the user why; here we only drop what was started.
+    if (incoming_.active && incoming_.index == failed.index) {
+      --stats_.files_transferred;
+      discard_incoming();
+      return;
+    }
+    if (wanted_.erase(failed.index) == 0) {
+      throw ProtocolError("FileFailed for entry " + std::to_string(failed.index) + ", which was not wanted");
+    }
+    --stats_.files_transferred;
+  }
+
+  void discard_incoming() {
+    if (!incoming_.tmp_name.empty()) ::unlinkat(incoming_.dir.get(), incoming_.tmp_name.c_str(), 0);
+    incoming_.tmp_name.clear();
+    incoming_.fd.reset();
+    incoming_.dir.reset();
+    incoming_.active = false;
+  }
+
+  // Renames tmp over `path`'s name in dir. A directory in the way (the sender has a file
+  // where we have a directory) is removed first, as a mirror must.
+  void install(int dir, const std::string& tmp, const std::string& path) {
+    std::string leaf(leaf_of(path));
+    if (::renameat(dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
+    int err = errno;
+    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
+      root_.forget();
+      err = remove_tree_at(dir, leaf);
+      if (err == 0 && ::renameat(dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
+      if (err == 0) err = errno;
+    }
+    ::unlinkat(dir, tmp.c_str(), 0);
+    fail(errno_message("cannot put " + root_.shown(path) + " in place", err));
+  }
+
+  [[noreturn]] void throw_disk_full(const std::string& path, int err) {
+    discard_incoming();
+    throw FatalError(errno_message("cannot write " + root_.shown(path), err) +
+                     ": the destination is full; free space there and run again (files already "
+                     "copied are complete, nothing was left half-written)");
+  }
+
+  std::string next_tmp_name() {
+    return ".ferry-" + std::to_string(::getpid()) + "-" + std::to_string(++tmp_counter_) + ".tmp";
+  }
+
+  // ---- the end of the run ----
+
+  void finish_tree() {
+    if (options_.dry_run) return;
+    for (const PendingLink& link : links_) make_hardlink(link);
+    // Directories last, deepest first: writing into a directory changes its mtime, and a
+    // read-only mode must not stop us filling it.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      UniqueFd fd = root_.open(it->path, O_RDONLY | O_DIRECTORY);
+      if (!fd.valid()) continue;  // creating it failed and was reported
+      std::string problem = apply_metadata_fd(fd.get(), *it, apply_);
+      if (!problem.empty()) fail(root_.shown(it->path) + ": " + problem);
+    }
+    std::string problem = apply_metadata_fd(root_.root_fd(), root_entry_, apply_);
+    if (!problem.empty()) fail(root_.shown("") + ": " + problem);
+    // One flush for the whole run: every file is on disk before we report success.
+    if (::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+  }
+
+  void make_hardlink(const PendingLink& link) {
+    const std::string& leader_path = leaders_.at(link.leader);
+    const std::string& path = link.entry.path;
+    UniqueFd leader_dir = root_.open(std::string(parent_of(leader_path)), O_RDONLY | O_DIRECTORY);
+    UniqueFd dir = root_.open(std::string(parent_of(path)), O_RDONLY | O_DIRECTORY);
+    if (!leader_dir.valid() || !dir.valid()) {
+      return fail(errno_message("cannot link " + root_.shown(path) + " to " + root_.shown(leader_path), errno));
+    }
+    std::string leader_leaf(leaf_of(leader_path));
+    std::string leaf(leaf_of(path));
+    struct stat a {}, b {};
+    if (::fstatat(leader_dir.get(), leader_leaf.c_str(), &a, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(a.st_mode)) {
+      return fail("cannot link " + root_.shown(path) + ": " + root_.shown(leader_path) + " was not copied");
+    }
+    if (::fstatat(dir.get(), leaf.c_str(), &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+        a.st_dev == b.st_dev) {
+      return;  // already the same inode
+    }
+    std::string tmp = next_tmp_name();
+    if (::linkat(leader_dir.get(), leader_leaf.c_str(), dir.get(), tmp.c_str(), 0) != 0) {
+      return fail(errno_message("cannot link " + root_.shown(path) + " to " + root_.shown(leader_path), errno));
+    }
+    install(dir.get(), tmp, path);
+  }
+
+  void wait_for_bye() {
+    try {
+      while (true) {
+        Frame f = in_.next();
+        if (handle_common_frame(f, reporter_)) continue;
+        if (f.type == MsgType::kBye) return;
+        throw ProtocolError(std::string("expected Bye, got ") + wire::msg_type_name(f.type));
+      }
+    } catch (const ConnectionError&) {
+      // Everything is in place and reported; a sender that hung up without Bye changes nothing.
+    }
+  }
+
+  FrameReader& in_;
+  FrameWriter& out_;
+  Reporter& reporter_;
+  TransferStats& stats_;
+  const ReceiverOptions& options_;
+  ConfinedRoot& root_;
+  ApplyOptions apply_;
+
+  uint64_t next_index_ = 0;
+  std::string prev_path_;
+  std::vector<std::string> dir_stack_;
+  bool list_done_ = false;
+  bool warned_owner_ = false;
+  FileEntry root_entry_;
+  std::unordered_map<uint64_t, FileEntry> wanted_;
+  std::unordered_map<uint64_t, std::string> leaders_;
+  std::vector<PendingLink> links_;
+  std::vector<FileEntry> dirs_;
+  Incoming incoming_;
+  uint64_t tmp_counter_ = 0;
+};
+
+}  // namespace
+
+Done Receiver::run(ConfinedRoot& root) {
+  ReceiveSession session(in_, out_, reporter_, stats_, options_, root);
+  in_.set_before_block([this] { out_.flush(); });
+  return session.run();
+}
+
+}  // namespace ferry

@@ -1,0 +1,47 @@
+// The receiving side of a transfer: reproduces the sender's tree under a confined root. The
+// agent is the receiver on backup, the client on restore.
+//
+// One thread reads every frame in order. For each Entry it decides what the file needs
+// (nothing, metadata only, or data) and, for data, sends a Want without waiting; data for
+// wanted files arrives later, interleaved with the rest of the list. Each file is written to a
+// temporary name beside its destination, verified against the sender's hash, given its
+// metadata and renamed into place: a destination file is always the old or the new version.
+//
+// The list must arrive in strictly increasing path order with every parent listed as a
+// directory first; anything else (a duplicate, an unlisted parent, "..") ends the session.
+#pragma once
+
+#include <string>
+
+#include "engine/reporter.h"
+#include "fs/confined_root.h"
+#include "protocol/framing.h"
+#include "protocol/messages.h"
+
+namespace ferry {
+
+struct ReceiverOptions {
+  bool dry_run = false;
+  bool keep_owner = false;  // true when running as root
+  // Who we are in messages about ownership ("ferry-agent", "ferry").
+  std::string program_name = "ferry";
+};
+
+class Receiver {
+ public:
+  Receiver(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
+           ReceiverOptions options)
+      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(std::move(options)) {}
+
+  // Receives a whole tree into `root` and sends Done. Returns what Done reported.
+  Done run(ConfinedRoot& root);
+
+ private:
+  FrameReader& in_;
+  FrameWriter& out_;
+  Reporter& reporter_;
+  TransferStats& stats_;
+  ReceiverOptions options_;
+};
+
+}  // namespace ferry

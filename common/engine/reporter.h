@@ -1,0 +1,31 @@
+// Where per-file problems and notices go. The client prints them; the agent forwards them to
+// the client as Message frames, so every message reaches the user on the client's stderr.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "protocol/wire.h"
+
+namespace ferry {
+
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  // A message from this side. Thread-safe.
+  virtual void report(wire::MessageLevel level, const std::string& text) = 0;
+  // A message the peer sent us (the agent's warnings, as seen by the client).
+  virtual void from_peer(wire::MessageLevel level, const std::string& text) = 0;
+};
+
+// Live counters, read by the progress line while the engine runs.
+struct TransferStats {
+  std::atomic<uint64_t> files_total{0};        // entries listed, the root excluded
+  std::atomic<uint64_t> files_transferred{0};  // files whose data was sent
+  std::atomic<uint64_t> bytes_total{0};        // sum of regular file sizes listed
+  std::atomic<uint64_t> bytes_literal{0};      // file bytes that travelled as data
+  std::atomic<uint64_t> errors{0};             // problems on this side
+};
+
+}  // namespace ferry

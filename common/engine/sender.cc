@@ -1,0 +1,243 @@
+#include "engine/sender.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cerrno>
+#include <deque>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "delta/file_hash.h"
+#include "engine/session.h"
+#include "fs/platform.h"
+#include "fs/rel_path.h"
+#include "fs/tree_walker.h"
+#include "fs/unique_fd.h"
+
+namespace ferry {
+
+using wire::MessageLevel;
+using wire::MsgType;
+
+namespace {
+
+// What the sender remembers of each listed entry until the receiver has answered.
+struct Listed {
+  std::string path;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool sendable = false;  // a regular file that is not a follower in a hardlink group
+  bool wanted = false;
+};
+
+// State shared by the three threads of one sending session.
+class SendSession {
+ public:
+  SendSession(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
+              TransferStats& stats, const std::string& root)
+      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats), root_(root) {}
+
+  Done run() {
+    std::thread reader([this] { guarded([this] { read_requests(); }); });
+    std::thread worker([this] { guarded([this] { send_wanted(); }); });
+    guarded([this] { list_tree(); });
+    reader.join();
+    worker.join();
+    if (failure_) std::rethrow_exception(failure_);
+    out_.send(MsgType::kBye, std::string_view());
+    out_.flush();
+    return done_;
+  }
+
+ private:
+  template <typename F>
+  void guarded(F body) {
+    try {
+      body();
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!failure_) failure_ = std::current_exception();
+      stop_ = true;
+      channel_.abort();
+      wake_.notify_all();
+    }
+  }
+
+  void fail(const std::string& text) {
+    ++stats_.errors;
+    reporter_.report(MessageLevel::kError, text);
+  }
+
+  void list_tree() {
+    std::map<std::pair<dev_t, ino_t>, uint64_t> hardlink_leaders;
+    uint64_t count = 0;
+    Encoder e;
+    TreeWalker::walk(
+        root_,
+        [&](FileEntry& entry, const SourceId& id) {
+          uint64_t index = count++;
+          Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, false};
+          if (entry.type == FileType::kRegular && id.nlink > 1) {
+            auto [it, first] = hardlink_leaders.try_emplace({id.dev, id.ino}, index);
+            entry.hardlink_of = it->second + 1;  // a leader points at itself
+            listed.sendable = first;
+          }
+          if (index > 0) ++stats_.files_total;
+          stats_.bytes_total += entry.size;
+          {
+            std::lock_guard lock(mutex_);
+            listed_.push_back(std::move(listed));
+          }
+          e.clear();
+          encode_entry(entry, e);
+          out_.send(MsgType::kEntry, e);
+        },
+        [&](const std::string& message) { fail(message); });
+    e.clear();
+    EndOfList{count}.encode(e);
+    out_.send(MsgType::kEndOfList, e);
+    out_.flush();
+    spdlog::debug("listed {} entries", count);
+  }
+
+  void read_requests() {
+    while (true) {
+      Frame f = in_.next();
+      if (handle_common_frame(f, reporter_)) continue;
+      if (f.type == MsgType::kWant) {
+        Want want = Want::decode(f.payload);
+        std::lock_guard lock(mutex_);
+        if (want.index >= listed_.size() || !listed_[want.index].sendable) {
+          throw ProtocolError("Want for entry " + std::to_string(want.index) + ", which is not a file to send");
+        }
+        if (listed_[want.index].wanted) {
+          throw ProtocolError("Want for entry " + std::to_string(want.index) + " repeated");
+        }
+        listed_[want.index].wanted = true;
+        queue_.push_back(want.index);
+        wake_.notify_one();
+        continue;
+      }
+      if (f.type == MsgType::kDone) {
+        Done done = Done::decode(f.payload);
+        std::lock_guard lock(mutex_);
+        done_ = done;
+        finished_ = true;
+        wake_.notify_all();
+        return;
+      }
+      throw ProtocolError(std::string("unexpected ") + wire::msg_type_name(f.type) + " from the receiver");
+    }
+  }
+
+  void send_wanted() {
+    UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    std::vector<char> buf(wire::kDataChunkBytes);
+    while (true) {
+      uint64_t index;
+      Listed listed;
+      {
+        std::unique_lock lock(mutex_);
+        if (queue_.empty()) {
+          lock.unlock();
+          out_.flush();  // about to wait: let everything queued so far reach the receiver
+          lock.lock();
+        }
+        wake_.wait(lock, [this] { return !queue_.empty() || finished_ || stop_; });
+        if (stop_) return;
+        if (queue_.empty()) {
+          if (finished_) return;
+          continue;
+        }
+        index = queue_.front();
+        queue_.pop_front();
+        listed = listed_[index];
+      }
+      send_file(root_fd.get(), index, listed, buf);
+    }
+  }
+
+  // The per-file "how to send" step. Today every file goes whole.
+  void send_file(int root_fd, uint64_t index, const Listed& listed, std::vector<char>& buf) {
+    std::string shown = printable(join_path(root_, listed.path));
+    auto refuse = [&](const std::string& reason) {
+      fail(reason);
+      Encoder e;
+      FileFailed{index, reason}.encode(e);
+      out_.send(MsgType::kFileFailed, e);
+    };
+
+    int fd = root_fd < 0 ? -1 : platform::open_beneath(root_fd, listed.path, O_RDONLY | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = platform::open_beneath(root_fd, listed.path, O_RDONLY);
+    if (fd < 0) {
+      if (errno == ENOENT) return refuse("file vanished before it could be sent: " + shown);
+      if (errno == ELOOP) return refuse("file was replaced by a symlink, not sent: " + shown);
+      return refuse(errno_message("cannot open " + shown, errno));
+    }
+    UniqueFd file(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return refuse(errno_message("cannot stat " + shown, errno));
+    if (!S_ISREG(st.st_mode) || st.st_dev != listed.dev || st.st_ino != listed.ino) {
+      return refuse("file changed type or was replaced while listed, not sent: " + shown);
+    }
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+    spdlog::info("{}", printable(listed.path));
+    FileHasher hasher;
+    Encoder head;
+    encode_file_data_head(index, head);
+    uint64_t total = 0;
+    while (true) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return refuse(errno_message("read error in " + shown + " (not sent)", errno));
+      }
+      if (n == 0) break;
+      std::string_view chunk(buf.data(), static_cast<size_t>(n));
+      hasher.update(chunk.data(), chunk.size());
+      out_.send_split(MsgType::kFileData, head.data(), chunk);
+      total += chunk.size();
+      stats_.bytes_literal += chunk.size();  // our view, for the progress line
+    }
+    if (::fstat(fd, &st) != 0) return refuse(errno_message("cannot stat " + shown, errno));
+    FileEnd end{index, total, st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), hasher.digest()};
+    Encoder e;
+    end.encode(e);
+    out_.send(MsgType::kFileEnd, e);
+    ++stats_.files_transferred;
+  }
+
+  FdChannel& channel_;
+  FrameReader& in_;
+  FrameWriter& out_;
+  Reporter& reporter_;
+  TransferStats& stats_;
+  const std::string& root_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Listed> listed_;
+  std::deque<uint64_t> queue_;
+  bool finished_ = false;
+  bool stop_ = false;
+  Done done_;
+  std::exception_ptr failure_;
+};
+
+}  // namespace
+
+Done Sender::run(const std::string& root) {
+  return SendSession(channel_, in_, out_, reporter_, stats_, root).run();
+}
+
+}  // namespace ferry

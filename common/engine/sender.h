@@ -1,0 +1,38 @@
+// The sending side of a transfer: lists a local tree, then answers the receiver's requests
+// for file data. The client is the sender on backup, the agent on restore.
+//
+// Three threads keep the pipe full in both directions without a round trip per file:
+//   - the caller's thread walks the tree and streams Entry frames;
+//   - a reader takes Want (and finally Done) frames off the wire into a queue, so the
+//     receiver can always write and never blocks on us;
+//   - a worker sends each wanted file as FileData frames and a FileEnd with its hash.
+// The per-file "how to send" step lives in send_file(); delta encoding slots in there, driven by
+// what the Want carries.
+#pragma once
+
+#include <string>
+
+#include "engine/reporter.h"
+#include "protocol/framing.h"
+#include "protocol/messages.h"
+
+namespace ferry {
+
+class Sender {
+ public:
+  Sender(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats)
+      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats) {}
+
+  // Sends the tree at `root` (a local directory). Returns the receiver's Done. Throws
+  // FatalError if the session cannot go on (the root is unusable, the connection is lost).
+  Done run(const std::string& root);
+
+ private:
+  FdChannel& channel_;
+  FrameReader& in_;
+  FrameWriter& out_;
+  Reporter& reporter_;
+  TransferStats& stats_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,86 @@
+#include "engine/session.h"
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/log.h"
+
+namespace ferry {
+
+using wire::MsgType;
+
+Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
+                     const std::string& my_name, const std::string& peer_name, std::string* noise) {
+  Encoder e;
+  mine.encode(e);
+  out.write_magic();
+  out.send(MsgType::kHello, e);
+  out.flush();
+  *noise = in.read_magic();
+  Frame f = in.next();
+  if (f.type == MsgType::kFatal) {
+    Fatal fatal = Fatal::decode(f.payload);
+    throw FatalError(peer_name + ": " + fatal.text, static_cast<ExitCode>(fatal.exit_code));
+  }
+  if (f.type != MsgType::kHello) {
+    throw ProtocolError(std::string("expected Hello, got ") + wire::msg_type_name(f.type));
+  }
+  Hello peer = Hello::decode(f.payload);
+  if (peer.protocol_version < mine.min_protocol_version || mine.protocol_version < peer.min_protocol_version) {
+    auto range = [](const Hello& h) {
+      return h.min_protocol_version == h.protocol_version
+                 ? std::to_string(h.protocol_version)
+                 : std::to_string(h.min_protocol_version) + "-" + std::to_string(h.protocol_version);
+    };
+    throw FatalError(my_name + " " + mine.software_version + " speaks protocol " + range(mine) + ", but " +
+                     peer_name + " " + printable(peer.software_version) + " speaks protocol " +
+                     range(peer) + ": install the same Ferry version on both machines");
+  }
+  return peer;
+}
+
+bool handle_common_frame(const Frame& frame, Reporter& reporter) {
+  switch (frame.type) {
+    case MsgType::kKeepalive:
+      if (!frame.payload.empty()) throw ProtocolError("Keepalive with a payload");
+      return true;
+    case MsgType::kMessage: {
+      Message m = Message::decode(frame.payload);
+      reporter.from_peer(m.level, m.text);
+      return true;
+    }
+    case MsgType::kFatal: {
+      Fatal fatal = Fatal::decode(frame.payload);
+      int code = fatal.exit_code;
+      if (code < 1 || code > 4) code = 1;
+      throw FatalError(fatal.text, static_cast<ExitCode>(code));
+    }
+    default: return false;
+  }
+}
+
+KeepaliveTimer::KeepaliveTimer(FrameWriter& out, std::chrono::seconds interval)
+    : out_(out), interval_(interval) {
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, interval_, [this] { return stop_; })) {
+      lock.unlock();
+      try {
+        out_.keepalive_if_idle(interval_);
+      } catch (const std::exception&) {
+        // The connection is gone; the threads doing real work report it.
+      }
+      lock.lock();
+    }
+  });
+}
+
+KeepaliveTimer::~KeepaliveTimer() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+}  // namespace ferry

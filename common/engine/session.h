@@ -1,0 +1,45 @@
+// Pieces both programs use around the engine: the handshake, keepalives, and the shared
+// handling of frames that may arrive at any time (Message, Keepalive, Fatal).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "engine/reporter.h"
+#include "protocol/framing.h"
+#include "protocol/messages.h"
+
+namespace ferry {
+
+// Writes our magic and Hello, then reads the peer's. `noise` receives whatever the peer's
+// side printed before its magic. Throws FatalError with both versions named when the
+// protocol ranges do not overlap, or the peer's Fatal message if it sent one instead.
+Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
+                     const std::string& my_name, const std::string& peer_name, std::string* noise);
+
+// Handles a frame type that may arrive at any point of a session. Returns true if it did:
+// Keepalive is dropped, Message goes to the reporter, Fatal is thrown as FatalError.
+bool handle_common_frame(const Frame& frame, Reporter& reporter);
+
+// Sends a Keepalive whenever nothing else was written for `interval`, so the peer's read
+// deadline only fires when the link or this process is really dead.
+class KeepaliveTimer {
+ public:
+  KeepaliveTimer(FrameWriter& out, std::chrono::seconds interval);
+  ~KeepaliveTimer();
+  KeepaliveTimer(const KeepaliveTimer&) = delete;
+  KeepaliveTimer& operator=(const KeepaliveTimer&) = delete;
+
+ private:
+  FrameWriter& out_;
+  std::chrono::seconds interval_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ferry

@@ -1,0 +1,67 @@
+#include "fs/confined_root.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/log.h"
+#include "fs/platform.h"
+#include "fs/rel_path.h"
+
+namespace ferry {
+
+ConfinedRoot::ConfinedRoot(UniqueFd root_fd, std::string root_display)
+    : root_(std::move(root_fd)), display_(std::move(root_display)) {}
+
+int ConfinedRoot::parent_dir(std::string_view path) {
+  std::string_view parent = parent_of(path);
+  if (parent.empty()) return root_.get();
+  if (cached_.valid() && cached_path_ == parent) return cached_.get();
+  int fd = platform::open_beneath(root_.get(), std::string(parent), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) {
+    forget();
+    return -1;
+  }
+  cached_.reset(fd);
+  cached_path_ = parent;
+  return fd;
+}
+
+UniqueFd ConfinedRoot::open(std::string_view path, int flags, unsigned mode) {
+  if (path.empty()) return UniqueFd(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
+  return UniqueFd(platform::open_beneath(root_.get(), std::string(path), flags, mode));
+}
+
+std::string ConfinedRoot::shown(std::string_view path) const {
+  return printable(join_path(display_, path));
+}
+
+int remove_tree_at(int dir_fd, const std::string& name) {
+  struct stat st {};
+  if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno == ENOENT ? 0 : errno;
+  if (!S_ISDIR(st.st_mode)) return ::unlinkat(dir_fd, name.c_str(), 0) == 0 ? 0 : errno;
+
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    ::close(fd);
+    return err;
+  }
+  int first_error = 0;
+  while (dirent* d = ::readdir(dir)) {
+    std::string child = d->d_name;
+    if (child == "." || child == "..") continue;
+    int err = remove_tree_at(::dirfd(dir), child);
+    if (err != 0 && first_error == 0) first_error = err;
+  }
+  ::closedir(dir);
+  if (first_error != 0) return first_error;
+  return ::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) == 0 ? 0 : errno;
+}
+
+}  // namespace ferry

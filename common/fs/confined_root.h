@@ -1,0 +1,47 @@
+// The one door to the destination. Every call that creates, replaces, or changes metadata
+// under the destination root goes through a directory fd obtained here, and then through an
+// *at() call on a single name, never through a path string the kernel would resolve freely.
+//
+// parent_dir() resolves with platform::open_beneath (openat2 RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS on Linux): a symlink anywhere in the way, planted before the run or
+// swapped in during it, makes the lookup fail instead of redirecting the write.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fs/unique_fd.h"
+
+namespace ferry {
+
+class ConfinedRoot {
+ public:
+  // root_fd: an open directory; root_display: how to name it in messages.
+  ConfinedRoot(UniqueFd root_fd, std::string root_display);
+
+  int root_fd() const { return root_.get(); }
+  const std::string& display() const { return display_; }
+
+  // The directory holding `path` (a validated relative path, not the root itself). Borrowed:
+  // valid until the next call or forget(). Returns -1 with errno set on failure.
+  int parent_dir(std::string_view path);
+  // Opens `path` itself beneath the root (no symlinks followed). Owned by the caller.
+  UniqueFd open(std::string_view path, int flags, unsigned mode = 0);
+  // Drops cached directory fds; call after removing or replacing a directory.
+  void forget() { cached_path_.clear(), cached_.reset(); }
+
+  // "ROOT/path", printable, for messages.
+  std::string shown(std::string_view path) const;
+
+ private:
+  UniqueFd root_;
+  std::string display_;
+  std::string cached_path_;
+  UniqueFd cached_;
+};
+
+// Removes `name` in dir_fd, recursively if it is a directory, without following any symlink.
+// Returns 0 or an errno.
+int remove_tree_at(int dir_fd, const std::string& name);
+
+}  // namespace ferry

@@ -1,0 +1,137 @@
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "fs/platform.h"
+#include "fs/unique_fd.h"
+
+namespace ferry::platform {
+namespace {
+
+// Only the user namespace: security.* and trusted.* mean different things on different
+// machines (SELinux labels, capabilities), and system.* holds ACLs handled separately.
+bool carried(std::string_view name) { return name.starts_with("user."); }
+
+int open_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode) {
+  UniqueFd current;
+  int at = dir_fd;
+  size_t start = 0;
+  while (true) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) break;
+    std::string name = rel.substr(start, slash - start);
+    if (name.empty() || name == "." || name == "..") {
+      errno = EXDEV;
+      return -1;
+    }
+    int fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    current.reset(fd);
+    at = fd;
+    start = slash + 1;
+  }
+  std::string last = rel.substr(start);
+  if (last == "." || last == "..") {
+    errno = EXDEV;
+    return -1;
+  }
+  return ::openat(at, last.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+}
+
+bool read_xattrs(ssize_t (*list)(const char*, char*, size_t),
+                 ssize_t (*get)(const char*, const char*, void*, size_t), const std::string& path,
+                 int fd, std::vector<Xattr>* out) {
+  out->clear();
+  std::string names;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    ssize_t n = fd >= 0 ? ::flistxattr(fd, nullptr, 0) : list(path.c_str(), nullptr, 0);
+    if (n < 0) return errno == ENOTSUP || errno == ENOSYS ? (errno = 0, true) : false;
+    if (n == 0) return true;
+    names.resize(static_cast<size_t>(n));
+    n = fd >= 0 ? ::flistxattr(fd, names.data(), names.size())
+                : list(path.c_str(), names.data(), names.size());
+    if (n >= 0) {
+      names.resize(static_cast<size_t>(n));
+      break;
+    }
+    if (errno != ERANGE) return false;  // ERANGE: the list grew between the two calls
+  }
+  for (size_t start = 0; start < names.size();) {
+    size_t end = names.find('\0', start);
+    if (end == std::string::npos) end = names.size();
+    std::string name = names.substr(start, end - start);
+    start = end + 1;
+    if (!carried(name)) continue;
+    std::string value;
+    ssize_t n = fd >= 0 ? ::fgetxattr(fd, name.c_str(), nullptr, 0)
+                        : get(path.c_str(), name.c_str(), nullptr, 0);
+    if (n < 0) {
+      if (errno == ENODATA) continue;  // removed meanwhile
+      return false;
+    }
+    value.resize(static_cast<size_t>(n));
+    n = fd >= 0 ? ::fgetxattr(fd, name.c_str(), value.data(), value.size())
+                : get(path.c_str(), name.c_str(), value.data(), value.size());
+    if (n < 0) return false;
+    value.resize(static_cast<size_t>(n));
+    out->push_back({std::move(name), std::move(value)});
+  }
+  std::sort(out->begin(), out->end(),
+            [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  return true;
+}
+
+}  // namespace
+
+int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
+  static bool have_openat2 = true;
+  if (have_openat2) {
+    open_how how{};
+    how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd = ::syscall(SYS_openat2, dir_fd, rel.c_str(), &how, sizeof(how));
+    if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
+    have_openat2 = false;  // kernel older than 5.6
+  }
+  return open_by_walk(dir_fd, rel, flags, mode);
+}
+
+bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out) {
+  // The /proc magic link pins the directory by fd; the last component is never followed.
+  std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
+  return read_xattrs(::llistxattr, ::lgetxattr, path, -1, out);
+}
+
+bool list_xattrs_fd(int fd, std::vector<Xattr>* out) {
+  return read_xattrs(::llistxattr, ::lgetxattr, {}, fd, out);
+}
+
+int replace_xattrs_fd(int fd, const std::vector<Xattr>& wanted) {
+  std::vector<Xattr> present;
+  if (!list_xattrs_fd(fd, &present)) return errno;
+  int first_error = 0;
+  for (const Xattr& have : present) {
+    bool keep = std::any_of(wanted.begin(), wanted.end(),
+                            [&](const Xattr& w) { return w.name == have.name; });
+    if (!keep && ::fremovexattr(fd, have.name.c_str()) != 0 && first_error == 0) first_error = errno;
+  }
+  for (const Xattr& want : wanted) {
+    auto same = std::find(present.begin(), present.end(), want);
+    if (same != present.end()) continue;
+    if (::fsetxattr(fd, want.name.c_str(), want.value.data(), want.value.size(), 0) != 0 &&
+        first_error == 0) {
+      first_error = errno;
+    }
+  }
+  return first_error;
+}
+
+}  // namespace ferry::platform

@@ -1,0 +1,163 @@
+#include "fs/tree_walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "fs/platform.h"
+#include "fs/rel_path.h"
+#include "fs/unique_fd.h"
+
+namespace ferry {
+
+bool entry_from_stat(const struct stat& st, FileEntry* entry) {
+  switch (st.st_mode & S_IFMT) {
+    case S_IFREG: entry->type = FileType::kRegular; break;
+    case S_IFDIR: entry->type = FileType::kDirectory; break;
+    case S_IFLNK: entry->type = FileType::kSymlink; break;
+    case S_IFIFO: entry->type = FileType::kFifo; break;
+    case S_IFCHR: entry->type = FileType::kCharDevice; break;
+    case S_IFBLK: entry->type = FileType::kBlockDevice; break;
+    default: return false;
+  }
+  entry->mode = st.st_mode & 07777;
+  entry->uid = st.st_uid;
+  entry->gid = st.st_gid;
+  entry->mtime_sec = st.st_mtim.tv_sec;
+  entry->mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+  entry->size = entry->type == FileType::kRegular ? static_cast<uint64_t>(st.st_size) : 0;
+  bool device = entry->type == FileType::kCharDevice || entry->type == FileType::kBlockDevice;
+  entry->rdev = device ? st.st_rdev : 0;
+  return true;
+}
+
+namespace {
+
+class Walk {
+ public:
+  Walk(const std::string& root, const TreeWalker::Visit& visit, const TreeWalker::OnError& on_error)
+      : root_(root), visit_(visit), on_error_(on_error) {}
+
+  void run() {
+    UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd.valid()) {
+      int err = errno;
+      if (err == ENOENT) throw FatalError("source " + root_ + " does not exist");
+      if (err == ENOTDIR) throw FatalError("source " + root_ + " is not a directory");
+      throw FatalError(errno_message("cannot open source " + root_, err));
+    }
+    struct stat st {};
+    if (::fstat(root_fd.get(), &st) != 0) throw FatalError(errno_message("stat " + root_, errno));
+    FileEntry entry;
+    entry_from_stat(st, &entry);
+    if (!platform::list_xattrs_fd(root_fd.get(), &entry.xattrs)) {
+      on_error_(errno_message("cannot read extended attributes of " + root_, errno));
+    }
+    visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
+    walk_dir(root_fd.get(), "");
+  }
+
+ private:
+  void walk_dir(int dir_fd, const std::string& dir_path) {
+    std::vector<std::string> names;
+    {
+      int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+      DIR* dir = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
+      if (dir == nullptr) {
+        if (dup_fd >= 0) ::close(dup_fd);
+        on_error_(errno_message("cannot list " + shown(dir_path), errno));
+        return;
+      }
+      errno = 0;
+      while (dirent* d = ::readdir(dir)) {
+        std::string_view name = d->d_name;
+        if (name == "." || name == "..") continue;
+        names.emplace_back(name);
+      }
+      int err = errno;
+      ::closedir(dir);
+      if (err != 0) on_error_(errno_message("cannot list all of " + shown(dir_path), err));
+    }
+    std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
+      return compare_paths(a, b) < 0;
+    });
+
+    for (const std::string& name : names) {
+      std::string path = dir_path.empty() ? name : dir_path + "/" + name;
+      if (path.size() > kMaxPathBytes) {
+        on_error_("skipped " + shown(path) + ": path longer than 4095 bytes");
+        continue;
+      }
+      struct stat st {};
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno != ENOENT) on_error_(errno_message("cannot stat " + shown(path), errno));
+        continue;  // vanished since the listing: nothing to copy
+      }
+      FileEntry entry;
+      entry.path = path;
+      if (!entry_from_stat(st, &entry)) {
+        on_error_("skipped " + shown(path) + ": sockets are not copied");
+        continue;
+      }
+      if (entry.type == FileType::kSymlink) {
+        if (!read_link(dir_fd, name, path, &entry.link_target)) continue;
+      } else if (!platform::list_xattrs_at(dir_fd, name, &entry.xattrs)) {
+        on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
+      }
+      visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
+      if (entry.type != FileType::kDirectory) continue;
+
+      UniqueFd child(::openat(dir_fd, name.c_str(),
+                              O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+      if (!child.valid()) {
+        on_error_(errno_message("cannot open directory " + shown(path), errno));
+        continue;
+      }
+      struct stat opened {};
+      if (::fstat(child.get(), &opened) != 0 || opened.st_ino != st.st_ino ||
+          opened.st_dev != st.st_dev) {
+        on_error_("skipped " + shown(path) + ": it changed while being listed");
+        continue;
+      }
+      walk_dir(child.get(), path);
+    }
+  }
+
+  bool read_link(int dir_fd, const std::string& name, const std::string& path, std::string* out) {
+    std::string target(kMaxPathBytes + 1, '\0');
+    ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+    if (n < 0) {
+      on_error_(errno_message("cannot read symlink " + shown(path), errno));
+      return false;
+    }
+    if (static_cast<size_t>(n) > kMaxPathBytes) {
+      on_error_("skipped " + shown(path) + ": symlink target longer than 4095 bytes");
+      return false;
+    }
+    target.resize(static_cast<size_t>(n));
+    *out = std::move(target);
+    return true;
+  }
+
+  std::string shown(const std::string& rel) const { return printable(join_path(root_, rel)); }
+
+  const std::string& root_;
+  const TreeWalker::Visit& visit_;
+  const TreeWalker::OnError& on_error_;
+};
+
+}  // namespace
+
+void TreeWalker::walk(const std::string& root, const Visit& visit, const OnError& on_error) {
+  Walk(root, visit, on_error).run();
+}
+
+}  // namespace ferry

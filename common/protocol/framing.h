@@ -1,0 +1,74 @@
+// Frames over an FdChannel: [type:1][length:4 LE][payload]. The reader refuses a length above
+// kMaxFramePayload before reading it; the writer batches small frames into one write.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/wire.h"
+#include "transport/fd_channel.h"
+
+namespace ferry {
+
+class Encoder;
+
+struct Frame {
+  wire::MsgType type;
+  std::string_view payload;  // valid until the next FrameReader::next()
+};
+
+class FrameReader {
+ public:
+  explicit FrameReader(FdChannel& channel);
+
+  // Reads up to and including the peer's magic. Returns the bytes that came before it (a login
+  // shell's chatter). Throws ConnectionError if the stream ends or too much arrives without one.
+  std::string read_magic();
+
+  // The next frame. A clean end of stream between frames throws ConnectionError naming the
+  // peer; an end inside a frame says the frame was truncated.
+  Frame next();
+
+  // Called before the reader blocks for more input: the place to flush pending output so the
+  // two sides never wait on each other.
+  void set_before_block(std::function<void()> hook) { before_block_ = std::move(hook); }
+
+ private:
+  bool fill(size_t need);  // false at end of stream
+
+  FdChannel& channel_;
+  std::vector<char> buf_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  std::function<void()> before_block_;
+};
+
+// Thread-safe: frames from several threads interleave whole.
+class FrameWriter {
+ public:
+  explicit FrameWriter(FdChannel& channel);
+
+  void write_magic();
+  void send(wire::MsgType type, std::string_view payload);
+  void send(wire::MsgType type, const Encoder& payload);
+  // A frame whose payload is head + body, without copying body when it is large.
+  void send_split(wire::MsgType type, std::string_view head, std::string_view body);
+  void flush();
+  // Sends a Keepalive if nothing was written for `idle`; skips if another thread is writing.
+  void keepalive_if_idle(std::chrono::steady_clock::duration idle);
+
+ private:
+  void append_header(wire::MsgType type, size_t length);
+  void flush_locked();
+
+  FdChannel& channel_;
+  std::mutex mutex_;
+  std::string pending_;
+  std::chrono::steady_clock::time_point last_write_;
+};
+
+}  // namespace ferry

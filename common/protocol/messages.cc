@@ -1,0 +1,281 @@
+#include "protocol/messages.h"
+
+#include <string>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "fs/rel_path.h"
+
+namespace ferry {
+
+using namespace wire;
+
+const char* wire::msg_type_name(MsgType type) {
+  switch (type) {
+    case MsgType::kHello: return "Hello";
+    case MsgType::kOpen: return "Open";
+    case MsgType::kOpened: return "Opened";
+    case MsgType::kEntry: return "Entry";
+    case MsgType::kEndOfList: return "EndOfList";
+    case MsgType::kWant: return "Want";
+    case MsgType::kFileData: return "FileData";
+    case MsgType::kFileEnd: return "FileEnd";
+    case MsgType::kFileFailed: return "FileFailed";
+    case MsgType::kMessage: return "Message";
+    case MsgType::kDone: return "Done";
+    case MsgType::kBye: return "Bye";
+    case MsgType::kKeepalive: return "Keepalive";
+    case MsgType::kFatal: return "Fatal";
+  }
+  return nullptr;
+}
+
+namespace {
+constexpr uint64_t kU32Max = 0xffffffffu;
+constexpr uint64_t kMaxIndex = uint64_t{1} << 40;  // far beyond any real tree; catches garbage
+constexpr int64_t kMaxSeconds = int64_t{1} << 40;  // ±35,000 years
+}  // namespace
+
+void Hello::encode(Encoder& e) const {
+  e.varint(protocol_version);
+  e.varint(min_protocol_version);
+  e.bytes(software_version);
+  e.varint(capabilities);
+  e.varint(euid);
+}
+
+Hello Hello::decode(std::string_view payload) {
+  Decoder d(payload);
+  Hello h;
+  h.protocol_version = static_cast<uint32_t>(d.varint_max("protocol_version", kU32Max));
+  h.min_protocol_version = static_cast<uint32_t>(d.varint_max("min_protocol_version", kU32Max));
+  h.software_version = std::string(d.bytes("software_version", 64));
+  h.capabilities = d.varint("capabilities");
+  h.euid = static_cast<uint32_t>(d.varint_max("euid", kU32Max));
+  d.expect_end("Hello");
+  return h;
+}
+
+void Open::encode(Encoder& e) const {
+  e.u8(static_cast<uint8_t>(operation));
+  e.bytes(path);
+  e.varint(flags);
+  e.varint(timeout_s);
+}
+
+Open Open::decode(std::string_view payload) {
+  Decoder d(payload);
+  Open o;
+  uint8_t op = d.u8("operation");
+  if (op != static_cast<uint8_t>(Operation::kBackup) && op != static_cast<uint8_t>(Operation::kRestore)) {
+    throw ProtocolError("unknown operation " + std::to_string(op));
+  }
+  o.operation = static_cast<Operation>(op);
+  o.path = std::string(d.bytes("path", kMaxPathBytes));
+  if (o.path.empty() || o.path.front() != '/' || o.path.find('\0') != std::string::npos) {
+    throw ProtocolError("the agent's path must be absolute");
+  }
+  o.flags = d.varint("flags");
+  if (o.flags & ~kOpenKnownFlags) throw ProtocolError("unknown Open flags " + std::to_string(o.flags));
+  o.timeout_s = static_cast<uint32_t>(d.varint_max("timeout_s", 86400));
+  if (o.timeout_s == 0) throw ProtocolError("timeout_s must be at least 1");
+  d.expect_end("Open");
+  return o;
+}
+
+void Opened::encode(Encoder& e) const { e.varint(receiver_is_root ? 1 : 0); }
+
+Opened Opened::decode(std::string_view payload) {
+  Decoder d(payload);
+  Opened o;
+  o.receiver_is_root = d.varint_max("flags", 1) == 1;
+  d.expect_end("Opened");
+  return o;
+}
+
+void encode_entry(const FileEntry& entry, Encoder& e) {
+  e.bytes(entry.path);
+  e.u8(static_cast<uint8_t>(entry.type));
+  e.varint(entry.mode);
+  e.varint(entry.uid);
+  e.varint(entry.gid);
+  e.svarint(entry.mtime_sec);
+  e.varint(entry.mtime_nsec);
+  switch (entry.type) {
+    case FileType::kRegular: e.varint(entry.size); e.varint(entry.hardlink_of); break;
+    case FileType::kSymlink: e.bytes(entry.link_target); break;
+    case FileType::kCharDevice:
+    case FileType::kBlockDevice: e.varint(entry.rdev); break;
+    case FileType::kDirectory:
+    case FileType::kFifo: break;
+  }
+  e.varint(entry.xattrs.size());
+  for (const Xattr& x : entry.xattrs) {
+    e.bytes(x.name);
+    e.bytes(x.value);
+  }
+}
+
+FileEntry decode_entry(std::string_view payload) {
+  Decoder d(payload);
+  FileEntry entry;
+  entry.path = std::string(d.bytes("path", kMaxPathBytes));
+  check_rel_path(entry.path);
+  uint8_t type = d.u8("type");
+  if (type < static_cast<uint8_t>(FileType::kRegular) || type > static_cast<uint8_t>(FileType::kBlockDevice)) {
+    throw ProtocolError("unknown file type " + std::to_string(type));
+  }
+  entry.type = static_cast<FileType>(type);
+  entry.mode = static_cast<uint32_t>(d.varint_max("mode", 07777));
+  entry.uid = static_cast<uint32_t>(d.varint_max("uid", kU32Max));
+  entry.gid = static_cast<uint32_t>(d.varint_max("gid", kU32Max));
+  entry.mtime_sec = d.svarint("mtime_sec");
+  if (entry.mtime_sec > kMaxSeconds || entry.mtime_sec < -kMaxSeconds) {
+    throw ProtocolError("mtime_sec out of range");
+  }
+  entry.mtime_nsec = static_cast<uint32_t>(d.varint_max("mtime_nsec", 999'999'999));
+  switch (entry.type) {
+    case FileType::kRegular:
+      entry.size = d.varint_max("size", uint64_t{1} << 62);
+      entry.hardlink_of = d.varint_max("hardlink_of", kMaxIndex);
+      break;
+    case FileType::kSymlink:
+      entry.link_target = std::string(d.bytes("link_target", kMaxPathBytes));
+      if (entry.link_target.empty() || entry.link_target.find('\0') != std::string::npos) {
+        throw ProtocolError("invalid symlink target for " + entry.path);
+      }
+      break;
+    case FileType::kCharDevice:
+    case FileType::kBlockDevice: entry.rdev = d.varint("rdev"); break;
+    case FileType::kDirectory:
+    case FileType::kFifo: break;
+  }
+  if (entry.path.empty() && entry.type != FileType::kDirectory) {
+    throw ProtocolError("the root entry must be a directory");
+  }
+  size_t count = d.varint_max("xattr_count", kMaxXattrsPerEntry);
+  size_t total = 0;
+  entry.xattrs.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    Xattr x;
+    x.name = std::string(d.bytes("xattr_name", kMaxXattrNameBytes));
+    if (x.name.empty() || x.name.find('\0') != std::string::npos) throw ProtocolError("invalid xattr name");
+    x.value = std::string(d.bytes("xattr_value", kMaxXattrValueBytes));
+    total += x.name.size() + x.value.size();
+    if (total > kMaxXattrBytesPerEntry) throw ProtocolError("xattrs of one entry exceed 512 KiB");
+    if (!entry.xattrs.empty() && entry.xattrs.back().name >= x.name) {
+      throw ProtocolError("xattr names not sorted or duplicated");
+    }
+    entry.xattrs.push_back(std::move(x));
+  }
+  d.expect_end("Entry");
+  return entry;
+}
+
+void EndOfList::encode(Encoder& e) const { e.varint(entries); }
+EndOfList EndOfList::decode(std::string_view payload) {
+  Decoder d(payload);
+  EndOfList m{d.varint_max("entries", kMaxIndex)};
+  d.expect_end("EndOfList");
+  return m;
+}
+
+void Want::encode(Encoder& e) const { e.varint(index); }
+Want Want::decode(std::string_view payload) {
+  Decoder d(payload);
+  Want m{d.varint_max("index", kMaxIndex)};
+  d.expect_end("Want");
+  return m;
+}
+
+void encode_file_data_head(uint64_t index, Encoder& e) { e.varint(index); }
+FileDataView FileDataView::decode(std::string_view payload) {
+  Decoder d(payload);
+  FileDataView v;
+  v.index = d.varint_max("index", kMaxIndex);
+  v.bytes = d.rest();
+  return v;
+}
+
+void FileEnd::encode(Encoder& e) const {
+  e.varint(index);
+  e.varint(size);
+  e.svarint(mtime_sec);
+  e.varint(mtime_nsec);
+  e.raw(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+}
+FileEnd FileEnd::decode(std::string_view payload) {
+  Decoder d(payload);
+  FileEnd m;
+  m.index = d.varint_max("index", kMaxIndex);
+  m.size = d.varint_max("size", uint64_t{1} << 62);
+  m.mtime_sec = d.svarint("mtime_sec");
+  if (m.mtime_sec > kMaxSeconds || m.mtime_sec < -kMaxSeconds) throw ProtocolError("mtime_sec out of range");
+  m.mtime_nsec = static_cast<uint32_t>(d.varint_max("mtime_nsec", 999'999'999));
+  std::string_view h = d.raw("hash", kHashBytes);
+  std::copy(h.begin(), h.end(), m.hash.begin());
+  d.expect_end("FileEnd");
+  return m;
+}
+
+void FileFailed::encode(Encoder& e) const {
+  e.varint(index);
+  e.bytes(reason);
+}
+FileFailed FileFailed::decode(std::string_view payload) {
+  Decoder d(payload);
+  FileFailed m;
+  m.index = d.varint_max("index", kMaxIndex);
+  m.reason = std::string(d.bytes("reason", kMaxTextBytes));
+  d.expect_end("FileFailed");
+  return m;
+}
+
+void Message::encode(Encoder& e) const {
+  e.u8(static_cast<uint8_t>(level));
+  e.bytes(text);
+}
+Message Message::decode(std::string_view payload) {
+  Decoder d(payload);
+  Message m;
+  uint8_t level = d.u8("level");
+  if (level < 1 || level > 3) throw ProtocolError("unknown message level " + std::to_string(level));
+  m.level = static_cast<MessageLevel>(level);
+  m.text = std::string(d.bytes("text", kMaxTextBytes));
+  d.expect_end("Message");
+  return m;
+}
+
+void Done::encode(Encoder& e) const {
+  e.varint(files_total);
+  e.varint(files_transferred);
+  e.varint(bytes_total);
+  e.varint(bytes_literal);
+  e.varint(errors);
+}
+Done Done::decode(std::string_view payload) {
+  Decoder d(payload);
+  Done m;
+  m.files_total = d.varint("files_total");
+  m.files_transferred = d.varint("files_transferred");
+  m.bytes_total = d.varint("bytes_total");
+  m.bytes_literal = d.varint("bytes_literal");
+  m.errors = d.varint("errors");
+  d.expect_end("Done");
+  return m;
+}
+
+void Fatal::encode(Encoder& e) const {
+  e.u8(exit_code);
+  e.bytes(text);
+}
+Fatal Fatal::decode(std::string_view payload) {
+  Decoder d(payload);
+  Fatal m;
+  m.exit_code = d.u8("exit_code");
+  m.text = std::string(d.bytes("text", kMaxTextBytes));
+  d.expect_end("Fatal");
+  return m;
+}
+
+}  // namespace ferry

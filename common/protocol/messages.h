@@ -1,0 +1,114 @@
+// The messages of Ferry's protocol and their codec. Pure: no IO, no allocation beyond the
+// bounds in wire.h. decode() validates every field and throws ProtocolError naming it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fs/file_entry.h"
+#include "protocol/wire.h"
+
+namespace ferry {
+
+class Encoder;
+
+struct Hello {
+  uint32_t protocol_version = wire::kProtocolVersion;
+  uint32_t min_protocol_version = wire::kMinProtocolVersion;
+  std::string software_version;
+  uint64_t capabilities = wire::kCapabilities;
+  uint32_t euid = 0;
+
+  void encode(Encoder& e) const;
+  static Hello decode(std::string_view payload);
+};
+
+struct Open {
+  wire::Operation operation = wire::Operation::kBackup;
+  std::string path;  // absolute path on the agent's machine
+  uint64_t flags = 0;
+  uint32_t timeout_s = 60;
+
+  void encode(Encoder& e) const;
+  static Open decode(std::string_view payload);
+};
+
+struct Opened {
+  bool receiver_is_root = false;  // whether ownership can be kept on the receiving side
+
+  void encode(Encoder& e) const;
+  static Opened decode(std::string_view payload);
+};
+
+// Entry payloads are FileEntry values.
+void encode_entry(const FileEntry& entry, Encoder& e);
+FileEntry decode_entry(std::string_view payload);
+
+struct EndOfList {
+  uint64_t entries = 0;
+  void encode(Encoder& e) const;
+  static EndOfList decode(std::string_view payload);
+};
+
+struct Want {
+  uint64_t index = 0;
+  void encode(Encoder& e) const;
+  static Want decode(std::string_view payload);
+};
+
+// FileData is the index followed by raw bytes; decode returns a view into the payload.
+struct FileDataView {
+  uint64_t index = 0;
+  std::string_view bytes;
+  static FileDataView decode(std::string_view payload);
+};
+void encode_file_data_head(uint64_t index, Encoder& e);
+
+using Hash128 = std::array<uint8_t, wire::kHashBytes>;
+
+struct FileEnd {
+  uint64_t index = 0;
+  uint64_t size = 0;
+  int64_t mtime_sec = 0;  // as the sender saw the file after reading it
+  uint32_t mtime_nsec = 0;
+  Hash128 hash{};
+
+  void encode(Encoder& e) const;
+  static FileEnd decode(std::string_view payload);
+};
+
+struct FileFailed {
+  uint64_t index = 0;
+  std::string reason;
+  void encode(Encoder& e) const;
+  static FileFailed decode(std::string_view payload);
+};
+
+struct Message {
+  wire::MessageLevel level = wire::MessageLevel::kInfo;
+  std::string text;
+  void encode(Encoder& e) const;
+  static Message decode(std::string_view payload);
+};
+
+// What the receiver did, sent once when everything is in place.
+struct Done {
+  uint64_t files_total = 0;
+  uint64_t files_transferred = 0;
+  uint64_t bytes_total = 0;
+  uint64_t bytes_literal = 0;
+  uint64_t errors = 0;
+  void encode(Encoder& e) const;
+  static Done decode(std::string_view payload);
+};
+
+struct Fatal {
+  uint8_t exit_code = 1;
+  std::string text;
+  void encode(Encoder& e) const;
+  static Fatal decode(std::string_view payload);
+};
+
+}  // namespace ferry

@@ -1,0 +1,66 @@
+// Constants of Ferry's wire protocol. docs/PROTOCOL.md is the reference; keep them in step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace ferry::wire {
+
+// Written once by each side before its first frame. The client shows whatever the remote
+// login shell printed before it (motd, rc-file noise) and parses only what follows.
+inline constexpr std::string_view kMagic = "\x89" "FERRY\r\n\x1a";
+// How much pre-magic noise the client tolerates before giving up on finding an agent.
+inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
+
+inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kMinProtocolVersion = 1;
+
+// Frame header: type (1 byte) then payload length (4 bytes, little-endian).
+inline constexpr size_t kFrameHeaderBytes = 5;
+// No frame payload may exceed this; a larger announced length is refused before any read.
+// 1 MiB holds the largest legal Entry (4 KiB path + 4 KiB link + xattrs below) with room.
+inline constexpr uint32_t kMaxFramePayload = 1u << 20;
+// File data travels in chunks of at most this many bytes: large enough that the per-frame
+// cost vanishes, small enough to interleave file-list frames with data.
+inline constexpr size_t kDataChunkBytes = 256 * 1024;
+
+inline constexpr size_t kMaxXattrsPerEntry = 256;
+inline constexpr size_t kMaxXattrNameBytes = 255;       // XATTR_NAME_MAX
+inline constexpr size_t kMaxXattrValueBytes = 64 * 1024;  // XATTR_SIZE_MAX
+inline constexpr size_t kMaxXattrBytesPerEntry = 512 * 1024;
+inline constexpr size_t kMaxTextBytes = 8192;            // messages, version strings
+inline constexpr size_t kHashBytes = 16;                 // XXH3-128
+
+// Message types. On the wire: never renumber; retired numbers stay listed here.
+enum class MsgType : uint8_t {
+  kHello = 1,
+  kOpen = 2,
+  kOpened = 3,
+  kEntry = 4,
+  kEndOfList = 5,
+  kWant = 6,
+  kFileData = 7,
+  kFileEnd = 8,
+  kFileFailed = 9,
+  kMessage = 10,
+  kDone = 11,
+  kBye = 12,
+  kKeepalive = 13,
+  kFatal = 14,
+};
+
+const char* msg_type_name(MsgType type);
+
+enum class Operation : uint8_t { kBackup = 1, kRestore = 2 };
+
+// Open flags.
+inline constexpr uint64_t kOpenDryRun = 1u << 0;
+inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun;
+
+// Capability bits in Hello. None are defined by protocol version 1.
+inline constexpr uint64_t kCapabilities = 0;
+
+enum class MessageLevel : uint8_t { kInfo = 1, kWarning = 2, kError = 3 };
+
+}  // namespace ferry::wire

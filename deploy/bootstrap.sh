@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs everything Ferry needs to build, test and benchmark on Debian 12, from Debian's
+# own packages. Idempotent and non-interactive: packages already present are not touched,
+# and apt is not even consulted when nothing is missing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config
+  # libraries (see README, "Dependencies")
+  libssh-dev libssl-dev libzstd-dev libboost-dev libxxhash-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
+  # tests and benchmark: a real sshd and the tool we compare against
+  openssh-server openssh-client rsync attr
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# --no-install-recommends keeps a fresh machine lean; policy-rc.d keeps apt from starting
+# a system-wide sshd we did not ask for (tests start their own on a free port).
+if [ ! -e /usr/sbin/policy-rc.d ] && [ -z "$sudo" ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,138 @@
+#include "server/agent_session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "base/bytes.h"
+#include "base/log.h"
+#include "engine/receiver.h"
+#include "engine/sender.h"
+#include "engine/session.h"
+#include "fs/confined_root.h"
+
+namespace ferry {
+
+using wire::MessageLevel;
+using wire::MsgType;
+
+namespace {
+
+// Forwards every message to the client, which shows it on its stderr; also logs it here.
+class ForwardingReporter : public Reporter {
+ public:
+  explicit ForwardingReporter(FrameWriter& out) : out_(out) {}
+  void report(MessageLevel level, const std::string& text) override {
+    spdlog::debug("{}", text);
+    Encoder e;
+    Message{level, text.substr(0, wire::kMaxTextBytes)}.encode(e);
+    out_.send(MsgType::kMessage, e);
+  }
+  void from_peer(MessageLevel level, const std::string& text) override {
+    spdlog::log(level == MessageLevel::kError ? spdlog::level::err : spdlog::level::warn, "client: {}", text);
+  }
+
+ private:
+  FrameWriter& out_;
+};
+
+// The destination of a backup: created if missing (its parent must exist), and writable.
+ConfinedRoot open_backup_destination(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (errno == ENOENT) {
+      throw FatalError("cannot create " + path + ": its parent directory does not exist on the agent's "
+                       "machine; create it first");
+    }
+    throw FatalError(errno_message("cannot create " + path + " on the agent's machine", errno));
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOTDIR) throw FatalError(path + " exists on the agent's machine and is not a directory");
+    throw FatalError(errno_message("cannot open " + path + " on the agent's machine", errno));
+  }
+  struct statvfs vfs {};
+  if (::fstatvfs(fd.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+    throw FatalError(path + " is on a read-only file system on the agent's machine");
+  }
+  if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
+    throw FatalError(errno_message(path + " is not writable by the agent (uid " + std::to_string(::geteuid()) + ")",
+                                   errno));
+  }
+  return ConfinedRoot(std::move(fd), path);
+}
+
+void check_restore_source(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw FatalError(errno_message("cannot restore from " + path + " on the agent's machine", errno));
+  }
+  if (!S_ISDIR(st.st_mode)) throw FatalError(path + " on the agent's machine is not a directory");
+}
+
+ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
+  ForwardingReporter reporter(out);
+  Hello mine;
+  mine.software_version = FERRY_VERSION;
+  mine.euid = ::geteuid();
+  std::string noise;
+  exchange_hello(in, out, mine, "ferry-agent", "the ferry client", &noise);
+
+  Frame f = in.next();
+  if (f.type != MsgType::kOpen) throw ProtocolError(std::string("expected Open, got ") + wire::msg_type_name(f.type));
+  Open open = Open::decode(f.payload);
+  channel.set_idle_timeout(std::chrono::seconds(open.timeout_s));
+  bool backup = open.operation == wire::Operation::kBackup;
+  spdlog::debug("{} {}", backup ? "backup to" : "restore from", printable(open.path));
+
+  TransferStats stats;
+  KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));
+  Encoder e;
+  if (backup) {
+    bool dry_run = open.flags & wire::kOpenDryRun;
+    ConfinedRoot root = dry_run && ::access(open.path.c_str(), F_OK) != 0
+                            ? ConfinedRoot(UniqueFd(::open("/var/empty", O_RDONLY | O_DIRECTORY)), open.path)
+                            : open_backup_destination(open.path);
+    Opened{::geteuid() == 0}.encode(e);
+    out.send(MsgType::kOpened, e);
+    ReceiverOptions options;
+    options.dry_run = dry_run;
+    options.keep_owner = ::geteuid() == 0;
+    options.program_name = "ferry-agent";
+    Receiver(in, out, reporter, stats, options).run(root);
+  } else {
+    check_restore_source(open.path);
+    Opened{false}.encode(e);
+    out.send(MsgType::kOpened, e);
+    Sender(channel, in, out, reporter, stats).run(open.path);
+  }
+  return ExitCode::kOk;
+}
+
+}  // namespace
+
+ExitCode serve(const AgentOptions& /*options*/) {
+  FdChannel channel(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
+  FrameReader in(channel);
+  FrameWriter out(channel);
+  try {
+    return run_session(channel, in, out);
+  } catch (const FatalError& error) {
+    spdlog::debug("fatal: {}", error.what());
+    try {
+      Encoder e;
+      Fatal{static_cast<uint8_t>(error.code()), std::string(error.what()).substr(0, wire::kMaxTextBytes)}.encode(e);
+      channel.set_idle_timeout(std::chrono::seconds(5));
+      out.send(MsgType::kFatal, e);
+      out.flush();
+    } catch (const std::exception&) {
+      spdlog::error("{}", error.what());  // the client is gone; leave a trace here at least
+    }
+    return error.code();
+  }
+}
+
+}  // namespace ferry
