@@ -62,6 +62,8 @@ class SshAgent : public AgentLink {
     peer_name_ = "ferry-agent on " + host;
   }
 
+  ~SshAgent() override { fd_.reset(); }  // lets the pump see the engine is gone
+
   int finish() override {
     fd_.reset();
     return session_.finish();

@@ -87,6 +87,7 @@ SshSession::SshSession(const SshOptions& options) : options_(options) {
 }
 
 SshSession::~SshSession() {
+  abandon_ = true;
   if (pump_.joinable()) pump_.join();
   if (channel_ != nullptr) ssh_channel_free(channel_);
   if (session_ != nullptr) {
@@ -212,7 +213,7 @@ void SshSession::pump(int local) {
     pump_failed_ = true;
   };
 
-  while (!(remote_eof && down_begin == down_end && local_eof)) {
+  while (!(remote_eof && down_begin == down_end && local_eof) && !abandon_) {
     if (down_begin == down_end && !remote_eof) {
       down_begin = down_end = 0;
       int n = ssh_channel_read_nonblocking(channel_, down.data(), static_cast<uint32_t>(down.size()), 0);

@@ -55,6 +55,7 @@ class SshSession {
   ssh_channel_struct* channel_ = nullptr;
   std::thread pump_;
   std::atomic<bool> pump_failed_{false};
+  std::atomic<bool> abandon_{false};  // set on destruction: stop pumping now
   std::string pump_error_;
 };
 

@@ -14,6 +14,8 @@ namespace ferry::platform {
 // elsewhere a component walk with O_NOFOLLOW. Returns the fd, or -1 with errno set
 // (ELOOP or ENOTDIR when a symlink or non-directory is in the way, EXDEV on an escape).
 int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode = 0);
+// The portable fallback open_beneath uses where openat2 is missing; public so tests reach it.
+int open_beneath_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode = 0);
 
 // The extended attributes Ferry carries (user namespace), sorted by name.
 // Of the object `name` in `dir_fd` without following it if it is a symlink.

@@ -19,7 +19,9 @@ namespace {
 // machines (SELinux labels, capabilities), and system.* holds ACLs handled separately.
 bool carried(std::string_view name) { return name.starts_with("user."); }
 
-int open_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode) {
+}  // namespace
+
+int open_beneath_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode) {
   UniqueFd current;
   int at = dir_fd;
   size_t start = 0;
@@ -44,6 +46,8 @@ int open_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode) {
   }
   return ::openat(at, last.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, mode);
 }
+
+namespace {
 
 bool read_xattrs(ssize_t (*list)(const char*, char*, size_t),
                  ssize_t (*get)(const char*, const char*, void*, size_t), const std::string& path,
@@ -101,7 +105,7 @@ int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
     if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
     have_openat2 = false;  // kernel older than 5.6
   }
-  return open_by_walk(dir_fd, rel, flags, mode);
+  return open_beneath_by_walk(dir_fd, rel, flags, mode);
 }
 
 bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out) {

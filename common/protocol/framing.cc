@@ -56,6 +56,7 @@ std::string FrameReader::read_magic() {
                             "It began with: " + noise.substr(0, 200));
     }
     if (!fill(end_ - begin_ + 1)) {
+      noise.append(buf_.data() + begin_, end_ - begin_);  // the kept tail was not the magic
       std::string msg = channel_.peer_name() + " closed the connection before starting the protocol";
       if (!noise.empty()) msg += "; it printed: " + noise.substr(0, 2000);
       throw ConnectionError(msg);

@@ -1,0 +1,45 @@
+// Hostile peers at both ends: paths that try to leave the destination and frames that lie.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/e2e.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("restore from a hostile agent refuses escaping paths and writes nothing outside") {
+  TempDir work;
+  std::string dest = work / "restore";
+  fs::remove("/tmp/ferry-hostile-absolute");
+  fs::remove("/tmp/ferry-hostile-through-link");
+  struct Case {
+    const char* mode;
+    const char* message;
+  };
+  for (Case c : {Case{"dotdot", "refused path \"../escape\": '..' component"},
+                 Case{"absolute", "refused path \"/tmp/ferry-hostile-absolute\": absolute path"},
+                 Case{"symlink-parent", "entry \"l/ferry-hostile-through-link\" arrived without its directory"},
+                 Case{"oversized", "Entry frame of 1073741824 bytes exceeds the limit of 1048576"}}) {
+    CAPTURE(c.mode);
+    RunResult r = run(quote(kFerry) + " restore --agent " + quote(kHostile + " " + c.mode) + " " + quote(work / "backup") +
+                      " " + quote(dest));
+    CHECK(r.code == 1);
+    CHECK(r.err.find(c.message) != std::string::npos);
+    CHECK_FALSE(fs::exists(work / "escape"));
+    CHECK_FALSE(fs::exists("/tmp/ferry-hostile-absolute"));
+    CHECK_FALSE(fs::exists("/tmp/ferry-hostile-through-link"));
+  }
+}
+
+TEST_CASE("the agent refuses a hostile client's escaping path") {
+  TempDir work;
+  fs::create_directory(work / "dest");
+  RunResult r = run(quote(kHostile) + " client-dotdot " + quote(kAgent) + " " + quote(work / "dest"));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.out.find("agent said: protocol error: refused path \"../escape\": '..' component") != std::string::npos);
+  CHECK(r.out.find("agent exit status: 1") != std::string::npos);
+  CHECK_FALSE(fs::exists(work / "escape"));
+}

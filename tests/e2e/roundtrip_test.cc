@@ -1,0 +1,128 @@
+// Backup and restore over a real sshd and through a local agent, compared at the metadata level.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/e2e.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+
+TEST_CASE("backup and restore over SSH keep every file, name and piece of metadata") {
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup", restored = work / "restored";
+  fs::create_directory(src);
+  build_full_tree(src);
+  Snapshot original = snapshot(src);
+  REQUIRE(original.size() > 25);
+  sshd().trust_host_key();
+
+  RunResult b = run(ferry_over_ssh("backup --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(compare(original, snapshot(backup)) == "");
+  CHECK(json_field(b.out, "files_total") == static_cast<long long>(original.size() - 1));
+  CHECK(json_field(b.out, "errors") == 0);
+  CHECK(json_field(b.out, "bytes_wire_sent") > 3 * 1024 * 1024);
+  if (running_as_root()) CHECK(b.err.find("not running as root") == std::string::npos);
+
+  RunResult r = run(ferry_over_ssh("restore --json", work / "home") + " " + quote(remote(backup)) + " " + quote(restored));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(original, snapshot(restored)) == "");
+  CHECK(json_field(r.out, "bytes_wire_received") > 3 * 1024 * 1024);
+
+  SUBCASE("a second backup with nothing changed moves no file data") {
+    RunResult again = run(ferry_over_ssh("backup --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+    REQUIRE(again.code == 0);
+    CHECK(json_field(again.out, "files_transferred") == 0);
+    CHECK(json_field(again.out, "bytes_literal") == 0);
+    CHECK(compare(original, snapshot(backup)) == "");
+  }
+
+  SUBCASE("a changed file is sent again; a changed mode alone is applied without data") {
+    std::ofstream(src + "/docs/report.txt", std::ios::app) << "one more line\n";
+    ::chmod((src + "/secret").c_str(), 0640);
+    Snapshot changed = snapshot(src);
+    RunResult again = run(ferry_over_ssh("backup --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+    INFO(again.err);
+    REQUIRE(again.code == 0);
+    CHECK(json_field(again.out, "files_transferred") == 1);
+    CHECK(compare(changed, snapshot(backup)) == "");
+  }
+
+  SUBCASE("restore of a folder inside the backup restores just that subtree") {
+    std::string part = work / "part";
+    RunResult p = run(ferry_over_ssh("restore", work / "home") + " " + quote(remote(backup + "/docs")) + " " + quote(part));
+    INFO(p.err);
+    REQUIRE(p.code == 0);
+    CHECK(compare(snapshot(src + "/docs"), snapshot(part)) == "");
+  }
+
+  SUBCASE("a dry run reports what it would do and changes nothing") {
+    std::ofstream(src + "/docs/report.txt", std::ios::app) << "dry\n";
+    RunResult dry = run(ferry_over_ssh("backup -n --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+    REQUIRE(dry.code == 0);
+    CHECK(json_field(dry.out, "files_transferred") == 1);
+    CHECK(compare(original, snapshot(backup)) == "");
+  }
+}
+
+TEST_CASE("a local destination (external disk) goes through a local agent, no SSH") {
+  TempDir work;
+  std::string src = work / "src", disk = work / "disk", back = work / "back";
+  fs::create_directory(src);
+  build_full_tree(src);
+  Snapshot original = snapshot(src);
+  RunResult b = run(quote(kFerry) + " backup --stats " + quote(src) + " " + quote(disk));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(b.out.find("transferred") != std::string::npos);
+  CHECK(compare(original, snapshot(disk)) == "");
+  RunResult r = run(quote(kFerry) + " restore " + quote(disk) + " " + quote(back));
+  REQUIRE(r.code == 0);
+  CHECK(compare(original, snapshot(back)) == "");
+}
+
+TEST_CASE("a mirror replaces entries of another type, and never writes through a symlink") {
+  TempDir work, outside;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/was-link");
+  std::ofstream(src + "/was-link/file") << "inside";
+  std::ofstream(src + "/was-dir") << "now a file";
+  fs::create_directories(dest + "/was-dir/sub");
+  std::ofstream(dest + "/was-dir/sub/old") << "old";
+  fs::create_directory_symlink(outside.path(), dest + "/was-link");
+  RunResult b = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(fs::is_empty(outside.path()));
+  CHECK(compare(snapshot(src), snapshot(dest)) == "");
+}
+
+TEST_CASE("a receiver that is not root warns once about ownership and still copies") {
+  if (!running_as_root()) return;  // needs setpriv to drop to nobody
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/a");
+  std::ofstream(src + "/a/one") << "1";
+  std::ofstream(src + "/two") << "2";
+  ::chown((src + "/a/one").c_str(), 501, 20);
+  ::chown((src + "/two").c_str(), 502, 20);
+  ::chmod(work.path().c_str(), 0777);
+  ::chmod(src.c_str(), 0755);
+  RunResult b = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(kFerry) + " backup " + quote(src) +
+                    " " + quote(dest));
+  INFO(b.err);
+  CHECK(b.code == 0);
+  size_t first = b.err.find("not running as root");
+  CHECK(first != std::string::npos);
+  CHECK(b.err.find("not running as root", first + 1) == std::string::npos);
+  std::ifstream one(dest + "/a/one");
+  std::string content;
+  one >> content;
+  CHECK(content == "1");
+}

@@ -1,0 +1,182 @@
+// Every way a run can fail gives one clear message, the documented exit code, and loses nothing.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/e2e.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kFatal = 1, kPartial = 3, kConnection = 4;
+
+std::string small_tree(const TempDir& work) {
+  std::string src = work / "src";
+  fs::create_directories(src + "/d");
+  std::ofstream(src + "/d/f") << "data";
+  std::ofstream(src + "/g") << "more";
+  return src;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("host keys: unknown is refused with its fingerprint, accepted on request, a change is always refused") {
+  TempDir work;
+  std::string src = small_tree(work);
+  std::string kh = work / "known_hosts";
+  std::string base = "FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " backup -i " +
+                     quote(sshd().client_key()) + " --port " + std::to_string(sshd().port()) + " --known-hosts " +
+                     quote(kh) + " " + quote(src) + " " + quote(remote(work / "dest"));
+
+  RunResult unknown = run(base);
+  CHECK(unknown.code == kConnection);
+  CHECK(contains(unknown.err, "is not known"));
+  CHECK(contains(unknown.err, "SHA256:"));
+  CHECK(contains(unknown.err, "--accept-new-host-key"));
+  CHECK_FALSE(fs::exists(work / "dest"));
+
+  RunResult accepted = run(base + " --accept-new-host-key");
+  INFO(accepted.err);
+  CHECK(accepted.code == 0);
+  CHECK(fs::file_size(kh) > 0);
+  CHECK(run(base).code == 0);  // known now
+
+  sshd().change_host_key();
+  RunResult changed = run(base + " --accept-new-host-key");
+  CHECK(changed.code == kConnection);
+  CHECK(contains(changed.err, "HAS CHANGED"));
+  sshd().trust_host_key();  // leave the shared server usable for later tests
+}
+
+TEST_CASE("~/.ssh/config cannot weaken host key checking") {
+  TempDir work;
+  std::string src = small_tree(work);
+  fs::create_directories(work / "fakehome/.ssh");
+  std::ofstream(work / "fakehome/.ssh/config") << "Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n";
+  RunResult r = run("HOME=" + quote(work / "fakehome") + " FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) +
+                    " backup -i " + quote(sshd().client_key()) + " --port " + std::to_string(sshd().port()) + " " +
+                    quote(src) + " " + quote(remote(work / "dest")));
+  CHECK(r.code == kConnection);
+  CHECK(contains(r.err, "is not known"));
+}
+
+TEST_CASE("connection and authentication failures name the cause") {
+  TempDir work;
+  std::string src = small_tree(work);
+  sshd().trust_host_key();
+
+  SUBCASE("nothing listening") {
+    std::string cmd = quote(kFerry) + " backup -i " + quote(sshd().client_key()) + " --port " +
+                      std::to_string(free_port()) + " " + quote(src) + " " + quote(remote(work / "dest"));
+    RunResult r = run("FERRY_HOME=" + quote(work / "home") + " " + cmd);
+    CHECK(r.code == kConnection);
+    CHECK(contains(r.err, "nothing accepts connections there"));
+  }
+  SUBCASE("key not installed") {
+    run("ssh-keygen -q -t ed25519 -N '' -f " + quote(work / "stranger"));
+    RunResult r = run("FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " backup -i " + quote(work / "stranger") +
+                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts()) +
+                      " " + quote(src) + " " + quote(remote(work / "dest")));
+    CHECK(r.code == kConnection);
+    CHECK(contains(r.err, "refused key " + work / "stranger"));
+  }
+  SUBCASE("identity file missing") {
+    RunResult r = run("FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " backup -i " + quote(work / "nokey") +
+                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts()) +
+                      " " + quote(src) + " " + quote(remote(work / "dest")));
+    CHECK(r.code == kConnection);
+    CHECK(contains(r.err, "cannot use identity " + work / "nokey" + ": it does not exist"));
+  }
+  SUBCASE("agent not installed on the remote") {
+    RunResult r = run(ferry_over_ssh("backup --agent /nonexistent/ferry-agent", work / "home") + " " + quote(src) + " " +
+                      quote(remote(work / "dest")));
+    CHECK(r.code == kConnection);
+    CHECK(contains(r.err, "closed the connection before starting the protocol"));
+    CHECK(contains(r.err, "/nonexistent/ferry-agent"));
+  }
+  SUBCASE("an agent speaking another protocol version") {
+    RunResult r = run(ferry_over_ssh("backup --agent " + quote(kHostile + " version"), work / "home") + " " +
+                      quote(src) + " " + quote(remote(work / "dest")));
+    CHECK(r.code == kFatal);
+    CHECK(contains(r.err, "speaks protocol 1"));
+    CHECK(contains(r.err, "speaks protocol 99"));
+  }
+}
+
+TEST_CASE("source and destination problems name the path and what to do") {
+  TempDir work;
+  std::string src = small_tree(work);
+  sshd().trust_host_key();
+  SUBCASE("missing source") {
+    RunResult r = run(ferry_over_ssh("backup", work / "home") + " " + quote(work / "nope") + " " + quote(remote(work / "d")));
+    CHECK(r.code == kFatal);
+    CHECK(contains(r.err, "source " + work / "nope" + " does not exist"));
+  }
+  SUBCASE("missing remote parent") {
+    RunResult r = run(ferry_over_ssh("backup", work / "home") + " " + quote(src) + " " + quote(remote(work / "no/such/dir")));
+    CHECK(r.code == kFatal);
+    CHECK(contains(r.err, "its parent directory does not exist"));
+  }
+  SUBCASE("restore from a path that does not exist") {
+    RunResult r = run(ferry_over_ssh("restore", work / "home") + " " + quote(remote(work / "nothing")) + " " + quote(work / "out"));
+    CHECK(r.code == kFatal);
+    CHECK(contains(r.err, "cannot restore from " + work / "nothing"));
+    CHECK_FALSE(fs::exists(work / "out/d"));
+  }
+  SUBCASE("remote destination not writable by the agent") {
+    if (!running_as_root()) return;
+    fs::create_directory(work / "locked");
+    ::chmod((work / "locked").c_str(), 0755);
+    ::chmod(work.path().c_str(), 0755);
+    std::string agent = "setpriv --reuid=65534 --regid=65534 --clear-groups " + kAgent;
+    RunResult r = run(ferry_over_ssh("backup --agent " + quote(agent), work / "home") + " " + quote(src) + " " +
+                      quote(remote(work / "locked")));
+    CHECK(r.code == kFatal);
+    CHECK(contains(r.err, work / "locked" + " is not writable by the agent (uid 65534)"));
+  }
+}
+
+TEST_CASE("an unreadable source file is reported and skipped; the rest is copied (partial)") {
+  if (!running_as_root()) return;  // root reads everything; drop to nobody to make EACCES happen
+  TempDir work;
+  std::string src = small_tree(work);
+  std::ofstream(src + "/locked") << "private";
+  ::chmod((src + "/locked").c_str(), 0000);
+  ::chmod(work.path().c_str(), 0777);
+  for (const auto& e : fs::recursive_directory_iterator(src)) ::chown(e.path().c_str(), 65534, 65534);
+  ::chown(src.c_str(), 65534, 65534);
+  ::chown((src + "/locked").c_str(), 0, 0);
+  RunResult r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(kFerry) + " backup --json " +
+                    quote(src) + " " + quote(work / "dest"));
+  CHECK(r.code == kPartial);
+  CHECK(contains(r.err, "cannot open " + src + "/locked: Permission denied"));
+  CHECK(json_field(r.out, "errors") == 1);
+  CHECK(fs::exists(work / "dest/d/f"));
+  CHECK(fs::exists(work / "dest/g"));
+  CHECK_FALSE(fs::exists(work / "dest/locked"));
+}
+
+TEST_CASE("a connection cut mid-run fails clearly and leaves no half file under its real name") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  {
+    std::ofstream big(src + "/big", std::ios::binary);
+    std::string chunk(1 << 20, 'x');
+    for (int i = 0; i < 1500; ++i) big << chunk;
+  }
+  std::string agent = "timeout -s KILL 0.4 " + kAgent;
+  RunResult r = run(quote(kFerry) + " backup --timeout 10 --agent " + quote(agent) + " " + quote(src) + " " + quote(work / "dest"));
+  CHECK(r.code == kConnection);
+  CHECK(contains(r.err, "connection to the local ferry-agent"));
+  CHECK_FALSE(fs::exists(work / "dest/big"));
+}

@@ -1,0 +1,139 @@
+// A peer that breaks the protocol on purpose, to prove both ends refuse it.
+//
+//   hostile_peer MODE serve          pretends to be ferry-agent (use with ferry --agent)
+//   hostile_peer client-dotdot AGENT DEST
+//                                    pretends to be the client, against a real agent
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "engine/session.h"
+#include "protocol/framing.h"
+#include "protocol/messages.h"
+
+using namespace ferry;
+using wire::MsgType;
+
+namespace {
+
+class Quiet : public Reporter {
+ public:
+  void report(wire::MessageLevel, const std::string&) override {}
+  void from_peer(wire::MessageLevel, const std::string& text) override { std::fprintf(stderr, "%s\n", text.c_str()); }
+};
+
+void send_entry(FrameWriter& out, const FileEntry& e) {
+  Encoder enc;
+  encode_entry(e, enc);  // the encoder does not validate: that is the receiver's job
+  out.send(MsgType::kEntry, enc);
+}
+
+FileEntry entry(const std::string& path, FileType type) {
+  FileEntry e;
+  e.path = path;
+  e.type = type;
+  e.mode = 0755;
+  e.uid = ::geteuid();
+  e.gid = ::getegid();
+  return e;
+}
+
+int fake_agent(const std::string& mode) {
+  FdChannel channel(0, 1, "client");
+  FrameReader in(channel);
+  FrameWriter out(channel);
+  Hello hello;
+  hello.software_version = "hostile";
+  if (mode == "version") {
+    hello.protocol_version = 99;
+    hello.min_protocol_version = 99;
+  }
+  std::string noise;
+  exchange_hello(in, out, hello, "hostile", "client", &noise);
+  Frame f = in.next();
+  if (f.type != MsgType::kOpen) return 1;
+  Encoder e;
+  Opened{false}.encode(e);
+  out.send(MsgType::kOpened, e);
+  send_entry(out, entry("", FileType::kDirectory));
+  if (mode == "dotdot") {
+    send_entry(out, entry("../escape", FileType::kRegular));
+  } else if (mode == "absolute") {
+    send_entry(out, entry("/tmp/ferry-hostile-absolute", FileType::kRegular));
+  } else if (mode == "symlink-parent") {
+    FileEntry link = entry("l", FileType::kSymlink);
+    link.link_target = "/tmp";
+    send_entry(out, link);
+    send_entry(out, entry("l/ferry-hostile-through-link", FileType::kRegular));
+  } else if (mode == "oversized") {
+    out.flush();
+    const char header[5] = {static_cast<char>(MsgType::kEntry), 0, 0, 0, 0x40};  // 1 GiB
+    channel.write_all(header, sizeof(header));
+  }
+  out.flush();
+  // Wait for the client to hang up.
+  try {
+    while (true) in.next();
+  } catch (const std::exception&) {
+  }
+  return 0;
+}
+
+// Connects to a real agent as a client, opens a backup into dest and sends a "../" entry.
+int hostile_client(const std::string& agent, const std::string& dest) {
+  int sv[2];
+  ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(sv[1], 0);
+    ::dup2(sv[1], 1);
+    ::close(sv[0]);
+    ::execl(agent.c_str(), "ferry-agent", "serve", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  FdChannel channel(sv[0], sv[0], "agent");
+  FrameReader in(channel);
+  FrameWriter out(channel);
+  Hello hello;
+  hello.software_version = "hostile";
+  std::string noise;
+  exchange_hello(in, out, hello, "hostile", "agent", &noise);
+  Encoder e;
+  Open{wire::Operation::kBackup, dest, 0, 30}.encode(e);
+  out.send(MsgType::kOpen, e);
+  send_entry(out, entry("", FileType::kDirectory));
+  send_entry(out, entry("../escape", FileType::kRegular));
+  out.flush();
+  Quiet quiet;
+  int rc = 1;
+  try {
+    while (true) {
+      Frame f = in.next();
+      if (f.type == MsgType::kOpened) continue;
+      handle_common_frame(f, quiet);
+    }
+  } catch (const FatalError& error) {
+    std::printf("agent said: %s\n", error.what());
+    rc = 0;
+  }
+  ::close(sv[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  std::printf("agent exit status: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  std::string mode = argv[1];
+  if (mode == "client-dotdot" && argc == 4) return hostile_client(argv[2], argv[3]);
+  return fake_agent(mode);
+}

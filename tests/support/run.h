@@ -1,0 +1,17 @@
+// Runs a shell command and captures its exit code, stdout and stderr.
+#pragma once
+
+#include <string>
+
+namespace ferry::test {
+
+struct RunResult {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+RunResult run(const std::string& command);
+std::string quote(const std::string& s);  // for /bin/sh
+
+}  // namespace ferry::test

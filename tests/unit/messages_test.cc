@@ -1,0 +1,145 @@
+#include <doctest/doctest.h>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "protocol/messages.h"
+
+using namespace ferry;
+
+namespace {
+
+FileEntry sample_entry() {
+  FileEntry e;
+  e.path = "dir/-odd name\n\xff";
+  e.type = FileType::kRegular;
+  e.mode = 06755;
+  e.uid = 501;
+  e.gid = 20;
+  e.mtime_sec = -5;  // before 1970
+  e.mtime_nsec = 999'999'999;
+  e.size = 1u << 31;
+  e.hardlink_of = 3;
+  e.xattrs = {{"user.a", std::string("\0bin", 4)}, {"user.b", ""}};
+  return e;
+}
+
+std::string encoded(const FileEntry& e) {
+  Encoder enc;
+  encode_entry(e, enc);
+  return enc.take();
+}
+
+}  // namespace
+
+TEST_CASE("entries round-trip, and re-encode to the same bytes") {
+  FileEntry e = sample_entry();
+  std::string bytes = encoded(e);
+  FileEntry back = decode_entry(bytes);
+  CHECK(back == e);
+  CHECK(encoded(back) == bytes);
+
+  FileEntry link;
+  link.path = "l";
+  link.type = FileType::kSymlink;
+  link.link_target = "../../etc/passwd";  // stored verbatim; never followed
+  CHECK(decode_entry(encoded(link)) == link);
+
+  FileEntry dev;
+  dev.path = "null";
+  dev.type = FileType::kCharDevice;
+  dev.rdev = 0x103;
+  CHECK(decode_entry(encoded(dev)) == dev);
+}
+
+TEST_CASE("hostile paths in an entry are refused with the path named") {
+  for (const char* path : {"../x", "/etc/passwd", "a/../../b", "a//b", "a/./b", "a/"}) {
+    FileEntry e = sample_entry();
+    e.path = path;
+    CAPTURE(path);
+    CHECK_THROWS_AS(decode_entry(encoded(e)), ProtocolError);
+  }
+  FileEntry e = sample_entry();
+  e.path = "../evil";
+  CHECK_THROWS_WITH(decode_entry(encoded(e)), "protocol error: refused path \"../evil\": '..' component");
+}
+
+TEST_CASE("every field of an entry is range-checked") {
+  // Corrupt one field of a valid frame at a time and expect the exact complaint.
+  FileEntry e = sample_entry();
+  e.mode = 07777;
+  std::string bytes = encoded(e);
+  size_t mode_at = 1 + e.path.size() + 1;  // path length byte, path, type byte
+  SUBCASE("mode above 07777") {
+    Encoder enc;
+    enc.bytes(e.path);
+    enc.u8(1);
+    enc.varint(010000);
+    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: field mode = 4096 exceeds the limit 4095");
+  }
+  SUBCASE("unknown type") {
+    std::string bad = bytes;
+    bad[mode_at - 1] = 9;
+    CHECK_THROWS_WITH(decode_entry(bad), "protocol error: unknown file type 9");
+  }
+  SUBCASE("trailing garbage") {
+    CHECK_THROWS_WITH(decode_entry(bytes + "x"), "protocol error: 1 unexpected trailing bytes in Entry");
+  }
+  SUBCASE("every truncation") {
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      CAPTURE(n);
+      CHECK_THROWS_AS(decode_entry(bytes.substr(0, n)), ProtocolError);
+    }
+  }
+  SUBCASE("unsorted xattrs") {
+    FileEntry u = sample_entry();
+    std::swap(u.xattrs[0], u.xattrs[1]);
+    CHECK_THROWS_WITH(decode_entry(encoded(u)), "protocol error: xattr names not sorted or duplicated");
+  }
+  SUBCASE("too many xattrs") {
+    FileEntry u = sample_entry();
+    u.xattrs.clear();
+    for (int i = 0; i < 300; ++i) u.xattrs.push_back({"user." + std::to_string(1000 + i), ""});
+    CHECK_THROWS_WITH(decode_entry(encoded(u)), "protocol error: field xattr_count = 300 exceeds the limit 256");
+  }
+  SUBCASE("nanoseconds out of range") {
+    FileEntry u = sample_entry();
+    u.mtime_nsec = 1'000'000'000;
+    CHECK_THROWS_AS(decode_entry(encoded(u)), ProtocolError);
+  }
+}
+
+TEST_CASE("control messages round-trip and check their fields") {
+  Encoder e;
+  Open open{wire::Operation::kRestore, "/backups/mac/Users/ann", wire::kOpenDryRun, 30};
+  open.encode(e);
+  Open back = Open::decode(e.data());
+  CHECK(back.operation == wire::Operation::kRestore);
+  CHECK(back.path == "/backups/mac/Users/ann");
+  CHECK(back.flags == wire::kOpenDryRun);
+  CHECK(back.timeout_s == 30);
+
+  Encoder rel;
+  Open{wire::Operation::kBackup, "relative/path", 0, 30}.encode(rel);
+  CHECK_THROWS_WITH(Open::decode(rel.data()), "protocol error: the agent's path must be absolute");
+
+  Encoder flags;
+  Open{wire::Operation::kBackup, "/x", 1u << 7, 30}.encode(flags);
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 128");
+
+  FileEnd end{7, 12345, 1700000000, 5, {}};
+  end.hash[0] = 0xab;
+  end.hash[15] = 0xcd;
+  Encoder fe;
+  end.encode(fe);
+  FileEnd end_back = FileEnd::decode(fe.data());
+  CHECK(end_back.index == 7);
+  CHECK(end_back.size == 12345);
+  CHECK(end_back.hash == end.hash);
+  CHECK_THROWS_AS(FileEnd::decode(fe.data().substr(0, fe.data().size() - 1)), ProtocolError);
+
+  Encoder m;
+  Message{wire::MessageLevel::kWarning, "careful"}.encode(m);
+  std::string bad_level = m.data();
+  bad_level[0] = 7;
+  CHECK_THROWS_WITH(Message::decode(bad_level), "protocol error: unknown message level 7");
+}

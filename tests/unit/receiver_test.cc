@@ -1,0 +1,263 @@
+// The receiver fed by a scripted, hostile sender over a socketpair: every refusal must end the
+// session with a ProtocolError and leave nothing outside the root and nothing half-written.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "delta/file_hash.h"
+#include "engine/receiver.h"
+#include "support/temp_dir.h"
+
+using namespace ferry;
+using wire::MsgType;
+
+namespace {
+
+class NullReporter : public Reporter {
+ public:
+  void report(wire::MessageLevel, const std::string& text) override { messages += text + "\n"; }
+  void from_peer(wire::MessageLevel, const std::string& text) override { messages += text + "\n"; }
+  std::string messages;
+};
+
+FileEntry dir_entry(const std::string& path) {
+  FileEntry e;
+  e.path = path;
+  e.type = FileType::kDirectory;
+  e.mode = 0755;
+  e.uid = ::geteuid();
+  e.gid = ::getegid();
+  e.mtime_sec = 1600000000;
+  return e;
+}
+
+FileEntry file_entry(const std::string& path, uint64_t size) {
+  FileEntry e = dir_entry(path);
+  e.type = FileType::kRegular;
+  e.mode = 0644;
+  e.size = size;
+  return e;
+}
+
+// Scripts what a sender says; run() plays it to a Receiver writing into `dest`.
+class Script {
+ public:
+  Script() {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    ours_.reset(sv[0]);
+    theirs_.reset(sv[1]);
+  }
+  void entry(const FileEntry& e) { frame(MsgType::kEntry, [&](Encoder& enc) { encode_entry(e, enc); }); }
+  void end_of_list(uint64_t n) { frame(MsgType::kEndOfList, [&](Encoder& enc) { EndOfList{n}.encode(enc); }); }
+  void data(uint64_t index, const std::string& bytes) {
+    frame(MsgType::kFileData, [&](Encoder& enc) {
+      encode_file_data_head(index, enc);
+      enc.raw(bytes);
+    });
+  }
+  void end(uint64_t index, const std::string& content) {
+    FileHasher h;
+    h.update(content.data(), content.size());
+    frame(MsgType::kFileEnd, [&](Encoder& enc) { FileEnd{index, content.size(), 1600000000, 0, h.digest()}.encode(enc); });
+  }
+  void raw(MsgType type, const std::string& payload) { frame(type, [&](Encoder& enc) { enc.raw(payload); }); }
+
+  // Plays the script, then hangs up. Returns the receiver's exception message ("" if none).
+  std::string run(const std::string& dest) {
+    ::shutdown(ours_.get(), SHUT_WR);
+    FdChannel channel(theirs_.get(), theirs_.get(), "scripted sender");
+    channel.set_idle_timeout(std::chrono::seconds(5));
+    FrameReader in(channel);
+    FrameWriter out(channel);
+    TransferStats stats;
+    ConfinedRoot root(UniqueFd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY)), dest);
+    try {
+      Receiver(in, out, reporter, stats, ReceiverOptions{}).run(root);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "";
+  }
+  NullReporter reporter;
+
+ private:
+  template <typename F>
+  void frame(MsgType type, F fill) {
+    Encoder enc;
+    fill(enc);
+    std::string f(5, '\0');
+    f[0] = static_cast<char>(type);
+    uint32_t n = static_cast<uint32_t>(enc.data().size());
+    for (int i = 0; i < 4; ++i) f[1 + i] = static_cast<char>((n >> (8 * i)) & 0xff);
+    f += enc.data();
+    REQUIRE(::write(ours_.get(), f.data(), f.size()) == static_cast<ssize_t>(f.size()));
+  }
+  UniqueFd ours_, theirs_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool has_temp_files(const std::string& dir) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.path().filename().string().starts_with(".ferry-")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a well-formed session lands files atomically with their content") {
+  test::TempDir dest;
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", 5));
+  s.end_of_list(2);
+  s.data(1, "hello");
+  s.end(1, "hello");
+  s.raw(MsgType::kBye, "");
+  CHECK(s.run(dest.path()) == "");
+  CHECK(read_file(dest / "f") == "hello");
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("hostile file lists end the session and write nothing outside the root") {
+  test::TempDir outside, parent;
+  std::string dest = parent / "dest";
+  std::filesystem::create_directory(dest);
+  Script s;
+  s.entry(dir_entry(""));
+  std::string expected;
+  SUBCASE("dot-dot") {
+    FileEntry e = file_entry("x", 1);
+    e.path = "../escape";
+    s.entry(e);
+    expected = "protocol error: refused path \"../escape\": '..' component";
+  }
+  SUBCASE("absolute") {
+    FileEntry e = file_entry("x", 1);
+    e.path = outside / "abs";
+    s.entry(e);
+    expected = "protocol error: refused path \"" + (outside / "abs") + "\": absolute path";
+  }
+  SUBCASE("duplicate entry") {
+    s.entry(dir_entry("d"));
+    s.entry(dir_entry("d"));
+    expected = "protocol error: entry \"d\" is out of order or a duplicate";
+  }
+  SUBCASE("out of order") {
+    s.entry(dir_entry("b"));
+    s.entry(dir_entry("a"));
+    expected = "protocol error: entry \"a\" is out of order or a duplicate";
+  }
+  SUBCASE("parent never listed") {
+    s.entry(file_entry("nodir/f", 1));
+    expected = "protocol error: entry \"nodir/f\" arrived without its directory";
+  }
+  SUBCASE("parent listed as a symlink, then used as a directory") {
+    FileEntry link = file_entry("l", 0);
+    link.type = FileType::kSymlink;
+    link.link_target = outside.path();
+    s.entry(link);
+    s.entry(file_entry("l/f", 1));
+    expected = "protocol error: entry \"l/f\" arrived without its directory";
+  }
+  SUBCASE("data that was never wanted") {
+    s.entry(file_entry("f", 1));
+    s.end_of_list(2);
+    s.data(7, "x");
+    expected = "protocol error: data for entry 7, which was not wanted";
+  }
+  SUBCASE("a hardlink to something that is not a listed file") {
+    FileEntry e = file_entry("h", 0);
+    e.hardlink_of = 1;  // entry 0 is the root directory
+    s.entry(e);
+    expected = "protocol error: entry \"h\" links to an entry that is not a file";
+  }
+  SUBCASE("a root entry that is not first") {
+    s.entry(dir_entry(""));
+    expected = "protocol error: entry \"\" is out of order or a duplicate";
+  }
+  CHECK(s.run(dest) == expected);
+  CHECK(std::filesystem::is_empty(outside.path()));
+  CHECK_FALSE(std::filesystem::exists(parent / "escape"));
+}
+
+TEST_CASE("a symlink planted in the destination is replaced, never written through") {
+  test::TempDir outside, dest;
+  REQUIRE(::symlink(outside.path().c_str(), (dest / "docs").c_str()) == 0);
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(dir_entry("docs"));
+  s.entry(file_entry("docs/f", 3));
+  s.end_of_list(3);
+  s.data(2, "abc");
+  s.end(2, "abc");
+  s.raw(MsgType::kBye, "");
+  CHECK(s.run(dest.path()) == "");
+  CHECK(std::filesystem::is_empty(outside.path()));
+  CHECK(std::filesystem::is_directory(std::filesystem::symlink_status(dest / "docs")));
+  CHECK(read_file(dest / "docs/f") == "abc");
+}
+
+TEST_CASE("a connection cut mid-file keeps the old version and leaves no temporary file") {
+  test::TempDir dest;
+  {
+    std::ofstream old(dest / "f");
+    old << "old version";
+  }
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", 1000));
+  s.end_of_list(2);
+  s.data(1, std::string(500, 'n'));
+  // ...and the sender vanishes.
+  CHECK(s.run(dest.path()) == "connection to scripted sender closed unexpectedly");
+  CHECK(read_file(dest / "f") == "old version");
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("data that does not match the sender's hash is not installed") {
+  test::TempDir dest;
+  {
+    std::ofstream old(dest / "f");
+    old << "old version";
+  }
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", 5));
+  s.end_of_list(2);
+  s.data(1, "hellO");
+  s.end(1, "hello");
+  s.raw(MsgType::kBye, "");
+  CHECK(s.run(dest.path()) == "");
+  CHECK(s.reporter.messages.find("verification failed for " + (dest / "f")) != std::string::npos);
+  CHECK(read_file(dest / "f") == "old version");
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("a FileEnd that disagrees with the data received is a protocol error") {
+  test::TempDir dest;
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", 5));
+  s.end_of_list(2);
+  s.data(1, "hel");
+  s.end(1, "hello");
+  CHECK(s.run(dest.path()) == "protocol error: FileEnd for " + (dest / "f") + " says 5 bytes, 3 arrived");
+  CHECK_FALSE(std::filesystem::exists(dest / "f"));
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
