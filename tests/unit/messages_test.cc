@@ -143,3 +143,16 @@ TEST_CASE("control messages round-trip and check their fields") {
   bad_level[0] = 7;
   CHECK_THROWS_WITH(Message::decode(bad_level), "protocol error: unknown message level 7");
 }
+
+TEST_CASE("the worked example in PROTOCOL.md") {
+  Hello h;
+  h.software_version = "0.1.0";
+  h.euid = 0;
+  Encoder e;
+  h.encode(e);
+  const std::string expected("\x01\x01\x05" "0.1.0" "\x00\x00", 10);
+  CHECK(e.data() == expected);
+  Hello back = Hello::decode(expected);
+  CHECK(back.protocol_version == 1);
+  CHECK(back.software_version == "0.1.0");
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# End-to-end demo: builds Ferry, starts a throwaway OpenSSH server on 127.0.0.1 (its own host
+# key, client key and authorized_keys in a temp dir), backs a sample folder up over SSH,
+# restores it to a new folder, shows that both copies match the original at the metadata
+# level, and stops the server by its pid.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+deploy/bootstrap.sh
+cmake -S . -B build -G Ninja >/dev/null
+cmake --build build
+ferry="$repo/build/bin/ferry"
+
+work=$(mktemp -d /tmp/ferry-demo.XXXXXX)
+sshd_pid=""
+cleanup() {
+  if [ -n "$sshd_pid" ]; then kill "$sshd_pid" 2>/dev/null || true; wait "$sshd_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+chmod 755 "$work"
+
+# A free port on 127.0.0.1: one nothing answers on.
+port=""
+for candidate in $(shuf -i 20000-60000 -n 50); do
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+done
+[ -n "$port" ] || { echo "demo: no free port found" >&2; exit 1; }
+
+ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
+ssh-keygen -q -t ed25519 -N '' -C ferry-demo -f "$work/client_key"
+cp "$work/client_key.pub" "$work/authorized_keys"
+chmod 600 "$work/authorized_keys"
+cat > "$work/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $work/host_key
+AuthorizedKeysFile $work/authorized_keys
+PidFile none
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+SetEnv PATH=$repo/build/bin:/usr/bin:/bin
+CONF
+[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+/usr/sbin/sshd -D -f "$work/sshd_config" -E "$work/sshd.log" &
+sshd_pid=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.05
+done
+echo "demo: throwaway sshd (pid $sshd_pid) on 127.0.0.1:$port"
+
+# A sample folder with the things a backup must keep.
+src="$work/Documents"
+mkdir -p "$src/Projects/ferry" "$src/Empty folder"
+echo "meeting notes" > "$src/notes.txt"
+head -c 2000000 /dev/urandom > "$src/Projects/photo.raw"
+printf 'odd name\n' > "$src/-dash and
+newline"
+ln -s notes.txt "$src/notes-link"
+ln "$src/notes.txt" "$src/Projects/notes-hardlink"
+setfattr -n user.tag -v important "$src/notes.txt" 2>/dev/null || true
+chmod 4755 "$src/Projects/ferry"
+if [ "$(id -u)" -eq 0 ]; then chown -h 501:20 "$src/notes.txt" "$src/notes-link"; fi
+touch -h -d '2021-03-04 05:06:07.123456789' "$src/notes-link" "$src/Projects"
+
+export FERRY_HOME="$work/ferry-home"
+user=$(id -un)
+common=(-i "$work/client_key" --port "$port")
+
+echo "demo: ferry backup $src -> $user@127.0.0.1:$work/backup"
+"$ferry" backup "${common[@]}" --accept-new-host-key --stats "$src" "$user@127.0.0.1:$work/backup"
+echo "demo: ferry restore $user@127.0.0.1:$work/backup -> $work/restored"
+"$ferry" restore "${common[@]}" --stats "$user@127.0.0.1:$work/backup" "$work/restored"
+
+# type, mode, owner, group, mtime (ns), size, link target, hardlink count, name; plus contents and xattrs.
+listing() { (cd "$1" && find . -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort); }
+for copy in backup restored; do
+  diff <(listing "$src") <(listing "$work/$copy")
+  diff -r --no-dereference "$src" "$work/$copy"
+  if command -v getfattr >/dev/null; then
+    diff <(cd "$src" && getfattr -R -h -d . 2>/dev/null) <(cd "$work/$copy" && getfattr -R -h -d . 2>/dev/null)
+  fi
+done
+echo "demo: OK: the backup and the restored copy match the original (contents, names, modes, owners, ns mtimes, links, xattrs)"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what Ferry needs (deploy/bootstrap.sh), builds it, and runs the whole test suite:
+# unit tests, then end-to-end tests against a real OpenSSH sshd this suite starts on 127.0.0.1.
+#
+#   deploy/test.sh                 release build in build/
+#   FERRY_SANITIZE=1 deploy/test.sh   ASan + UBSan build in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/bootstrap.sh
+
+build=build
+flags=()
+if [ "${FERRY_SANITIZE:-0}" = 1 ]; then
+  build=build-asan
+  flags+=(-DFERRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+fi
+cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
+cmake --build "$build"
+ctest --test-dir "$build" --output-on-failure
