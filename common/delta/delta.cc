@@ -1,0 +1,150 @@
+#include "delta/delta.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include "base/error.h"
+
+namespace ferry {
+
+DeltaEncoder::DeltaEncoder(const Signature& sig, DeltaSink& sink) : sig_(sig), sink_(sink) {
+  uint64_t count = sig.block_count();
+  FERRY_CHECK(count < (uint64_t{1} << 32) - 1);
+  uint64_t buckets = std::bit_ceil(std::max<uint64_t>(count * 2, 16));
+  bucket_mask_ = static_cast<uint32_t>(buckets - 1);
+  bucket_head_.assign(buckets, 0);
+  next_in_bucket_.assign(count, 0);
+  // Insert in reverse so each chain lists blocks in file order.
+  for (uint64_t i = count; i-- > 0;) {
+    uint32_t b = sig.weak[i] & bucket_mask_;
+    next_in_bucket_[i] = bucket_head_[b];
+    bucket_head_[b] = static_cast<uint32_t>(i + 1);
+  }
+}
+
+bool DeltaEncoder::find_match(uint32_t weak, const uint8_t* window, uint32_t len, uint64_t* block) {
+  uint8_t strong[kMaxStrongLen];
+  bool strong_done = false;
+  auto check = [&](uint64_t i) {
+    if (sig_.weak[i] != weak || sig_.block_length(i) != len) return false;
+    if (!strong_done) {
+      strong_hash(window, len, strong, sig_.strong_len);
+      strong_done = true;
+    }
+    return std::memcmp(strong, sig_.strong_of(i), sig_.strong_len) == 0;
+  };
+  // The block after the last match first: files change locally, so runs of matches are common.
+  if (expected_next_ > 0 && expected_next_ < sig_.block_count() && check(expected_next_)) {
+    *block = expected_next_;
+    return true;
+  }
+  int probes = 0;
+  for (uint32_t i = bucket_head_[weak & bucket_mask_]; i != 0 && probes < kMaxProbes;
+       i = next_in_bucket_[i - 1], ++probes) {
+    if (check(i - 1)) {
+      *block = i - 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+void DeltaEncoder::flush_copy() {
+  if (!have_run_) return;
+  sink_.copy(run_first_, run_count_);
+  have_run_ = false;
+}
+
+void DeltaEncoder::emit_literal_until(size_t end) {
+  if (end <= literal_start_) return;
+  flush_copy();
+  const uint8_t* p = buf_.data() + literal_start_;
+  size_t len = end - literal_start_;
+  literal_bytes_ += len;
+  while (len > 0) {
+    size_t piece = std::min(len, kMaxLiteral);
+    sink_.literal(p, piece);
+    p += piece;
+    len -= piece;
+  }
+  literal_start_ = end;
+}
+
+void DeltaEncoder::emit_copy(uint64_t block) {
+  matched_bytes_ += sig_.block_length(block);
+  if (have_run_ && run_first_ + run_count_ == block) {
+    ++run_count_;
+  } else {
+    flush_copy();
+    have_run_ = true;
+    run_first_ = block;
+    run_count_ = 1;
+  }
+  expected_next_ = block + 1;
+}
+
+void DeltaEncoder::scan(bool at_end) {
+  const size_t block = sig_.block_size;
+  const uint64_t count = sig_.block_count();
+  while (count > 0 && buf_.size() - pos_ >= block) {
+    if (!rolling_valid_) {
+      rolling_.reset();
+      rolling_.update(buf_.data() + pos_, block);
+      rolling_valid_ = true;
+    }
+    uint64_t match;
+    if (find_match(rolling_.digest(), buf_.data() + pos_, static_cast<uint32_t>(block), &match)) {
+      emit_literal_until(pos_);
+      emit_copy(match);
+      pos_ += block;
+      literal_start_ = pos_;
+      rolling_valid_ = false;
+      continue;
+    }
+    if (buf_.size() - pos_ == block) break;  // sliding needs the next byte
+    rolling_.rotate(buf_[pos_], buf_[pos_ + block]);
+    ++pos_;
+    if (pos_ - literal_start_ >= kMaxLiteral) emit_literal_until(pos_);
+  }
+  if (!at_end) return;
+  // The basis's last block may be short; it can only match the very end of the new file.
+  if (count > 0) {
+    uint32_t last_len = sig_.block_length(count - 1);
+    size_t at = buf_.size() >= last_len ? buf_.size() - last_len : 0;
+    uint64_t match;
+    if (last_len < block && at >= literal_start_ && buf_.size() >= last_len &&
+        find_match(RollingChecksum::of(buf_.data() + at, last_len), buf_.data() + at, last_len, &match)) {
+      emit_literal_until(at);
+      emit_copy(match);
+      literal_start_ = pos_ = buf_.size();
+    }
+  }
+  emit_literal_until(buf_.size());
+  flush_copy();
+}
+
+void DeltaEncoder::feed(const uint8_t* data, size_t len) {
+  // Drop what is emitted, keeping the window, before growing the buffer.
+  if (literal_start_ > (1u << 20) && literal_start_ <= pos_) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(literal_start_));
+    pos_ -= literal_start_;
+    literal_start_ = 0;
+  }
+  buf_.insert(buf_.end(), data, data + len);
+  scan(false);
+}
+
+void DeltaEncoder::finish() { scan(true); }
+
+bool copy_extent(uint64_t basis_size, uint32_t block_size, uint64_t first, uint64_t count, uint64_t* offset,
+                 uint64_t* length) {
+  uint64_t blocks = block_count_for(basis_size, block_size);
+  if (block_size == 0 || count == 0 || first >= blocks || count > blocks - first) return false;
+  *offset = first * block_size;
+  uint64_t end = std::min(basis_size, (first + count) * block_size);
+  *length = end - *offset;
+  return true;
+}
+
+}  // namespace ferry
