@@ -12,7 +12,9 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "delta/delta.h"
 #include "delta/file_hash.h"
+#include "delta/signature.h"
 #include "engine/session.h"
 #include "fs/metadata.h"
 #include "fs/platform.h"
@@ -27,10 +29,24 @@ namespace {
 
 // A file whose data is arriving: written under a temporary name in its destination directory
 // and renamed over the real name only once complete and verified.
+// A file whose data was asked for. With a basis, the sender answers with a delta against the
+// file of the same name we already have.
+struct WantedFile {
+  FileEntry entry;
+  bool delta = false;
+  uint64_t basis_size = 0;
+  uint32_t block_size = 0;
+  int64_t basis_mtime_sec = 0;
+  uint32_t basis_mtime_nsec = 0;
+  bool retried = false;
+};
+
 struct Incoming {
   bool active = false;
   uint64_t index = 0;
-  FileEntry entry;
+  WantedFile wanted;
+  FileEntry& entry = wanted.entry;
+  UniqueFd basis;  // opened at the first FileDelta
   UniqueFd dir;  // the destination directory, pinned for the whole file
   std::string tmp_name;
   UniqueFd fd;
@@ -63,6 +79,7 @@ class ReceiveSession {
         case MsgType::kEntry: on_entry(decode_entry(f.payload)); break;
         case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
         case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
+        case MsgType::kFileDelta: on_file_delta(f.payload); break;
         case MsgType::kFileEnd: on_file_end(FileEnd::decode(f.payload)); break;
         case MsgType::kFileFailed: on_file_failed(FileFailed::decode(f.payload)); break;
         default:
@@ -197,10 +214,65 @@ class ReceiveSession {
       spdlog::info("{}", printable(entry.path));
       return;
     }
+    WantedFile wanted;
+    wanted.entry = std::move(entry);
+    Want want{index};
+    if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size > 0) {
+      sign_basis(dir, wanted, *existing, &want);
+    }
     Encoder e;
-    Want{index}.encode(e);
+    want.encode(e);
     out_.send(MsgType::kWant, e);
-    wanted_.emplace(index, std::move(entry));
+    if (want.flags & wire::kWantHasSignature) send_signature(index, want);
+    wanted_.emplace(index, std::move(wanted));
+  }
+
+  // Reads the file we already have under this name and describes it in block signatures, so
+  // the sender can send only what differs. Any problem just means "send it whole".
+  void sign_basis(int dir, WantedFile& wanted, const struct stat& st, Want* want) {
+    std::string leaf(leaf_of(wanted.entry.path));
+    UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd.valid()) return;
+    SignatureBuilder builder(static_cast<uint64_t>(st.st_size));
+    std::vector<uint8_t> buf(wire::kDataChunkBytes);
+    while (true) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if (n == 0) break;
+      builder.feed(buf.data(), static_cast<size_t>(n));
+    }
+    signature_ = builder.finish();
+    if (signature_.basis_size != static_cast<uint64_t>(st.st_size)) return;  // changed while read
+    wanted.delta = true;
+    wanted.basis_size = signature_.basis_size;
+    wanted.block_size = signature_.block_size;
+    wanted.basis_mtime_sec = st.st_mtim.tv_sec;
+    wanted.basis_mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+    want->flags |= wire::kWantHasSignature;
+    want->basis_size = signature_.basis_size;
+    want->block_size = signature_.block_size;
+    want->strong_len = signature_.strong_len;
+    want->block_count = signature_.block_count();
+  }
+
+  void send_signature(uint64_t index, const Want& want) {
+    const size_t per_block = 4 + want.strong_len;
+    const uint64_t per_frame = wire::kDataChunkBytes / per_block;
+    for (uint64_t first = 0; first < signature_.block_count(); first += per_frame) {
+      uint64_t end = std::min(signature_.block_count(), first + per_frame);
+      Encoder e;
+      e.varint(index);
+      for (uint64_t i = first; i < end; ++i) {
+        uint32_t w = signature_.weak[i];
+        const char weak[4] = {static_cast<char>(w & 0xff), static_cast<char>((w >> 8) & 0xff),
+                              static_cast<char>((w >> 16) & 0xff), static_cast<char>(w >> 24)};
+        e.raw(std::string_view(weak, 4));
+        e.raw(std::string_view(reinterpret_cast<const char*>(signature_.strong_of(i)), want.strong_len));
+      }
+      out_.send(MsgType::kSigBlocks, e);
+    }
+    signature_ = Signature();
   }
 
   // An unchanged file may still have a new owner, mode or xattrs.
@@ -276,7 +348,8 @@ class ReceiveSession {
     if (it == wanted_.end()) throw ProtocolError("data for entry " + std::to_string(index) + ", which was not wanted");
     incoming_.active = true;
     incoming_.index = index;
-    incoming_.entry = std::move(it->second);
+    incoming_.wanted = std::move(it->second);
+    incoming_.basis.reset();
     wanted_.erase(it);
     incoming_.bytes = 0;
     incoming_.error.clear();
@@ -300,13 +373,81 @@ class ReceiveSession {
   }
 
   void on_file_data(const FileDataView& data) {
-    begin_incoming(data.index);
-    incoming_.bytes += data.bytes.size();
+    begin_incoming(data.index);  // a sender may ignore a signature and send data whole
     stats_.bytes_literal += data.bytes.size();
+    write_incoming(data.bytes);
+  }
+
+  // Applies a FileDelta: literals are written, copies are read from the basis after checking
+  // they lie inside it.
+  void on_file_delta(std::string_view payload) {
+    Decoder d(payload);
+    uint64_t index = d.varint("index");
+    begin_incoming(index);
+    if (!incoming_.wanted.delta) throw ProtocolError("FileDelta for entry " + std::to_string(index) + ", which has no basis");
+    if (!incoming_.basis.valid() && incoming_.error.empty()) open_basis();
+    while (!d.at_end()) {
+      uint8_t op = d.u8("op");
+      if (op == wire::kOpLiteral) {
+        std::string_view bytes = d.bytes("literal", wire::kMaxFramePayload);
+        stats_.bytes_literal += bytes.size();
+        write_incoming(bytes);
+      } else if (op == wire::kOpCopy) {
+        uint64_t first = d.varint("first");
+        uint64_t count = d.varint("count");
+        uint64_t offset, length;
+        if (!copy_extent(incoming_.wanted.basis_size, incoming_.wanted.block_size, first, count, &offset, &length)) {
+          throw ProtocolError("copy of blocks " + std::to_string(first) + "+" + std::to_string(count) +
+                              " outside the basis of entry " + std::to_string(index));
+        }
+        copy_from_basis(offset, length);
+      } else {
+        throw ProtocolError("unknown delta operation " + std::to_string(op));
+      }
+    }
+  }
+
+  void open_basis() {
+    const WantedFile& w = incoming_.wanted;
+    std::string leaf(leaf_of(w.entry.path));
+    incoming_.basis.reset(::openat(incoming_.dir.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!incoming_.basis.valid() || ::fstat(incoming_.basis.get(), &st) != 0 ||
+        static_cast<uint64_t>(st.st_size) != w.basis_size || st.st_mtim.tv_sec != w.basis_mtime_sec ||
+        static_cast<uint32_t>(st.st_mtim.tv_nsec) != w.basis_mtime_nsec) {
+      incoming_.basis.reset();
+      incoming_.error = "basis changed";  // retried whole at FileEnd
+    }
+  }
+
+  void copy_from_basis(uint64_t offset, uint64_t length) {
+    if (!incoming_.error.empty()) {
+      incoming_.bytes += length;
+      return;
+    }
+    std::vector<char>& buf = copy_buf_;
+    buf.resize(wire::kDataChunkBytes);
+    while (length > 0) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
+      ssize_t n = ::pread(incoming_.basis.get(), buf.data(), want, static_cast<off_t>(offset));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        incoming_.error = "basis changed";
+        incoming_.bytes += length;
+        return;
+      }
+      write_incoming(std::string_view(buf.data(), static_cast<size_t>(n)));
+      offset += static_cast<uint64_t>(n);
+      length -= static_cast<uint64_t>(n);
+    }
+  }
+
+  void write_incoming(std::string_view bytes) {
+    incoming_.bytes += bytes.size();
     if (!incoming_.error.empty()) return;
-    incoming_.hasher.update(data.bytes.data(), data.bytes.size());
-    const char* p = data.bytes.data();
-    size_t left = data.bytes.size();
+    incoming_.hasher.update(bytes.data(), bytes.size());
+    const char* p = bytes.data();
+    size_t left = bytes.size();
     while (left > 0) {
       ssize_t n = ::write(incoming_.fd.get(), p, left);
       if (n < 0) {
@@ -328,12 +469,27 @@ class ReceiveSession {
       throw ProtocolError("FileEnd for " + shown + " says " + std::to_string(end.size) + " bytes, " +
                           std::to_string(incoming_.bytes) + " arrived");
     }
+    bool verified = incoming_.error.empty() && incoming_.hasher.digest() == end.hash;
+    if (!verified && incoming_.wanted.delta && !incoming_.wanted.retried) {
+      // A weak+strong collision, or the basis changed under us: ask once more, whole.
+      spdlog::debug("{}: delta did not verify ({}), asking for the whole file", shown,
+                    incoming_.error.empty() ? "hash mismatch" : incoming_.error);
+      WantedFile again = std::move(incoming_.wanted);
+      again.delta = false;
+      again.retried = true;
+      discard_incoming();
+      Encoder e;
+      Want{end.index, wire::kWantRetry}.encode(e);
+      out_.send(MsgType::kWant, e);
+      wanted_.emplace(end.index, std::move(again));
+      return;
+    }
     if (!incoming_.error.empty()) {
       fail(incoming_.error);
       discard_incoming();
       return;
     }
-    if (incoming_.hasher.digest() != end.hash) {
+    if (!verified) {
       fail("verification failed for " + shown + ": the data written does not match the sender's hash; "
            "the old version was kept");
       discard_incoming();
@@ -371,6 +527,7 @@ class ReceiveSession {
     incoming_.tmp_name.clear();
     incoming_.fd.reset();
     incoming_.dir.reset();
+    incoming_.basis.reset();
     incoming_.active = false;
   }
 
@@ -472,7 +629,9 @@ class ReceiveSession {
   bool list_done_ = false;
   bool warned_owner_ = false;
   FileEntry root_entry_;
-  std::unordered_map<uint64_t, FileEntry> wanted_;
+  std::unordered_map<uint64_t, WantedFile> wanted_;
+  Signature signature_;          // of the basis being sent, between sign_basis and send_signature
+  std::vector<char> copy_buf_;
   std::unordered_map<uint64_t, std::string> leaders_;
   std::vector<PendingLink> links_;
   std::vector<FileEntry> dirs_;

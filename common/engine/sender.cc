@@ -9,13 +9,16 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "engine/session.h"
 #include "fs/platform.h"
@@ -36,7 +39,49 @@ struct Listed {
   dev_t dev = 0;
   ino_t ino = 0;
   bool sendable = false;  // a regular file that is not a follower in a hardlink group
-  bool wanted = false;
+  int wants = 0;          // a second Want is allowed once, as a retry
+};
+
+// A wanted file, with the receiver's basis signature when it has one.
+struct Request {
+  uint64_t index = 0;
+  std::shared_ptr<Signature> basis;
+};
+
+// Collects delta operations into FileDelta frames of about kDataChunkBytes.
+class FrameDeltaSink : public DeltaSink {
+ public:
+  FrameDeltaSink(FrameWriter& out, uint64_t index) : out_(out), index_(index) { start(); }
+  void copy(uint64_t first, uint64_t count) override {
+    ops_.u8(wire::kOpCopy);
+    ops_.varint(first);
+    ops_.varint(count);
+    maybe_flush();
+  }
+  void literal(const uint8_t* data, size_t len) override {
+    ops_.u8(wire::kOpLiteral);
+    ops_.varint(len);
+    ops_.raw(std::string_view(reinterpret_cast<const char*>(data), len));
+    maybe_flush();
+  }
+  void flush() {
+    if (ops_.data().size() > head_size_) out_.send(MsgType::kFileDelta, ops_);
+    start();
+  }
+
+ private:
+  void start() {
+    ops_.clear();
+    ops_.varint(index_);
+    head_size_ = ops_.data().size();
+  }
+  void maybe_flush() {
+    if (ops_.data().size() >= wire::kDataChunkBytes) flush();
+  }
+  FrameWriter& out_;
+  uint64_t index_;
+  Encoder ops_;
+  size_t head_size_ = 0;
 };
 
 // State shared by the three threads of one sending session.
@@ -114,17 +159,38 @@ class SendSession {
       Frame f = in_.next();
       if (handle_common_frame(f, reporter_)) continue;
       if (f.type == MsgType::kWant) {
+        if (assembling_) throw ProtocolError("Want before the previous signature was complete");
         Want want = Want::decode(f.payload);
         std::lock_guard lock(mutex_);
         if (want.index >= listed_.size() || !listed_[want.index].sendable) {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + ", which is not a file to send");
         }
-        if (listed_[want.index].wanted) {
+        Listed& listed = listed_[want.index];
+        if (listed.wants >= 2 || (listed.wants == 1 && !(want.flags & wire::kWantRetry))) {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + " repeated");
         }
-        listed_[want.index].wanted = true;
-        queue_.push_back(want.index);
+        ++listed.wants;
+        Request request{want.index, nullptr};
+        if (want.flags & wire::kWantHasSignature) {
+          std::string problem =
+              signature_shape_problem(want.basis_size, want.block_size, want.strong_len, want.block_count);
+          if (!problem.empty()) throw ProtocolError("signature for entry " + std::to_string(want.index) + ": " + problem);
+          request.basis = std::make_shared<Signature>();
+          request.basis->basis_size = want.basis_size;
+          request.basis->block_size = want.block_size;
+          request.basis->strong_len = want.strong_len;
+          assembling_ = std::move(request);
+          assembling_blocks_ = want.block_count;
+          if (assembling_blocks_ > 0) continue;
+          request = std::move(*assembling_);
+          assembling_.reset();
+        }
+        queue_.push_back(std::move(request));
         wake_.notify_one();
+        continue;
+      }
+      if (f.type == MsgType::kSigBlocks) {
+        add_signature_blocks(f.payload);
         continue;
       }
       if (f.type == MsgType::kDone) {
@@ -139,11 +205,37 @@ class SendSession {
     }
   }
 
+  // Appends blocks to the signature being assembled. Allocation grows only with bytes that
+  // actually arrived, never with a count the peer announced.
+  void add_signature_blocks(std::string_view payload) {
+    Decoder d(payload);
+    uint64_t index = d.varint("index");
+    if (!assembling_ || assembling_->index != index) {
+      throw ProtocolError("SigBlocks for entry " + std::to_string(index) + ", which has no signature pending");
+    }
+    Signature& sig = *assembling_->basis;
+    std::string_view blocks = d.rest();
+    size_t per_block = 4 + sig.strong_len;
+    if (blocks.empty() || blocks.size() % per_block != 0) throw ProtocolError("SigBlocks of a partial block");
+    uint64_t n = blocks.size() / per_block;
+    if (n > assembling_blocks_ - sig.weak.size()) throw ProtocolError("more signature blocks than announced");
+    for (uint64_t i = 0; i < n; ++i) {
+      const auto* p = reinterpret_cast<const uint8_t*>(blocks.data() + i * per_block);
+      sig.weak.push_back(uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
+      sig.strong.insert(sig.strong.end(), p + 4, p + per_block);
+    }
+    if (sig.weak.size() < assembling_blocks_) return;
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(*assembling_));
+    assembling_.reset();
+    wake_.notify_one();
+  }
+
   void send_wanted() {
     UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     std::vector<char> buf(wire::kDataChunkBytes);
     while (true) {
-      uint64_t index;
+      Request request;
       Listed listed;
       {
         std::unique_lock lock(mutex_);
@@ -158,16 +250,17 @@ class SendSession {
           if (finished_) return;
           continue;
         }
-        index = queue_.front();
+        request = std::move(queue_.front());
         queue_.pop_front();
-        listed = listed_[index];
+        listed = listed_[request.index];
       }
-      send_file(root_fd.get(), index, listed, buf);
+      send_file(root_fd.get(), request.index, listed, request.basis.get(), buf);
     }
   }
 
-  // The per-file "how to send" step. Today every file goes whole.
-  void send_file(int root_fd, uint64_t index, const Listed& listed, std::vector<char>& buf) {
+  // The per-file "how to send" step: whole, or as a delta against the receiver's basis.
+  void send_file(int root_fd, uint64_t index, const Listed& listed, const Signature* basis,
+                 std::vector<char>& buf) {
     std::string shown = printable(join_path(root_, listed.path));
     auto refuse = [&](const std::string& reason) {
       fail(reason);
@@ -196,18 +289,34 @@ class SendSession {
     Encoder head;
     encode_file_data_head(index, head);
     uint64_t total = 0;
+    std::unique_ptr<FrameDeltaSink> sink;
+    std::unique_ptr<DeltaEncoder> encoder;
+    if (basis != nullptr) {
+      sink = std::make_unique<FrameDeltaSink>(out_, index);
+      encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
+    }
     while (true) {
       ssize_t n = ::read(fd, buf.data(), buf.size());
       if (n < 0) {
         if (errno == EINTR) continue;
+        // The receiver discards what it got so far when told the file failed.
         return refuse(errno_message("read error in " + shown + " (not sent)", errno));
       }
       if (n == 0) break;
       std::string_view chunk(buf.data(), static_cast<size_t>(n));
       hasher.update(chunk.data(), chunk.size());
-      out_.send_split(MsgType::kFileData, head.data(), chunk);
       total += chunk.size();
+      if (encoder) {
+        encoder->feed(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size());
+        continue;
+      }
+      out_.send_split(MsgType::kFileData, head.data(), chunk);
       stats_.bytes_literal += chunk.size();  // our view, for the progress line
+    }
+    if (encoder) {
+      encoder->finish();
+      sink->flush();
+      stats_.bytes_literal += encoder->literal_bytes();
     }
     if (::fstat(fd, &st) != 0) return refuse(errno_message("cannot stat " + shown, errno));
     FileEnd end{index, total, st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), hasher.digest()};
@@ -227,7 +336,9 @@ class SendSession {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Listed> listed_;
-  std::deque<uint64_t> queue_;
+  std::deque<Request> queue_;
+  std::optional<Request> assembling_;  // reader thread only
+  uint64_t assembling_blocks_ = 0;
   bool finished_ = false;
   bool stop_ = false;
   Done done_;

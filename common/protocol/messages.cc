@@ -26,6 +26,8 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kBye: return "Bye";
     case MsgType::kKeepalive: return "Keepalive";
     case MsgType::kFatal: return "Fatal";
+    case MsgType::kSigBlocks: return "SigBlocks";
+    case MsgType::kFileDelta: return "FileDelta";
   }
   return nullptr;
 }
@@ -180,10 +182,28 @@ EndOfList EndOfList::decode(std::string_view payload) {
   return m;
 }
 
-void Want::encode(Encoder& e) const { e.varint(index); }
+void Want::encode(Encoder& e) const {
+  e.varint(index);
+  e.varint(flags);
+  if (flags & kWantHasSignature) {
+    e.varint(basis_size);
+    e.varint(block_size);
+    e.varint(strong_len);
+    e.varint(block_count);
+  }
+}
 Want Want::decode(std::string_view payload) {
   Decoder d(payload);
-  Want m{d.varint_max("index", kMaxIndex)};
+  Want m;
+  m.index = d.varint_max("index", kMaxIndex);
+  m.flags = d.varint("flags");
+  if (m.flags & ~kWantKnownFlags) throw ProtocolError("unknown Want flags " + std::to_string(m.flags));
+  if (m.flags & kWantHasSignature) {
+    m.basis_size = d.varint("basis_size");
+    m.block_size = static_cast<uint32_t>(d.varint_max("block_size", kU32Max));
+    m.strong_len = static_cast<uint32_t>(d.varint_max("strong_len", kU32Max));
+    m.block_count = d.varint("block_count");
+  }
   d.expect_end("Want");
   return m;
 }

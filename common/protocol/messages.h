@@ -52,8 +52,15 @@ struct EndOfList {
   static EndOfList decode(std::string_view payload);
 };
 
+// Asks for a file's data. With kWantHasSignature, the shape of the receiver's basis follows and
+// its block signatures arrive in SigBlocks frames right after; the sender then sends FileDelta.
 struct Want {
   uint64_t index = 0;
+  uint64_t flags = 0;
+  uint64_t basis_size = 0;
+  uint32_t block_size = 0;
+  uint32_t strong_len = 0;
+  uint64_t block_count = 0;
   void encode(Encoder& e) const;
   static Want decode(std::string_view payload);
 };

@@ -48,6 +48,8 @@ enum class MsgType : uint8_t {
   kBye = 12,
   kKeepalive = 13,
   kFatal = 14,
+  kSigBlocks = 15,
+  kFileDelta = 16,
 };
 
 const char* msg_type_name(MsgType type);
@@ -60,6 +62,15 @@ inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun;
 
 // Capability bits in Hello. None are defined by protocol version 1.
 inline constexpr uint64_t kCapabilities = 0;
+
+// Want flags.
+inline constexpr uint64_t kWantHasSignature = 1u << 0;  // block signatures of a basis follow
+inline constexpr uint64_t kWantRetry = 1u << 1;         // send whole: the delta did not verify
+inline constexpr uint64_t kWantKnownFlags = kWantHasSignature | kWantRetry;
+
+// FileDelta operations. On the wire: never renumber.
+inline constexpr uint8_t kOpCopy = 1;     // first:varint count:varint  (basis blocks)
+inline constexpr uint8_t kOpLiteral = 2;  // length:varint then the bytes
 
 enum class MessageLevel : uint8_t { kInfo = 1, kWarning = 2, kError = 3 };
 

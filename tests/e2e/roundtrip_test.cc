@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "e2e/e2e.h"
 
@@ -125,4 +126,45 @@ TEST_CASE("a receiver that is not root warns once about ownership and still copi
   std::string content;
   one >> content;
   CHECK(content == "1");
+}
+
+TEST_CASE("a small change in a large file moves a small delta, in both directions") {
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup", restored = work / "restored";
+  fs::create_directory(src);
+  {
+    std::ofstream big(src + "/disk.img", std::ios::binary);
+    std::mt19937_64 rng(9);
+    std::string data(16 * 1024 * 1024, '\0');
+    for (char& c : data) c = static_cast<char>(rng());
+    big << data;
+  }
+  sshd().trust_host_key();
+  std::string home = work / "home";
+  REQUIRE(run(ferry_over_ssh("backup", home) + " " + quote(src) + " " + quote(remote(backup))).code == 0);
+  REQUIRE(run(ferry_over_ssh("restore", home) + " " + quote(remote(backup)) + " " + quote(restored)).code == 0);
+
+  // Backup: overwrite 100 bytes in the middle.
+  {
+    std::fstream f(src + "/disk.img", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8 * 1024 * 1024);
+    f << std::string(100, 'X');
+  }
+  RunResult b = run(ferry_over_ssh("backup --json", home) + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(compare(snapshot(src), snapshot(backup)) == "");
+  CHECK(json_field(b.out, "files_transferred") == 1);
+  CHECK(json_field(b.out, "bytes_literal") < 64 * 1024);
+  CHECK(json_field(b.out, "bytes_wire_sent") < 128 * 1024);      // vs 16 MiB whole
+  CHECK(json_field(b.out, "bytes_wire_received") < 256 * 1024);  // the signature
+
+  // Restore: the backup now differs from the old restored copy in the same place.
+  RunResult r = run(ferry_over_ssh("restore --json", home) + " " + quote(remote(backup)) + " " + quote(restored));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(snapshot(src), snapshot(restored)) == "");
+  CHECK(json_field(r.out, "bytes_literal") < 64 * 1024);
+  CHECK(json_field(r.out, "bytes_wire_received") < 128 * 1024);
+  CHECK(json_field(r.out, "bytes_wire_sent") < 256 * 1024);
 }

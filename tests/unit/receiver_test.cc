@@ -242,6 +242,9 @@ TEST_CASE("data that does not match the sender's hash is not installed") {
   s.end_of_list(2);
   s.data(1, "hellO");
   s.end(1, "hello");
+  // The receiver had a basis, so it asks once more for the whole file; it comes bad again.
+  s.data(1, "hellO");
+  s.end(1, "hello");
   s.raw(MsgType::kBye, "");
   CHECK(s.run(dest.path()) == "");
   CHECK(s.reporter.messages.find("verification failed for " + (dest / "f")) != std::string::npos);
@@ -259,5 +262,53 @@ TEST_CASE("a FileEnd that disagrees with the data received is a protocol error")
   s.end(1, "hello");
   CHECK(s.run(dest.path()) == "protocol error: FileEnd for " + (dest / "f") + " says 5 bytes, 3 arrived");
   CHECK_FALSE(std::filesystem::exists(dest / "f"));
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+namespace {
+std::string delta_ops(uint64_t index, std::initializer_list<std::pair<uint64_t, uint64_t>> copies, const std::string& tail) {
+  Encoder e;
+  e.varint(index);
+  for (auto [first, count] : copies) {
+    e.u8(wire::kOpCopy);
+    e.varint(first);
+    e.varint(count);
+  }
+  if (!tail.empty()) {
+    e.u8(wire::kOpLiteral);
+    e.bytes(tail);
+  }
+  return e.take();
+}
+}  // namespace
+
+TEST_CASE("a delta rebuilds the file from the basis blocks and the literals") {
+  test::TempDir dest;
+  std::string basis(1400, 'a');
+  basis.replace(700, 700, std::string(700, 'b'));
+  std::ofstream(dest / "f") << basis;
+  std::string target = basis.substr(700) + "tail";  // block 1, then a literal
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", target.size()));
+  s.end_of_list(2);
+  s.raw(MsgType::kFileDelta, delta_ops(1, {{1, 1}}, "tail"));
+  s.end(1, target);
+  s.raw(MsgType::kBye, "");
+  CHECK(s.run(dest.path()) == "");
+  CHECK(read_file(dest / "f") == target);
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("a delta that copies outside the basis is refused and the old file kept") {
+  test::TempDir dest;
+  std::ofstream(dest / "f") << std::string(1400, 'a');
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", 2100));
+  s.end_of_list(2);
+  s.raw(MsgType::kFileDelta, delta_ops(1, {{1, 2}}, ""));
+  CHECK(s.run(dest.path()) == "protocol error: copy of blocks 1+2 outside the basis of entry 1");
+  CHECK(read_file(dest / "f") == std::string(1400, 'a'));
   CHECK_FALSE(has_temp_files(dest.path()));
 }
