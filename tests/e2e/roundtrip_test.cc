@@ -72,6 +72,20 @@ TEST_CASE("backup and restore over SSH keep every file, name and piece of metada
   }
 }
 
+TEST_CASE("a dry run into a destination that does not exist yet creates nothing") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src + "/d");
+  std::ofstream(src + "/d/f") << "x";
+  sshd().trust_host_key();
+  RunResult r = run(ferry_over_ssh("backup -n --json", work / "home") + " " + quote(src) + " " + quote(remote(work / "new")));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(json_field(r.out, "files_transferred") == 1);
+  CHECK(json_field(r.out, "errors") == 0);
+  CHECK_FALSE(fs::exists(work / "new"));
+}
+
 TEST_CASE("a local destination (external disk) goes through a local agent, no SSH") {
   TempDir work;
   std::string src = work / "src", disk = work / "disk", back = work / "back";
