@@ -156,18 +156,8 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       summary.files_transferred = done.files_transferred;
       summary.bytes_literal = done.bytes_literal;
     } else {
-      // A dry run into a folder that does not exist yet compares against an empty one.
-      std::string empty_dir;
-      if (options.dry_run && ::access(near_path.c_str(), F_OK) != 0) {
-        char tmpl[] = "/tmp/ferry-dry-run.XXXXXX";
-        if (::mkdtemp(tmpl) == nullptr) throw FatalError(errno_message("mkdtemp", errno));
-        empty_dir = tmpl;
-      }
-      ConfinedRoot root = open_local_destination(empty_dir.empty() ? near_path : empty_dir);
-      struct RemoveEmpty {
-        std::string path;
-        ~RemoveEmpty() { if (!path.empty()) ::rmdir(path.c_str()); }
-      } remove_empty{empty_dir};
+      ReceiveFolder folder(near_path, options.dry_run);
+      ConfinedRoot root = open_local_destination(folder.path());
       ReceiverOptions receiver_options;
       receiver_options.dry_run = options.dry_run;
       receiver_options.keep_owner = ::geteuid() == 0;

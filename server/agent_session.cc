@@ -93,20 +93,8 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
   Encoder e;
   if (backup) {
     bool dry_run = open.flags & wire::kOpenDryRun;
-    // A dry run into a folder that does not exist yet compares against an empty one.
-    std::string empty_dir;
-    if (dry_run && ::access(open.path.c_str(), F_OK) != 0) {
-      char tmpl[] = "/tmp/ferry-dry-run.XXXXXX";
-      if (::mkdtemp(tmpl) == nullptr) throw FatalError(errno_message("mkdtemp", errno));
-      empty_dir = tmpl;
-    }
-    struct RemoveEmpty {
-      std::string path;
-      ~RemoveEmpty() {
-        if (!path.empty()) ::rmdir(path.c_str());
-      }
-    } remove_empty{empty_dir};
-    ConfinedRoot root = open_backup_destination(empty_dir.empty() ? open.path : empty_dir);
+    ReceiveFolder folder(open.path, dry_run);
+    ConfinedRoot root = open_backup_destination(folder.path());
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
     ReceiverOptions options;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 
+#include "base/error.h"
 #include "base/log.h"
 #include "fs/platform.h"
 #include "fs/rel_path.h"
@@ -37,6 +38,17 @@ UniqueFd ConfinedRoot::open(std::string_view path, int flags, unsigned mode) {
 
 std::string ConfinedRoot::shown(std::string_view path) const {
   return printable(join_path(display_, path));
+}
+
+ReceiveFolder::ReceiveFolder(const std::string& destination, bool dry_run) : destination_(destination) {
+  if (!dry_run || ::access(destination.c_str(), F_OK) == 0) return;
+  char tmpl[] = "/tmp/ferry-dry-run.XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw FatalError(errno_message("cannot make an empty folder for the dry run", errno));
+  stand_in_ = tmpl;
+}
+
+ReceiveFolder::~ReceiveFolder() {
+  if (!stand_in_.empty()) ::rmdir(stand_in_.c_str());
 }
 
 int remove_tree_at(int dir_fd, const std::string& name) {

@@ -40,6 +40,22 @@ class ConfinedRoot {
   UniqueFd cached_;
 };
 
+// The folder a receiver opens as its root. For a dry run into a folder that does not exist yet,
+// that is an empty temporary folder (removed again on destruction), so every entry compares as
+// new and nothing is created at `destination`.
+class ReceiveFolder {
+ public:
+  ReceiveFolder(const std::string& destination, bool dry_run);
+  ~ReceiveFolder();
+  ReceiveFolder(const ReceiveFolder&) = delete;
+  ReceiveFolder& operator=(const ReceiveFolder&) = delete;
+  const std::string& path() const { return stand_in_.empty() ? destination_ : stand_in_; }
+
+ private:
+  std::string destination_;
+  std::string stand_in_;
+};
+
 // Removes `name` in dir_fd, recursively if it is a directory, without following any symlink.
 // Returns 0 or an errno.
 int remove_tree_at(int dir_fd, const std::string& name);
