@@ -12,6 +12,8 @@
 #include "base/log.h"
 #include "client/summary.h"
 #include "client/transfer_job.h"
+#include "compress/zstd_stream.h"
+#include "transport/throttle.h"
 
 namespace {
 
@@ -27,6 +29,22 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
   cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
   cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");
+  cmd->add_flag("-z{on},--compress{on}", o->compress,
+                "compress file data with zstd; --compress=auto compresses only while it measures faster")
+      ->check(CLI::IsMember({"on", "auto"}));
+  cmd->add_option("--compress-level", o->compress_level, "zstd level (default 3; negative is faster)")
+      ->check(CLI::Range(ferry::min_compress_level(), ferry::max_compress_level()));
+  cmd->add_option("--skip-compress", o->skip_compress,
+                  "suffixes never compressed, slash-separated (default: a list of media, archives, packages)")
+      ->each([o](const std::string&) { o->skip_compress_set = true; });
+  cmd->add_option_function<std::string>(
+      "--bwlimit",
+      [o](const std::string& text) {
+        std::string error;
+        o->rate_limit = ferry::parse_rate(text, &error);
+        if (o->rate_limit == 0) throw CLI::ValidationError("--bwlimit", error);
+      },
+      "cap the bytes written to the connection per second, in both directions (e.g. 500K, 10M)");
   cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
       ->check(CLI::Range(5, 86400));
 }

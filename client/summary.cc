@@ -20,14 +20,22 @@ std::string human_bytes(uint64_t bytes) {
   return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", v, units[u]);
 }
 
+double Summary::speedup() const {
+  uint64_t wire = bytes_wire_sent + bytes_wire_received;
+  return wire > 0 ? static_cast<double>(bytes_total) / static_cast<double>(wire) : 0.0;
+}
+
 void print_stats(const Summary& s) {
-  uint64_t wire = s.bytes_wire_sent + s.bytes_wire_received;
-  double speedup = wire > 0 ? static_cast<double>(s.bytes_total) / static_cast<double>(wire) : 0.0;
   fmt::print("{}{}: {} -> {}\n", s.operation, s.dry_run ? " (dry run)" : "", s.source, s.destination);
   fmt::print("  files:        {} listed, {} transferred\n", s.files_total, s.files_transferred);
-  fmt::print("  file bytes:   {} total, {} sent as data\n", human_bytes(s.bytes_total), human_bytes(s.bytes_literal));
+  fmt::print("  file bytes:   {} total, {} sent as data, {} matched from the old copies\n",
+             human_bytes(s.bytes_total), human_bytes(s.bytes_literal), human_bytes(s.bytes_matched));
+  if (s.bytes_compressed_raw > 0) {
+    fmt::print("  compressed:   {} of data travelled as {}\n", human_bytes(s.bytes_compressed_raw),
+               human_bytes(s.bytes_compressed_wire));
+  }
   fmt::print("  wire bytes:   {} sent, {} received (speedup {:.2f})\n", human_bytes(s.bytes_wire_sent),
-             human_bytes(s.bytes_wire_received), speedup);
+             human_bytes(s.bytes_wire_received), s.speedup());
   fmt::print("  errors:       {}\n", s.errors);
   fmt::print("  elapsed:      {:.2f} s\n", s.elapsed_s);
   std::fflush(stdout);
@@ -43,8 +51,12 @@ void print_json(const Summary& s) {
       {"files_transferred", s.files_transferred},
       {"bytes_total", s.bytes_total},
       {"bytes_literal", s.bytes_literal},
+      {"bytes_matched", s.bytes_matched},
+      {"bytes_compressed_raw", s.bytes_compressed_raw},
+      {"bytes_compressed_wire", s.bytes_compressed_wire},
       {"bytes_wire_sent", s.bytes_wire_sent},
       {"bytes_wire_received", s.bytes_wire_received},
+      {"speedup", s.speedup()},
       {"errors", s.errors},
       {"elapsed_s", s.elapsed_s},
       {"exit_code", s.exit_code},

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/reporter.h"
+#include "protocol/messages.h"
 
 namespace ferry {
 
@@ -23,12 +24,26 @@ struct Summary {
   uint64_t files_transferred = 0;
   uint64_t bytes_total = 0;
   uint64_t bytes_literal = 0;
+  uint64_t bytes_matched = 0;
+  uint64_t bytes_compressed_raw = 0;
+  uint64_t bytes_compressed_wire = 0;
   uint64_t bytes_wire_sent = 0;
   uint64_t bytes_wire_received = 0;
   uint64_t errors = 0;
   double elapsed_s = 0;
   int exit_code = 0;
   std::string error;  // the fatal error, if the run stopped
+
+  // Takes the receiver's account of what it did.
+  void take(const Done& done) {
+    files_transferred = done.files_transferred;
+    bytes_literal = done.bytes_literal;
+    bytes_matched = done.bytes_matched;
+    bytes_compressed_raw = done.bytes_compressed_raw;
+    bytes_compressed_wire = done.bytes_compressed_wire;
+  }
+  // File bytes covered per byte on the wire, as rsync's "speedup".
+  double speedup() const;
 };
 
 void print_stats(const Summary& s);  // human-readable, on stdout

@@ -120,7 +120,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   mine.software_version = FERRY_VERSION;
   mine.euid = ::geteuid();
   std::string noise;
-  exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
+  Hello theirs = exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
   if (!noise.empty()) spdlog::warn("the remote login printed, before the agent started:\n{}", printable(noise));
 
   Open open;
@@ -128,6 +128,18 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   open.path = far_path;
   open.flags = options.dry_run ? wire::kOpenDryRun : 0;
   open.timeout_s = static_cast<uint32_t>(options.timeout_s);
+  open.rate_limit = options.rate_limit;
+  channel.set_rate_limit(options.rate_limit);
+  if (!options.compress.empty()) {
+    if (theirs.capabilities & wire::kCapZstd) {
+      open.flags |= wire::kOpenCompress | (options.compress == "auto" ? wire::kOpenCompressAuto : 0);
+      open.compress_level = options.compress_level;
+      open.skip_compress = options.skip_compress_set ? options.skip_compress : SkipCompressList().to_string();
+    } else {
+      spdlog::warn("{} cannot compress (version {}): sending uncompressed", link->peer_name(),
+                   printable(theirs.software_version));
+    }
+  }
   Encoder e;
   open.encode(e);
   out.send(MsgType::kOpen, e);
@@ -152,9 +164,8 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1, std::min(15, options.timeout_s / 4))));
     ProgressLine progress(stats, options.progress);
     if (backup) {
-      Done done = Sender(channel, in, out, reporter, stats).run(near_path);
-      summary.files_transferred = done.files_transferred;
-      summary.bytes_literal = done.bytes_literal;
+      Done done = Sender(channel, in, out, reporter, stats, compression_settings(open)).run(near_path);
+      summary.take(done);
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
       ConfinedRoot root = open_local_destination(folder.path());
@@ -162,9 +173,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       receiver_options.dry_run = options.dry_run;
       receiver_options.keep_owner = ::geteuid() == 0;
       receiver_options.program_name = "ferry";
-      Done done = Receiver(in, out, reporter, stats, receiver_options).run(root);
-      summary.files_transferred = done.files_transferred;
-      summary.bytes_literal = done.bytes_literal;
+      summary.take(Receiver(in, out, reporter, stats, receiver_options).run(root));
     }
   }
   summary.bytes_wire_sent = channel.bytes_written();

@@ -20,6 +20,11 @@ struct TransferOptions {
   bool json = false;
   bool progress = false;
   int timeout_s = 60;
+  std::string compress;            // "" (off), "on" or "auto"
+  int compress_level = 3;
+  std::string skip_compress;       // empty: the default list
+  bool skip_compress_set = false;
+  uint64_t rate_limit = 0;         // bytes per second; 0 = none
 };
 
 enum class Direction { kBackup, kRestore };

@@ -85,6 +85,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
   if (f.type != MsgType::kOpen) throw ProtocolError(std::string("expected Open, got ") + wire::msg_type_name(f.type));
   Open open = Open::decode(f.payload);
   channel.set_idle_timeout(std::chrono::seconds(open.timeout_s));
+  channel.set_rate_limit(open.rate_limit);
   bool backup = open.operation == wire::Operation::kBackup;
   spdlog::debug("{} {}", backup ? "backup to" : "restore from", printable(open.path));
 
@@ -106,7 +107,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
     check_restore_source(open.path);
     Opened{false}.encode(e);
     out.send(MsgType::kOpened, e);
-    Sender(channel, in, out, reporter, stats).run(open.path);
+    Sender(channel, in, out, reporter, stats, compression_settings(open)).run(open.path);
   }
   return ExitCode::kOk;
 }

@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "compress/zstd_stream.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "delta/signature.h"
@@ -80,6 +81,7 @@ class ReceiveSession {
         case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
         case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
         case MsgType::kFileDelta: on_file_delta(f.payload); break;
+        case MsgType::kCompressed: on_compressed(CompressedView::decode(f.payload)); break;
         case MsgType::kFileEnd: on_file_end(FileEnd::decode(f.payload)); break;
         case MsgType::kFileFailed: on_file_failed(FileFailed::decode(f.payload)); break;
         default:
@@ -87,8 +89,15 @@ class ReceiveSession {
       }
     }
     finish_tree();
-    Done done{stats_.files_total, stats_.files_transferred, stats_.bytes_total, stats_.bytes_literal,
-              stats_.errors};
+    Done done;
+    done.files_total = stats_.files_total;
+    done.files_transferred = stats_.files_transferred;
+    done.bytes_total = stats_.bytes_total;
+    done.bytes_literal = stats_.bytes_literal;
+    done.bytes_matched = stats_.bytes_matched;
+    done.bytes_compressed_raw = stats_.bytes_compressed_raw;
+    done.bytes_compressed_wire = stats_.bytes_compressed_wire;
+    done.errors = stats_.errors;
     Encoder e;
     done.encode(e);
     out_.send(MsgType::kDone, e);
@@ -372,6 +381,19 @@ class ReceiveSession {
     }
   }
 
+  void on_compressed(const CompressedView& compressed) {
+    std::string_view payload = decompressor_.decompress(compressed.stream, wire::kMaxFramePayload);
+    stats_.bytes_compressed_wire += compressed.stream.size();
+    if (compressed.inner_type == MsgType::kFileData) {
+      FileDataView data = FileDataView::decode(payload);
+      stats_.bytes_compressed_raw += data.bytes.size();
+      on_file_data(data);
+    } else {
+      stats_.bytes_compressed_raw += payload.size();
+      on_file_delta(payload);
+    }
+  }
+
   void on_file_data(const FileDataView& data) {
     begin_incoming(data.index);  // a sender may ignore a signature and send data whole
     stats_.bytes_literal += data.bytes.size();
@@ -421,6 +443,7 @@ class ReceiveSession {
   }
 
   void copy_from_basis(uint64_t offset, uint64_t length) {
+    stats_.bytes_matched += length;
     if (!incoming_.error.empty()) {
       incoming_.bytes += length;
       return;
@@ -632,6 +655,7 @@ class ReceiveSession {
   std::unordered_map<uint64_t, WantedFile> wanted_;
   Signature signature_;          // of the basis being sent, between sign_basis and send_signature
   std::vector<char> copy_buf_;
+  StreamDecompressor decompressor_;
   std::unordered_map<uint64_t, std::string> leaders_;
   std::vector<PendingLink> links_;
   std::vector<FileEntry> dirs_;

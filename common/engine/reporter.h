@@ -25,6 +25,9 @@ struct TransferStats {
   std::atomic<uint64_t> files_transferred{0};  // files whose data was sent
   std::atomic<uint64_t> bytes_total{0};        // sum of regular file sizes listed
   std::atomic<uint64_t> bytes_literal{0};      // file bytes that travelled as data
+  std::atomic<uint64_t> bytes_matched{0};      // file bytes rebuilt from the receiver's basis
+  std::atomic<uint64_t> bytes_compressed_raw{0};   // data bytes sent compressed, before...
+  std::atomic<uint64_t> bytes_compressed_wire{0};  // ... and after compression
   std::atomic<uint64_t> errors{0};             // problems on this side
 };
 

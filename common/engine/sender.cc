@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
+#include "engine/data_writer.h"
 #include "engine/session.h"
 #include "fs/platform.h"
 #include "fs/rel_path.h"
@@ -51,7 +52,7 @@ struct Request {
 // Collects delta operations into FileDelta frames of about kDataChunkBytes.
 class FrameDeltaSink : public DeltaSink {
  public:
-  FrameDeltaSink(FrameWriter& out, uint64_t index) : out_(out), index_(index) { start(); }
+  FrameDeltaSink(DataWriter& out, uint64_t index) : out_(out), index_(index) { start(); }
   void copy(uint64_t first, uint64_t count) override {
     ops_.u8(wire::kOpCopy);
     ops_.varint(first);
@@ -65,7 +66,7 @@ class FrameDeltaSink : public DeltaSink {
     maybe_flush();
   }
   void flush() {
-    if (ops_.data().size() > head_size_) out_.send(MsgType::kFileDelta, ops_);
+    if (ops_.data().size() > head_size_) out_.send(MsgType::kFileDelta, {}, ops_.data());
     start();
   }
 
@@ -78,7 +79,7 @@ class FrameDeltaSink : public DeltaSink {
   void maybe_flush() {
     if (ops_.data().size() >= wire::kDataChunkBytes) flush();
   }
-  FrameWriter& out_;
+  DataWriter& out_;
   uint64_t index_;
   Encoder ops_;
   size_t head_size_ = 0;
@@ -88,8 +89,9 @@ class FrameDeltaSink : public DeltaSink {
 class SendSession {
  public:
   SendSession(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
-              TransferStats& stats, const std::string& root)
-      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats), root_(root) {}
+              TransferStats& stats, const CompressionSettings& compression, const std::string& root)
+      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
+        data_(out, compression, stats), root_(root) {}
 
   Done run() {
     std::thread reader([this] { guarded([this] { read_requests(); }); });
@@ -291,8 +293,9 @@ class SendSession {
     uint64_t total = 0;
     std::unique_ptr<FrameDeltaSink> sink;
     std::unique_ptr<DeltaEncoder> encoder;
+    data_.begin_file(listed.path);
     if (basis != nullptr) {
-      sink = std::make_unique<FrameDeltaSink>(out_, index);
+      sink = std::make_unique<FrameDeltaSink>(data_, index);
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
     while (true) {
@@ -310,7 +313,7 @@ class SendSession {
         encoder->feed(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size());
         continue;
       }
-      out_.send_split(MsgType::kFileData, head.data(), chunk);
+      data_.send(MsgType::kFileData, head.data(), chunk);
       stats_.bytes_literal += chunk.size();  // our view, for the progress line
     }
     if (encoder) {
@@ -331,6 +334,7 @@ class SendSession {
   FrameWriter& out_;
   Reporter& reporter_;
   TransferStats& stats_;
+  DataWriter data_;  // the worker thread's
   const std::string& root_;
 
   std::mutex mutex_;
@@ -348,7 +352,7 @@ class SendSession {
 }  // namespace
 
 Done Sender::run(const std::string& root) {
-  return SendSession(channel_, in_, out_, reporter_, stats_, root).run();
+  return SendSession(channel_, in_, out_, reporter_, stats_, compression_, root).run();
 }
 
 }  // namespace ferry

@@ -6,12 +6,13 @@
 //   - a reader takes Want (and finally Done) frames off the wire into a queue, so the
 //     receiver can always write and never blocks on us;
 //   - a worker sends each wanted file as FileData frames and a FileEnd with its hash.
-// The per-file "how to send" step lives in send_file(); delta encoding slots in there, driven by
-// what the Want carries.
+// The per-file "how to send" step lives in send_file(): whole or as a delta, driven by what the
+// Want carries; DataWriter then compresses the frames or not.
 #pragma once
 
 #include <string>
 
+#include "engine/data_writer.h"
 #include "engine/reporter.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
@@ -20,8 +21,10 @@ namespace ferry {
 
 class Sender {
  public:
-  Sender(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats)
-      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats) {}
+  Sender(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
+         CompressionSettings compression = {})
+      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
+        compression_(std::move(compression)) {}
 
   // Sends the tree at `root` (a local directory). Returns the receiver's Done. Throws
   // FatalError if the session cannot go on (the root is unusable, the connection is lost).
@@ -33,6 +36,7 @@ class Sender {
   FrameWriter& out_;
   Reporter& reporter_;
   TransferStats& stats_;
+  CompressionSettings compression_;
 };
 
 }  // namespace ferry

@@ -83,4 +83,14 @@ KeepaliveTimer::~KeepaliveTimer() {
   thread_.join();
 }
 
+CompressionSettings compression_settings(const Open& open) {
+  CompressionSettings c;
+  if (open.flags & wire::kOpenCompress) {
+    c.mode = (open.flags & wire::kOpenCompressAuto) ? CompressionSettings::Mode::kAuto : CompressionSettings::Mode::kOn;
+  }
+  c.level = open.compress_level;
+  c.skip = SkipCompressList::parse(open.skip_compress);
+  return c;
+}
+
 }  // namespace ferry

@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "engine/data_writer.h"
 #include "engine/reporter.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
@@ -23,6 +24,9 @@ Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
 // Handles a frame type that may arrive at any point of a session. Returns true if it did:
 // Keepalive is dropped, Message goes to the reporter, Fatal is thrown as FatalError.
 bool handle_common_frame(const Frame& frame, Reporter& reporter);
+
+// What the Open message asks of a sender's compression.
+CompressionSettings compression_settings(const Open& open);
 
 // Sends a Keepalive whenever nothing else was written for `interval`, so the peer's read
 // deadline only fires when the link or this process is really dead.

@@ -28,6 +28,7 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kFatal: return "Fatal";
     case MsgType::kSigBlocks: return "SigBlocks";
     case MsgType::kFileDelta: return "FileDelta";
+    case MsgType::kCompressed: return "Compressed";
   }
   return nullptr;
 }
@@ -63,6 +64,9 @@ void Open::encode(Encoder& e) const {
   e.bytes(path);
   e.varint(flags);
   e.varint(timeout_s);
+  e.svarint(compress_level);
+  e.bytes(skip_compress);
+  e.varint(rate_limit);
 }
 
 Open Open::decode(std::string_view payload) {
@@ -81,6 +85,11 @@ Open Open::decode(std::string_view payload) {
   if (o.flags & ~kOpenKnownFlags) throw ProtocolError("unknown Open flags " + std::to_string(o.flags));
   o.timeout_s = static_cast<uint32_t>(d.varint_max("timeout_s", 86400));
   if (o.timeout_s == 0) throw ProtocolError("timeout_s must be at least 1");
+  int64_t level = d.svarint("compress_level");
+  if (level < -131072 || level > 22) throw ProtocolError("compress_level " + std::to_string(level) + " is out of range");
+  o.compress_level = static_cast<int32_t>(level);
+  o.skip_compress = std::string(d.bytes("skip_compress", kMaxTextBytes));
+  o.rate_limit = d.varint("rate_limit");
   d.expect_end("Open");
   return o;
 }
@@ -271,6 +280,9 @@ void Done::encode(Encoder& e) const {
   e.varint(files_transferred);
   e.varint(bytes_total);
   e.varint(bytes_literal);
+  e.varint(bytes_matched);
+  e.varint(bytes_compressed_raw);
+  e.varint(bytes_compressed_wire);
   e.varint(errors);
 }
 Done Done::decode(std::string_view payload) {
@@ -280,9 +292,25 @@ Done Done::decode(std::string_view payload) {
   m.files_transferred = d.varint("files_transferred");
   m.bytes_total = d.varint("bytes_total");
   m.bytes_literal = d.varint("bytes_literal");
+  m.bytes_matched = d.varint("bytes_matched");
+  m.bytes_compressed_raw = d.varint("bytes_compressed_raw");
+  m.bytes_compressed_wire = d.varint("bytes_compressed_wire");
   m.errors = d.varint("errors");
   d.expect_end("Done");
   return m;
+}
+
+CompressedView CompressedView::decode(std::string_view payload) {
+  Decoder d(payload);
+  CompressedView c;
+  uint8_t inner = d.u8("inner_type");
+  if (inner != static_cast<uint8_t>(MsgType::kFileData) && inner != static_cast<uint8_t>(MsgType::kFileDelta)) {
+    throw ProtocolError("Compressed frame carries type " + std::to_string(inner) +
+                        "; only FileData and FileDelta may be compressed");
+  }
+  c.inner_type = static_cast<MsgType>(inner);
+  c.stream = d.rest();
+  return c;
 }
 
 void Fatal::encode(Encoder& e) const {

@@ -30,6 +30,9 @@ struct Open {
   std::string path;  // absolute path on the agent's machine
   uint64_t flags = 0;
   uint32_t timeout_s = 60;
+  int32_t compress_level = 0;     // zstd level, with kOpenCompress
+  std::string skip_compress;      // slash-separated suffixes the sender does not compress
+  uint64_t rate_limit = 0;        // bytes per second each side may write; 0 = no limit
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);
@@ -73,6 +76,14 @@ struct FileDataView {
 };
 void encode_file_data_head(uint64_t index, Encoder& e);
 
+// Compressed: the type of the frame it carries, then a flushed segment of the session's zstd
+// stream that decodes to that frame's payload. Only FileData and FileDelta travel this way.
+struct CompressedView {
+  wire::MsgType inner_type = wire::MsgType::kFileData;
+  std::string_view stream;
+  static CompressedView decode(std::string_view payload);
+};
+
 using Hash128 = std::array<uint8_t, wire::kHashBytes>;
 
 struct FileEnd {
@@ -105,7 +116,10 @@ struct Done {
   uint64_t files_total = 0;
   uint64_t files_transferred = 0;
   uint64_t bytes_total = 0;
-  uint64_t bytes_literal = 0;
+  uint64_t bytes_literal = 0;        // file bytes that travelled as data
+  uint64_t bytes_matched = 0;        // file bytes rebuilt from the receiver's basis
+  uint64_t bytes_compressed_raw = 0;   // data bytes that arrived compressed, before compression
+  uint64_t bytes_compressed_wire = 0;  // ... and their size as they travelled
   uint64_t errors = 0;
   void encode(Encoder& e) const;
   static Done decode(std::string_view payload);

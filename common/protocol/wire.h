@@ -13,8 +13,10 @@ inline constexpr std::string_view kMagic = "\x89" "FERRY\r\n\x1a";
 // How much pre-magic noise the client tolerates before giving up on finding an agent.
 inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 
-inline constexpr uint32_t kProtocolVersion = 1;
-inline constexpr uint32_t kMinProtocolVersion = 1;
+// Version 2 added compression (Compressed frames, the compression fields of Open) and the
+// rate limit. Nothing was ever released speaking version 1, so it is not kept.
+inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kMinProtocolVersion = 2;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -50,6 +52,7 @@ enum class MsgType : uint8_t {
   kFatal = 14,
   kSigBlocks = 15,
   kFileDelta = 16,
+  kCompressed = 17,
 };
 
 const char* msg_type_name(MsgType type);
@@ -58,10 +61,13 @@ enum class Operation : uint8_t { kBackup = 1, kRestore = 2 };
 
 // Open flags.
 inline constexpr uint64_t kOpenDryRun = 1u << 0;
-inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun;
+inline constexpr uint64_t kOpenCompress = 1u << 1;      // the sender compresses file data
+inline constexpr uint64_t kOpenCompressAuto = 1u << 2;  // ... only while it measures faster
+inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto;
 
-// Capability bits in Hello. None are defined by protocol version 1.
-inline constexpr uint64_t kCapabilities = 0;
+// Capability bits in Hello: what this build can do, beyond what the version implies.
+inline constexpr uint64_t kCapZstd = 1u << 0;  // can send and receive Compressed frames
+inline constexpr uint64_t kCapabilities = kCapZstd;
 
 // Want flags.
 inline constexpr uint64_t kWantHasSignature = 1u << 0;  // block signatures of a basis follow

@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/error.h"
@@ -65,6 +66,10 @@ size_t FdChannel::read_some(void* buf, size_t len) {
   }
 }
 
+void FdChannel::set_rate_limit(uint64_t bytes_per_second) {
+  throttle_ = bytes_per_second > 0 ? std::make_unique<Throttle>(bytes_per_second) : nullptr;
+}
+
 void FdChannel::write_all(const void* buf, size_t len) { write_two(buf, len, nullptr, 0); }
 
 void FdChannel::write_two(const void* a, size_t a_len, const void* b, size_t b_len) {
@@ -76,7 +81,8 @@ void FdChannel::write_two(const void* a, size_t a_len, const void* b, size_t b_l
       ++first;
       continue;
     }
-    ssize_t n = ::writev(write_fd_, iov + first, count - first);
+    ssize_t n = throttle_ ? write_throttled(iov + first, count - first)
+                          : ::writev(write_fd_, iov + first, count - first);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -99,6 +105,27 @@ void FdChannel::write_two(const void* a, size_t a_len, const void* b, size_t b_l
       iov[first].iov_len -= left;
     }
   }
+}
+
+// One writev of at most what the throttle grants now.
+ssize_t FdChannel::write_throttled(const iovec* iov, int count) {
+  size_t total = 0;
+  for (int i = 0; i < count; ++i) total += iov[i].iov_len;
+  size_t granted = throttle_->acquire(total);
+  iovec limited[2];
+  int used = 0;
+  for (int i = 0; i < count && granted > 0; ++i) {
+    limited[used] = iov[i];
+    limited[used].iov_len = std::min(iov[i].iov_len, granted);
+    granted -= limited[used].iov_len;
+    ++used;
+  }
+  ssize_t n = ::writev(write_fd_, limited, used);
+  size_t written = static_cast<size_t>(std::max<ssize_t>(n, 0));
+  size_t offered = 0;
+  for (int i = 0; i < used; ++i) offered += limited[i].iov_len;
+  throttle_->give_back(offered - written);  // the kernel took less: those bytes are still to pay
+  return n;
 }
 
 void FdChannel::close_write() {

@@ -11,7 +11,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "transport/throttle.h"
 
 namespace ferry {
 
@@ -28,6 +34,8 @@ class FdChannel {
   void write_two(const void* a, size_t a_len, const void* b, size_t b_len);
 
   void set_idle_timeout(std::chrono::seconds t) { idle_timeout_ms_ = static_cast<int>(t.count() * 1000); }
+  // Caps the rate of writes (bytes per second, 0 = none). Call before any thread writes.
+  void set_rate_limit(uint64_t bytes_per_second);
   void abort() { aborted_ = true; }
   bool aborted() const { return aborted_; }
   // Tells the peer we will write no more (shutdown(SHUT_WR) on a socket, close on a pipe).
@@ -39,6 +47,7 @@ class FdChannel {
 
  private:
   void wait(int fd, short events, const char* doing);
+  ssize_t write_throttled(const iovec* iov, int count);
 
   int read_fd_;
   int write_fd_;
@@ -47,6 +56,7 @@ class FdChannel {
   std::atomic<bool> aborted_{false};
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> bytes_written_{0};
+  std::unique_ptr<Throttle> throttle_;
 };
 
 }  // namespace ferry

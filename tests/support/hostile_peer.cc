@@ -105,7 +105,10 @@ int hostile_client(const std::string& agent, const std::string& dest) {
   std::string noise;
   exchange_hello(in, out, hello, "hostile", "agent", &noise);
   Encoder e;
-  Open{wire::Operation::kBackup, dest, 0, 30}.encode(e);
+  Open open;
+  open.path = dest;
+  open.timeout_s = 30;
+  open.encode(e);
   out.send(MsgType::kOpen, e);
   send_entry(out, entry("", FileType::kDirectory));
   send_entry(out, entry("../escape", FileType::kRegular));

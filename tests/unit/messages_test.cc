@@ -110,20 +110,40 @@ TEST_CASE("every field of an entry is range-checked") {
 
 TEST_CASE("control messages round-trip and check their fields") {
   Encoder e;
-  Open open{wire::Operation::kRestore, "/backups/mac/Users/ann", wire::kOpenDryRun, 30};
+  Open open;
+  open.operation = wire::Operation::kRestore;
+  open.path = "/backups/mac/Users/ann";
+  open.flags = wire::kOpenDryRun | wire::kOpenCompress;
+  open.timeout_s = 30;
+  open.compress_level = -5;
+  open.skip_compress = "gz/jpg";
+  open.rate_limit = 10 << 20;
   open.encode(e);
   Open back = Open::decode(e.data());
   CHECK(back.operation == wire::Operation::kRestore);
   CHECK(back.path == "/backups/mac/Users/ann");
-  CHECK(back.flags == wire::kOpenDryRun);
+  CHECK(back.flags == (wire::kOpenDryRun | wire::kOpenCompress));
   CHECK(back.timeout_s == 30);
+  CHECK(back.compress_level == -5);
+  CHECK(back.skip_compress == "gz/jpg");
+  CHECK(back.rate_limit == 10 << 20);
 
   Encoder rel;
-  Open{wire::Operation::kBackup, "relative/path", 0, 30}.encode(rel);
+  Open relative = open;
+  relative.path = "relative/path";
+  relative.encode(rel);
   CHECK_THROWS_WITH(Open::decode(rel.data()), "protocol error: the agent's path must be absolute");
 
+  Encoder level;
+  Open too_high = open;
+  too_high.compress_level = 23;
+  too_high.encode(level);
+  CHECK_THROWS_WITH(Open::decode(level.data()), "protocol error: compress_level 23 is out of range");
+
   Encoder flags;
-  Open{wire::Operation::kBackup, "/x", 1u << 7, 30}.encode(flags);
+  Open unknown = open;
+  unknown.flags = 1u << 7;
+  unknown.encode(flags);
   CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 128");
 
   FileEnd end{7, 12345, 1700000000, 5, {}};
@@ -146,13 +166,14 @@ TEST_CASE("control messages round-trip and check their fields") {
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.1.0";
+  h.software_version = "0.2.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x01\x01\x05" "0.1.0" "\x00\x00", 10);
+  const std::string expected("\x02\x02\x05" "0.2.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 1);
-  CHECK(back.software_version == "0.1.0");
+  CHECK(back.protocol_version == 2);
+  CHECK(back.capabilities == wire::kCapZstd);
+  CHECK(back.software_version == "0.2.0");
 }
