@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "e2e/e2e.h"
+#include "protocol/wire.h"
 
 using namespace ferry::test;
 namespace fs = std::filesystem;
@@ -107,7 +108,7 @@ TEST_CASE("connection and authentication failures name the cause") {
     RunResult r = run(ferry_over_ssh("backup --agent " + quote(kHostile + " version"), work / "home") + " " +
                       quote(src) + " " + quote(remote(work / "dest")));
     CHECK(r.code == kFatal);
-    CHECK(contains(r.err, "speaks protocol 1"));
+    CHECK(contains(r.err, "speaks protocol " + std::to_string(ferry::wire::kProtocolVersion)));
     CHECK(contains(r.err, "speaks protocol 99"));
   }
 }

@@ -116,11 +116,11 @@ void Sshd::change_host_key() {
   start();
 }
 
-void Sshd::trust_host_key() {
+void Sshd::trust_host_key(int port) {
   std::ifstream pub(dir_ + "/host_key.pub");
   std::string type, key;
   pub >> type >> key;
-  std::ofstream(known_hosts(), std::ios::app) << "[127.0.0.1]:" << port_ << " " << type << " " << key << "\n";
+  std::ofstream(known_hosts(), std::ios::app) << "[127.0.0.1]:" << (port != 0 ? port : port_) << " " << type << " " << key << "\n";
 }
 
 }  // namespace ferry::test

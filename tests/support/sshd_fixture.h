@@ -29,8 +29,9 @@ class Sshd {
   void stop();
   // Replaces the host key (a reinstalled server, or a man in the middle) and restarts.
   void change_host_key();
-  // Writes ferry's known_hosts entry for this server, as --accept-new-host-key would.
-  void trust_host_key();
+  // Writes ferry's known_hosts entry for this server, as --accept-new-host-key would; `port`
+  // for reaching it through a relay on another port.
+  void trust_host_key(int port = 0);
 
  private:
   std::string dir_;

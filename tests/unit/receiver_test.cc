@@ -12,6 +12,7 @@
 
 #include "base/bytes.h"
 #include "base/error.h"
+#include "compress/zstd_stream.h"
 #include "delta/file_hash.h"
 #include "engine/receiver.h"
 #include "support/temp_dir.h"
@@ -311,4 +312,58 @@ TEST_CASE("a delta that copies outside the basis is refused and the old file kep
   CHECK(s.run(dest.path()) == "protocol error: copy of blocks 1+2 outside the basis of entry 1");
   CHECK(read_file(dest / "f") == std::string(1400, 'a'));
   CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("corrupt or misused Compressed frames end the session and keep the old file") {
+  test::TempDir dest;
+  std::ofstream(dest / "f") << "old";
+  SUBCASE("garbage where the zstd stream should be") {
+    Script s;
+    s.entry(dir_entry(""));
+    s.entry(file_entry("f", 5));
+    s.end_of_list(2);
+    s.raw(MsgType::kCompressed, std::string(1, static_cast<char>(MsgType::kFileData)) + "not zstd at all");
+    std::string error = s.run(dest.path());
+    CHECK(error.starts_with("protocol error: corrupt compressed data"));
+  }
+  SUBCASE("a compressed Entry") {
+    Script s;
+    s.entry(dir_entry(""));
+    s.raw(MsgType::kCompressed, std::string(1, static_cast<char>(MsgType::kEntry)) + "x");
+    CHECK(s.run(dest.path()) == "protocol error: Compressed frame carries type 4; only FileData and FileDelta may be compressed");
+  }
+  SUBCASE("a valid stream that expands beyond the frame limit") {
+    StreamCompressor c(1);
+    std::string wire(1, static_cast<char>(MsgType::kFileData));
+    Encoder head;
+    encode_file_data_head(1, head);
+    c.compress(head.data(), std::string(2 << 20, 'z'), &wire);
+    Script s;
+    s.entry(dir_entry(""));
+    s.entry(file_entry("f", 2 << 20));
+    s.end_of_list(2);
+    s.raw(MsgType::kCompressed, wire);
+    CHECK(s.run(dest.path()) == "protocol error: compressed frame expands beyond the frame size limit");
+  }
+  CHECK(read_file(dest / "f") == "old");
+  CHECK_FALSE(has_temp_files(dest.path()));
+}
+
+TEST_CASE("compressed data lands the same as plain data") {
+  test::TempDir dest;
+  StreamCompressor c(3);
+  std::string content(100000, 'q');
+  std::string wire(1, static_cast<char>(MsgType::kFileData));
+  Encoder head;
+  encode_file_data_head(1, head);
+  c.compress(head.data(), content, &wire);
+  Script s;
+  s.entry(dir_entry(""));
+  s.entry(file_entry("f", content.size()));
+  s.end_of_list(2);
+  s.raw(MsgType::kCompressed, wire);
+  s.end(1, content);
+  s.raw(MsgType::kBye, "");
+  CHECK(s.run(dest.path()) == "");
+  CHECK(read_file(dest / "f") == content);
 }

@@ -1,0 +1,140 @@
+// wire_relay: a counting TCP relay on 127.0.0.1, for measuring bytes on the wire from outside
+// the programs under test (the tests of --bwlimit, and bench/ for Ferry and rsync alike).
+//
+//   wire_relay TARGET_PORT LOG_FILE
+//
+// Listens on a free port of 127.0.0.1 and prints it on stdout; forwards every connection to
+// 127.0.0.1:TARGET_PORT. When a connection ends it appends one line to LOG_FILE:
+//   <bytes client->server> <bytes server->client> <seconds from first to last byte>
+//   <steady bytes> <steady seconds>
+// where "steady" is the heavier direction after its first MiB: the rate there leaves out
+// the SSH handshake and start-up, which a rate limit cannot speed up.
+// Runs until killed.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint64_t kSteadyAfter = 1 << 20;
+
+struct Pipe {
+  std::atomic<uint64_t> bytes{0};
+  Clock::time_point first{}, last{};
+  uint64_t steady_from_bytes = 0;  // bytes already counted when kSteadyAfter was passed
+  Clock::time_point steady_from{};
+};
+
+void pump(int from, int to, Pipe* pipe) {
+  std::vector<char> buf(256 * 1024);
+  while (true) {
+    ssize_t n = ::read(from, buf.data(), buf.size());
+    if (n <= 0) break;
+    auto now = Clock::now();
+    if (pipe->bytes == 0) pipe->first = now;
+    pipe->last = now;
+    for (ssize_t off = 0; off < n;) {
+      ssize_t w = ::write(to, buf.data() + off, static_cast<size_t>(n - off));
+      if (w <= 0) {
+        ::shutdown(from, SHUT_RD);
+        ::shutdown(to, SHUT_WR);
+        return;
+      }
+      off += w;
+    }
+    pipe->bytes += static_cast<uint64_t>(n);
+    if (pipe->steady_from_bytes == 0 && pipe->bytes >= kSteadyAfter) {
+      pipe->steady_from_bytes = pipe->bytes;
+      pipe->steady_from = Clock::now();
+    }
+  }
+  ::shutdown(to, SHUT_WR);
+}
+
+int connect_target(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void relay(int client, int target_port, const std::string& log, std::mutex* log_mutex) {
+  int server = connect_target(target_port);
+  if (server < 0) {
+    ::close(client);
+    return;
+  }
+  int one = 1;
+  ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  Pipe up, down;
+  std::thread t([&] { pump(server, client, &down); });
+  pump(client, server, &up);
+  t.join();
+  ::close(client);
+  ::close(server);
+  Clock::time_point first = std::min(up.first, down.first == Clock::time_point{} ? up.first : down.first);
+  Clock::time_point last = std::max(up.last, down.last);
+  double seconds = std::chrono::duration<double>(last - first).count();
+  const Pipe& heavy = up.bytes >= down.bytes ? up : down;
+  uint64_t steady_bytes = heavy.steady_from_bytes > 0 ? heavy.bytes - heavy.steady_from_bytes : 0;
+  double steady_seconds =
+      heavy.steady_from_bytes > 0 ? std::chrono::duration<double>(heavy.last - heavy.steady_from).count() : 0;
+  std::lock_guard lock(*log_mutex);
+  if (FILE* f = std::fopen(log.c_str(), "a")) {
+    std::fprintf(f, "%llu %llu %.6f %llu %.6f\n", static_cast<unsigned long long>(up.bytes.load()),
+                 static_cast<unsigned long long>(down.bytes.load()), seconds,
+                 static_cast<unsigned long long>(steady_bytes), steady_seconds);
+    std::fclose(f);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE\n");
+    return 2;
+  }
+  int target_port = std::atoi(argv[1]);
+  std::string log = argv[2];
+  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(listener, 16) != 0 ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    std::perror("wire_relay: listen");
+    return 1;
+  }
+  std::printf("%d\n", ntohs(addr.sin_port));
+  std::fflush(stdout);
+  std::mutex log_mutex;
+  while (true) {
+    int client = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    std::thread(relay, client, target_port, log, &log_mutex).detach();
+  }
+}
