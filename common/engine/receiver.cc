@@ -77,7 +77,7 @@ class ReceiveSession {
       Frame f = in_.next();
       if (handle_common_frame(f, reporter_)) continue;
       switch (f.type) {
-        case MsgType::kEntry: on_entry(decode_entry(f.payload)); break;
+        case MsgType::kEntry: on_entries(f.payload); break;
         case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
         case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
         case MsgType::kFileDelta: on_file_delta(f.payload); break;
@@ -381,6 +381,12 @@ class ReceiveSession {
     }
   }
 
+  void on_entries(std::string_view payload) {
+    Decoder d(payload);
+    if (d.at_end()) throw ProtocolError("empty Entry frame");
+    while (!d.at_end()) on_entry(entry_codec_.decode(d));
+  }
+
   void on_compressed(const CompressedView& compressed) {
     std::string_view payload = decompressor_.decompress(compressed.stream, wire::kMaxFramePayload);
     stats_.bytes_compressed_wire += compressed.stream.size();
@@ -656,6 +662,7 @@ class ReceiveSession {
   Signature signature_;          // of the basis being sent, between sign_basis and send_signature
   std::vector<char> copy_buf_;
   StreamDecompressor decompressor_;
+  EntryDecoder entry_codec_;
   std::unordered_map<uint64_t, std::string> leaders_;
   std::vector<PendingLink> links_;
   std::vector<FileEntry> dirs_;

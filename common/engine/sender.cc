@@ -34,6 +34,11 @@ using wire::MsgType;
 
 namespace {
 
+// Entries go out in frames of about this size: large enough that frame headers vanish, small
+// enough that the receiver starts asking for files while the walk goes on. The largest entry
+// (long path, link and 512 KiB of xattrs) still fits a frame on top of a full batch.
+constexpr size_t kEntryBatchBytes = 32 * 1024;
+
 // What the sender remembers of each listed entry until the receiver has answered.
 struct Listed {
   std::string path;
@@ -128,6 +133,7 @@ class SendSession {
     std::map<std::pair<dev_t, ino_t>, uint64_t> hardlink_leaders;
     uint64_t count = 0;
     Encoder e;
+    EntryEncoder codec;
     TreeWalker::walk(
         root_,
         [&](FileEntry& entry, const SourceId& id) {
@@ -144,11 +150,14 @@ class SendSession {
             std::lock_guard lock(mutex_);
             listed_.push_back(std::move(listed));
           }
-          e.clear();
-          encode_entry(entry, e);
-          out_.send(MsgType::kEntry, e);
+          codec.encode(entry, e);
+          if (e.data().size() >= kEntryBatchBytes) {
+            out_.send(MsgType::kEntry, e);
+            e.clear();
+          }
         },
         [&](const std::string& message) { fail(message); });
+    if (!e.data().empty()) out_.send(MsgType::kEntry, e);
     e.clear();
     EndOfList{count}.encode(e);
     out_.send(MsgType::kEndOfList, e);

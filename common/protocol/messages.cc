@@ -104,13 +104,40 @@ Opened Opened::decode(std::string_view payload) {
   return o;
 }
 
-void encode_entry(const FileEntry& entry, Encoder& e) {
-  e.bytes(entry.path);
-  e.u8(static_cast<uint8_t>(entry.type));
-  e.varint(entry.mode);
-  e.varint(entry.uid);
-  e.varint(entry.gid);
-  e.svarint(entry.mtime_sec);
+namespace {
+// Entry flag bits: which fields repeat the previous entry's and are therefore left out.
+constexpr uint8_t kSameType = 1u << 0;
+constexpr uint8_t kSameMode = 1u << 1;
+constexpr uint8_t kSameUid = 1u << 2;
+constexpr uint8_t kSameGid = 1u << 3;
+constexpr uint8_t kSameMtimeSec = 1u << 4;
+constexpr uint8_t kHasXattrs = 1u << 5;
+constexpr uint8_t kKnownEntryFlags = 0x3f;
+
+size_t shared_prefix(std::string_view a, std::string_view b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+}  // namespace
+
+void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
+  uint8_t flags = 0;
+  if (entry.type == prev_.type) flags |= kSameType;
+  if (entry.mode == prev_.mode) flags |= kSameMode;
+  if (entry.uid == prev_.uid) flags |= kSameUid;
+  if (entry.gid == prev_.gid) flags |= kSameGid;
+  if (entry.mtime_sec == prev_.mtime_sec) flags |= kSameMtimeSec;
+  if (!entry.xattrs.empty()) flags |= kHasXattrs;
+  e.u8(flags);
+  size_t prefix = shared_prefix(prev_.path, entry.path);
+  e.varint(prefix);
+  e.bytes(std::string_view(entry.path).substr(prefix));
+  if (!(flags & kSameType)) e.u8(static_cast<uint8_t>(entry.type));
+  if (!(flags & kSameMode)) e.varint(entry.mode);
+  if (!(flags & kSameUid)) e.varint(entry.uid);
+  if (!(flags & kSameGid)) e.varint(entry.gid);
+  if (!(flags & kSameMtimeSec)) e.svarint(entry.mtime_sec);
   e.varint(entry.mtime_nsec);
   switch (entry.type) {
     case FileType::kRegular: e.varint(entry.size); e.varint(entry.hardlink_of); break;
@@ -120,27 +147,38 @@ void encode_entry(const FileEntry& entry, Encoder& e) {
     case FileType::kDirectory:
     case FileType::kFifo: break;
   }
-  e.varint(entry.xattrs.size());
-  for (const Xattr& x : entry.xattrs) {
-    e.bytes(x.name);
-    e.bytes(x.value);
+  if (flags & kHasXattrs) {
+    e.varint(entry.xattrs.size());
+    for (const Xattr& x : entry.xattrs) {
+      e.bytes(x.name);
+      e.bytes(x.value);
+    }
   }
+  prev_.path = entry.path;
+  prev_.type = entry.type;
+  prev_.mode = entry.mode;
+  prev_.uid = entry.uid;
+  prev_.gid = entry.gid;
+  prev_.mtime_sec = entry.mtime_sec;
 }
 
-FileEntry decode_entry(std::string_view payload) {
-  Decoder d(payload);
+FileEntry EntryDecoder::decode(Decoder& d) {
   FileEntry entry;
-  entry.path = std::string(d.bytes("path", kMaxPathBytes));
+  uint8_t flags = d.u8("entry flags");
+  if (flags & ~kKnownEntryFlags) throw ProtocolError("unknown entry flags " + std::to_string(flags));
+  size_t prefix = d.varint_max("path_prefix", prev_.path.size());
+  entry.path = prev_.path.substr(0, prefix);
+  entry.path += d.bytes("path", kMaxPathBytes - prefix);
   check_rel_path(entry.path);
-  uint8_t type = d.u8("type");
+  uint8_t type = (flags & kSameType) ? static_cast<uint8_t>(prev_.type) : d.u8("type");
   if (type < static_cast<uint8_t>(FileType::kRegular) || type > static_cast<uint8_t>(FileType::kBlockDevice)) {
     throw ProtocolError("unknown file type " + std::to_string(type));
   }
   entry.type = static_cast<FileType>(type);
-  entry.mode = static_cast<uint32_t>(d.varint_max("mode", 07777));
-  entry.uid = static_cast<uint32_t>(d.varint_max("uid", kU32Max));
-  entry.gid = static_cast<uint32_t>(d.varint_max("gid", kU32Max));
-  entry.mtime_sec = d.svarint("mtime_sec");
+  entry.mode = (flags & kSameMode) ? prev_.mode : static_cast<uint32_t>(d.varint_max("mode", 07777));
+  entry.uid = (flags & kSameUid) ? prev_.uid : static_cast<uint32_t>(d.varint_max("uid", kU32Max));
+  entry.gid = (flags & kSameGid) ? prev_.gid : static_cast<uint32_t>(d.varint_max("gid", kU32Max));
+  entry.mtime_sec = (flags & kSameMtimeSec) ? prev_.mtime_sec : d.svarint("mtime_sec");
   if (entry.mtime_sec > kMaxSeconds || entry.mtime_sec < -kMaxSeconds) {
     throw ProtocolError("mtime_sec out of range");
   }
@@ -164,7 +202,7 @@ FileEntry decode_entry(std::string_view payload) {
   if (entry.path.empty() && entry.type != FileType::kDirectory) {
     throw ProtocolError("the root entry must be a directory");
   }
-  size_t count = d.varint_max("xattr_count", kMaxXattrsPerEntry);
+  size_t count = (flags & kHasXattrs) ? d.varint_max("xattr_count", kMaxXattrsPerEntry) : 0;
   size_t total = 0;
   entry.xattrs.reserve(count);
   for (size_t i = 0; i < count; ++i) {
@@ -179,6 +217,20 @@ FileEntry decode_entry(std::string_view payload) {
     }
     entry.xattrs.push_back(std::move(x));
   }
+  prev_.path = entry.path;
+  prev_.type = entry.type;
+  prev_.mode = entry.mode;
+  prev_.uid = entry.uid;
+  prev_.gid = entry.gid;
+  prev_.mtime_sec = entry.mtime_sec;
+  return entry;
+}
+
+void encode_entry(const FileEntry& entry, Encoder& e) { EntryEncoder().encode(entry, e); }
+
+FileEntry decode_entry(std::string_view payload) {
+  Decoder d(payload);
+  FileEntry entry = EntryDecoder().decode(d);
   d.expect_end("Entry");
   return entry;
 }

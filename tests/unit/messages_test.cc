@@ -51,6 +51,30 @@ TEST_CASE("entries round-trip, and re-encode to the same bytes") {
   CHECK(decode_entry(encoded(dev)) == dev);
 }
 
+TEST_CASE("a list codes each entry against the previous one, and decodes back exactly") {
+  std::vector<FileEntry> list;
+  for (int i = 0; i < 50; ++i) {
+    FileEntry e = sample_entry();
+    e.path = "photos/2026/img_" + std::to_string(1000 + i) + ".jpg";
+    e.xattrs.clear();
+    e.mtime_nsec = static_cast<uint32_t>(i * 7919);
+    if (i % 10 == 3) e.uid = 4242;  // an owner that differs now and then
+    if (i % 17 == 5) e.xattrs = {{"user.tag", "red"}};
+    list.push_back(e);
+  }
+  EntryEncoder enc;
+  Encoder batch;
+  for (const FileEntry& e : list) enc.encode(e, batch);
+  size_t standalone = 0;
+  for (const FileEntry& e : list) standalone += encoded(e).size();
+  CHECK(batch.data().size() * 2 < standalone);  // shared prefixes and repeated fields left out
+
+  EntryDecoder dec;
+  Decoder d(batch.data());
+  for (const FileEntry& e : list) CHECK(dec.decode(d) == e);
+  CHECK(d.at_end());
+}
+
 TEST_CASE("hostile paths in an entry are refused with the path named") {
   for (const char* path : {"../x", "/etc/passwd", "a/../../b", "a//b", "a/./b", "a/"}) {
     FileEntry e = sample_entry();
@@ -68,18 +92,32 @@ TEST_CASE("every field of an entry is range-checked") {
   FileEntry e = sample_entry();
   e.mode = 07777;
   std::string bytes = encoded(e);
-  size_t mode_at = 1 + e.path.size() + 1;  // path length byte, path, type byte
+  // flags (nothing repeats the previous entry), path prefix 0, path, then what is under test
+  Encoder head;
+  head.u8(0);
+  head.varint(0);
+  head.bytes(e.path);
   SUBCASE("mode above 07777") {
-    Encoder enc;
-    enc.bytes(e.path);
+    Encoder enc = head;
     enc.u8(1);
     enc.varint(010000);
     CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: field mode = 4096 exceeds the limit 4095");
   }
   SUBCASE("unknown type") {
+    Encoder enc = head;
+    enc.u8(9);
+    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: unknown file type 9");
+  }
+  SUBCASE("unknown flags") {
     std::string bad = bytes;
-    bad[mode_at - 1] = 9;
-    CHECK_THROWS_WITH(decode_entry(bad), "protocol error: unknown file type 9");
+    bad[0] = static_cast<char>(0x80);
+    CHECK_THROWS_WITH(decode_entry(bad), "protocol error: unknown entry flags 128");
+  }
+  SUBCASE("a path prefix longer than the previous path") {
+    Encoder enc;
+    enc.u8(0);
+    enc.varint(1);
+    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: field path_prefix = 1 exceeds the limit 0");
   }
   SUBCASE("trailing garbage") {
     CHECK_THROWS_WITH(decode_entry(bytes + "x"), "protocol error: 1 unexpected trailing bytes in Entry");

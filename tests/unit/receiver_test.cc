@@ -57,7 +57,7 @@ class Script {
     ours_.reset(sv[0]);
     theirs_.reset(sv[1]);
   }
-  void entry(const FileEntry& e) { frame(MsgType::kEntry, [&](Encoder& enc) { encode_entry(e, enc); }); }
+  void entry(const FileEntry& e) { frame(MsgType::kEntry, [&](Encoder& enc) { codec_.encode(e, enc); }); }
   void end_of_list(uint64_t n) { frame(MsgType::kEndOfList, [&](Encoder& enc) { EndOfList{n}.encode(enc); }); }
   void data(uint64_t index, const std::string& bytes) {
     frame(MsgType::kFileData, [&](Encoder& enc) {
@@ -103,6 +103,7 @@ class Script {
     REQUIRE(::write(ours_.get(), f.data(), f.size()) == static_cast<ssize_t>(f.size()));
   }
   UniqueFd ours_, theirs_;
+  EntryEncoder codec_;
 };
 
 std::string read_file(const std::string& path) {
