@@ -114,6 +114,16 @@ constexpr uint8_t kSameMtimeSec = 1u << 4;
 constexpr uint8_t kHasXattrs = 1u << 5;
 constexpr uint8_t kKnownEntryFlags = 0x3f;
 
+// Keeps what the next entry is coded against.
+void remember(const FileEntry& entry, FileEntry* prev) {
+  prev->path = entry.path;
+  prev->type = entry.type;
+  prev->mode = entry.mode;
+  prev->uid = entry.uid;
+  prev->gid = entry.gid;
+  prev->mtime_sec = entry.mtime_sec;
+}
+
 size_t shared_prefix(std::string_view a, std::string_view b) {
   size_t n = 0;
   while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
@@ -154,12 +164,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
       e.bytes(x.value);
     }
   }
-  prev_.path = entry.path;
-  prev_.type = entry.type;
-  prev_.mode = entry.mode;
-  prev_.uid = entry.uid;
-  prev_.gid = entry.gid;
-  prev_.mtime_sec = entry.mtime_sec;
+  remember(entry, &prev_);
 }
 
 FileEntry EntryDecoder::decode(Decoder& d) {
@@ -217,12 +222,7 @@ FileEntry EntryDecoder::decode(Decoder& d) {
     }
     entry.xattrs.push_back(std::move(x));
   }
-  prev_.path = entry.path;
-  prev_.type = entry.type;
-  prev_.mode = entry.mode;
-  prev_.uid = entry.uid;
-  prev_.gid = entry.gid;
-  prev_.mtime_sec = entry.mtime_sec;
+  remember(entry, &prev_);
   return entry;
 }
 
