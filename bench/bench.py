@@ -17,6 +17,11 @@ Ferry/rsync. Runs alternate between the tools. Bytes on the wire are counted by 
 of sshd (build/bin/wire_relay), the same way for both; CPU and RSS come from build/bin/rusage_wrap,
 which both tools' clients and remote commands run under.
 
+Ferry flushes what it wrote to disk before it reports success (writeback starts while data
+arrives, and one syncfs ends the run); rsync by default does not, and the kernel writes its data
+later. Each timed run starts from clean page-cache state (source and destination read, nothing
+dirty), so neither tool pays for the other's writes.
+
 Two traps of these machines are avoided on purpose: the data lives on a loop-mounted ext4 image
 with a journal (the root file system here has none, and creating many files right after deleting
 many gets slower every round), and every source and destination is read once right before each
@@ -233,10 +238,13 @@ class Server:
 # One timed run of one tool.
 
 def warm(*trees):
-    """Reads every file once, so each run starts with the data in the page cache."""
+    """Reads every file once, so each run starts with the data in the page cache, then flushes
+    what earlier runs wrote, so no run pays for another's writes (Ferry ends each run with a
+    syncfs, which would otherwise wait for rsync's dirty data too)."""
     for t in trees:
         if os.path.isdir(t):
             subprocess.run(f"find {shq(t)} -type f -print0 | xargs -0 -r cat > /dev/null", shell=True, check=True)
+    os.sync()
 
 
 def shq(s):
