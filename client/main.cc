@@ -4,12 +4,16 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/core.h>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "client/ferry_home.h"
+#include "client/key_store.h"
 #include "client/summary.h"
 #include "client/transfer_job.h"
 #include "compress/zstd_stream.h"
@@ -24,6 +28,8 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   cmd->add_option("--port", o->port, "SSH port of the remote (default 22)")->check(CLI::Range(1, 65535));
   cmd->add_option("--known-hosts", o->known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
   cmd->add_flag("--accept-new-host-key", o->accept_new_host_key, "trust and record an unknown host key");
+  cmd->add_option("--host-fingerprint", o->host_fingerprint,
+                  "trust an unknown host key only if its fingerprint is this (SHA256:…, as install-credentials prints)");
   cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
   cmd->add_flag("-n,--dry-run", o->dry_run, "show what would be copied, change nothing");
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
@@ -68,6 +74,21 @@ int main(int argc, char** argv) {
     cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
   }
 
+  CLI::App* keys = app.add_subcommand("keys", "manage the keys in FERRY_HOME and make credentials packages");
+  keys->require_subcommand(1);
+  ferry::NewKey new_key;
+  std::string package_out;
+  CLI::App* create = keys->add_subcommand("create", "make a key pair and a credentials package (NAME.ferrycreds)");
+  create->add_option("--name", new_key.name, "the key's name (default: default)");
+  create->add_option("--type", new_key.type, "rsa (default) or ed25519")->check(CLI::IsMember({"rsa", "ed25519"}));
+  create->add_option("--bits", new_key.bits, "RSA key size (default 4096)")->check(CLI::Range(2048, 16384));
+  create->add_option("--out", package_out, "where to write the package (default: ./NAME.ferrycreds)");
+  create->add_flag("--replace", new_key.replace, "replace an existing key of the same name");
+  CLI::App* list = keys->add_subcommand("list", "show the keys in FERRY_HOME with their fingerprints");
+  std::string remove_name;
+  CLI::App* remove = keys->add_subcommand("remove", "delete a key from FERRY_HOME");
+  remove->add_option("NAME", remove_name, "the key to delete")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,6 +101,31 @@ int main(int argc, char** argv) {
   ferry::init_logging("ferry", verbosity);
 
   try {
+    if (keys->parsed()) {
+      if (create->parsed()) {
+        if (new_key.name.empty()) new_key.name = "default";
+        ferry::CredentialsPackage package = ferry::create_key(new_key);
+        std::string out = package_out.empty() ? new_key.name + ".ferrycreds" : package_out;
+        ferry::write_package_file(out, package);
+        fmt::print("Created key {} ({} {}) in {}/keys\n", package.name, package.key_type, package.fingerprint,
+                   ferry::ferry_home());
+        fmt::print("Credentials package: {}\n", out);
+        fmt::print("Copy it to the backup machine (any way you like: it holds no secret) and run there:\n"
+                   "  ferry-agent install-credentials {} --root /path/for/backups\n",
+                   std::filesystem::path(out).filename().string());
+      } else if (list->parsed()) {
+        auto stored = ferry::list_keys();
+        if (stored.empty()) fmt::print("No keys in {}/keys (make one with `ferry keys create`)\n", ferry::ferry_home());
+        for (const auto& k : stored) {
+          std::printf("%-20s %-12s %s  %s\n", k.name.c_str(), k.type.c_str(), k.fingerprint.c_str(), k.path.c_str());
+        }
+      } else if (remove->parsed()) {
+        ferry::remove_key(remove_name);
+        std::printf("Removed key %s\n", remove_name.c_str());
+      }
+      std::fflush(stdout);
+      std::_Exit(0);
+    }
     auto direction = backup->parsed() ? ferry::Direction::kBackup : ferry::Direction::kRestore;
     int code = static_cast<int>(ferry::run_transfer(direction, src, dst, options));
     std::fflush(stdout);

@@ -119,7 +119,14 @@ void SshSession::verify_host_key() {
           "line from " + options_.known_hosts + " and connect again.");
     case SSH_KNOWN_HOSTS_UNKNOWN:
     case SSH_KNOWN_HOSTS_NOT_FOUND:
-      if (!options_.accept_new_host_key) {
+      if (!options_.host_fingerprint.empty() && options_.host_fingerprint != fp) {
+        throw ConnectionError(
+            "the host key of " + where(options_) + " is not the one you pinned. It presents " + type + " key\n  " +
+            fp + "\nbut --host-fingerprint says\n  " + options_.host_fingerprint +
+            "\nSomeone may be intercepting this connection, or the fingerprint was copied from another "
+            "host key (ferry-agent install-credentials prints them all). Refusing to connect.");
+      }
+      if (!options_.accept_new_host_key && options_.host_fingerprint.empty()) {
         throw ConnectionError(
             "the host key of " + where(options_) + " is not known. It presents " + type + " key\n  " +
             fp + "\nCompare it with the key on that machine (ssh-keygen -lf /etc/ssh/ssh_host_" +

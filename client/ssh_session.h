@@ -24,6 +24,7 @@ struct SshOptions {
   std::string identity;     // private key file
   std::string known_hosts;  // Ferry's known_hosts file
   bool accept_new_host_key = false;
+  std::string host_fingerprint;  // "SHA256:…": trust an unknown host key only if it is this one
   int verbosity = 0;  // 3+: log the SSH conversation
   int connect_timeout_s = 30;
 };

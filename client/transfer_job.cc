@@ -60,6 +60,7 @@ std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions&
   }
   ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
   ssh.accept_new_host_key = options.accept_new_host_key;
+  ssh.host_fingerprint = options.host_fingerprint;
   ssh.verbosity = options.verbosity;
   return start_ssh_agent(ssh, options.agent);
 }

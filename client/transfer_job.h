@@ -13,6 +13,7 @@ struct TransferOptions {
   int port = 0;
   std::string known_hosts;
   bool accept_new_host_key = false;
+  std::string host_fingerprint;
   std::string agent;
   bool dry_run = false;
   int verbosity = 0;

@@ -73,7 +73,7 @@ void check_restore_source(const std::string& path) {
   if (!S_ISDIR(st.st_mode)) throw FatalError(path + " on the agent's machine is not a directory");
 }
 
-ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
+ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, const AgentOptions& options) {
   ForwardingReporter reporter(out);
   Hello mine;
   mine.software_version = FERRY_VERSION;
@@ -84,6 +84,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
   Frame f = in.next();
   if (f.type != MsgType::kOpen) throw ProtocolError(std::string("expected Open, got ") + wire::msg_type_name(f.type));
   Open open = Open::decode(f.payload);
+  check_confinement(open, options.confinement);
   channel.set_idle_timeout(std::chrono::seconds(open.timeout_s));
   channel.set_rate_limit(open.rate_limit);
   bool backup = open.operation == wire::Operation::kBackup;
@@ -98,11 +99,11 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
     ConfinedRoot root = open_backup_destination(folder.path());
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
-    ReceiverOptions options;
-    options.dry_run = dry_run;
-    options.keep_owner = ::geteuid() == 0;
-    options.program_name = "ferry-agent";
-    Receiver(in, out, reporter, stats, options).run(root);
+    ReceiverOptions receiving;
+    receiving.dry_run = dry_run;
+    receiving.keep_owner = ::geteuid() == 0;
+    receiving.program_name = "ferry-agent";
+    Receiver(in, out, reporter, stats, receiving).run(root);
   } else {
     check_restore_source(open.path);
     Opened{false}.encode(e);
@@ -114,12 +115,12 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out) {
 
 }  // namespace
 
-ExitCode serve(const AgentOptions& /*options*/) {
+ExitCode serve(const AgentOptions& options) {
   FdChannel channel(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
   FrameReader in(channel);
   FrameWriter out(channel);
   try {
-    return run_session(channel, in, out);
+    return run_session(channel, in, out, options);
   } catch (const FatalError& error) {
     spdlog::debug("fatal: {}", error.what());
     try {

@@ -3,11 +3,13 @@
 #pragma once
 
 #include "base/error.h"
+#include "server/confinement.h"
 
 namespace ferry {
 
 struct AgentOptions {
   int verbosity = 0;
+  Confinement confinement;  // set by `ferry-agent forced`
 };
 
 // Serves one client on fds 0 and 1. Returns the process exit code. A fatal error is sent to

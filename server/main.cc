@@ -1,5 +1,9 @@
-// ferry-agent: the remote end of Ferry. `ferry-agent serve` speaks the protocol on stdin and
-// stdout; the client starts it over SSH (or as a local child for a backup to a local disk).
+// ferry-agent: the remote end of Ferry.
+//   serve                  speak the protocol on stdin/stdout (ferry starts this over SSH)
+//   forced                 the forced command of a restricted key: checks SSH_ORIGINAL_COMMAND,
+//                          then serves confined to --root and --allow
+//   install-credentials    let a client's key in, restricted (see keys/authorized_keys.h)
+//   list-credentials, revoke-credentials
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +13,17 @@
 
 #include "base/log.h"
 #include "server/agent_session.h"
+#include "server/credentials_commands.h"
+
+namespace {
+
+void add_target_options(CLI::App* cmd, ferry::CredentialsTarget* t) {
+  cmd->add_option("--user", t->user, "whose ~/.ssh/authorized_keys (default: the user running this)");
+  cmd->add_option("--authorized-keys", t->authorized_keys,
+                  "edit this file instead (for sshd setups with a custom AuthorizedKeysFile)");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ferry-agent: the remote end of ferry"};
@@ -17,8 +32,35 @@ int main(int argc, char** argv) {
   ferry::AgentOptions options;
   std::string log_file;
   CLI::App* serve = app.add_subcommand("serve", "speak Ferry's protocol on stdin/stdout (started by ferry)");
-  serve->add_option("--log", log_file, "also write a debug log to this file");
-  serve->add_flag("-v,--verbose", options.verbosity, "log more to stderr");
+  CLI::App* forced = app.add_subcommand("forced", "the forced command of a key installed by install-credentials");
+  for (CLI::App* cmd : {serve, forced}) {
+    cmd->add_option("--log", log_file, "also write a debug log to this file");
+    cmd->add_flag("-v,--verbose", options.verbosity, "log more to stderr");
+  }
+  std::string allow_text = "both";
+  forced->add_option("--root", options.confinement.root, "the folder backups and restores must stay in")->required();
+  forced->add_option("--allow", allow_text, "backup, restore or both")->check(CLI::IsMember({"backup", "restore", "both"}));
+
+  ferry::InstallOptions install;
+  std::string package;
+  CLI::App* inst = app.add_subcommand("install-credentials", "let a client's key in, confined to one folder");
+  inst->add_option("PACKAGE", package, "the .ferrycreds file made by `ferry keys create`")->required();
+  add_target_options(inst, &install.target);
+  inst->add_option("--root", install.root, "the folder the key may back up to and restore from (default ~USER/FerryBackups)");
+  std::string install_allow = "both";
+  inst->add_option("--allow", install_allow, "backup, restore or both (default both)")
+      ->check(CLI::IsMember({"backup", "restore", "both"}));
+  inst->add_option("--agent-path", install.agent_path, "the ferry-agent the key runs (default: this one)");
+  inst->add_option("--host-key-dir", install.host_key_dir, "where this machine's SSH host keys are (default /etc/ssh)");
+
+  ferry::CredentialsTarget list_target, revoke_target;
+  CLI::App* list = app.add_subcommand("list-credentials", "show the Ferry keys installed for a user");
+  add_target_options(list, &list_target);
+  std::string who;
+  CLI::App* revoke = app.add_subcommand("revoke-credentials", "remove a client's key");
+  revoke->add_option("WHO", who, "the key's name, name@host, or its SHA256: fingerprint")->required();
+  add_target_options(revoke, &revoke_target);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,7 +79,30 @@ int main(int argc, char** argv) {
       spdlog::error("cannot open log file {}: {}", log_file, e.what());
     }
   }
-  int code = static_cast<int>(ferry::serve(options));
+  int code = 0;
+  try {
+    if (forced->parsed()) {
+      const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
+      options.verbosity += ferry::check_forced_command(original != nullptr ? original : "");
+      options.confinement.allow_backup = allow_text != "restore";
+      options.confinement.allow_restore = allow_text != "backup";
+      spdlog::debug("forced command: confined to {}, allow {}", options.confinement.root, allow_text);
+      code = static_cast<int>(ferry::serve(options));
+    } else if (serve->parsed()) {
+      code = static_cast<int>(ferry::serve(options));
+    } else if (inst->parsed()) {
+      ferry::parse_allow(install_allow, &install.allow);
+      code = static_cast<int>(ferry::install_credentials(package, install));
+    } else if (list->parsed()) {
+      code = static_cast<int>(ferry::list_credentials(list_target));
+    } else {
+      code = static_cast<int>(ferry::revoke_credentials(who, revoke_target));
+    }
+  } catch (const ferry::FatalError& e) {
+    spdlog::error("{}", e.what());
+    code = static_cast<int>(e.code());
+  }
+  std::fflush(stdout);
   std::fflush(stderr);
   std::_Exit(code);
 }

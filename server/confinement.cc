@@ -1,0 +1,81 @@
+#include "server/confinement.h"
+
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <vector>
+
+#include "base/error.h"
+#include "base/log.h"
+
+namespace ferry {
+
+namespace {
+
+bool is_within(const std::string& path, const std::string& root) {
+  if (root == "/") return true;
+  return path == root || (path.size() > root.size() && path.compare(0, root.size(), root) == 0 &&
+                          path[root.size()] == '/');
+}
+
+// The real path of the longest prefix of `path` that exists, with the rest appended.
+std::string resolve_existing(const std::filesystem::path& path) {
+  std::filesystem::path existing = path;
+  std::filesystem::path rest;
+  std::error_code ec;
+  while (!std::filesystem::exists(existing, ec) && existing.has_relative_path()) {
+    rest = existing.filename() / rest;
+    existing = existing.parent_path();
+  }
+  std::filesystem::path real = std::filesystem::canonical(existing, ec);
+  if (ec) return "";
+  std::string out = (rest.empty() ? real : real / rest).lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+void check_confinement(const Open& open, const Confinement& rules) {
+  bool backup = open.operation == wire::Operation::kBackup;
+  if (backup && !rules.allow_backup) {
+    throw FatalError("this key may only restore (it was installed with --allow restore): backup refused");
+  }
+  if (!backup && !rules.allow_restore) {
+    throw FatalError("this key may only make backups (it was installed with --allow backup): restore refused. "
+                     "A backup-only key cannot read data back; restore with a key installed with --allow restore or both");
+  }
+  if (rules.root.empty()) return;
+  std::filesystem::path asked(open.path);
+  for (const auto& part : asked) {
+    if (part == "..") throw FatalError("the path " + open.path + " contains \"..\"; this key is confined to " + rules.root);
+  }
+  std::string lexical = asked.lexically_normal().string();
+  if (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
+  std::string real_root = resolve_existing(rules.root);
+  std::string real = resolve_existing(lexical);
+  if (!is_within(lexical, rules.root) || real.empty() || real_root.empty() || !is_within(real, real_root)) {
+    throw FatalError(open.path + " is outside the folder this key is confined to (" + rules.root +
+                     "); use a path under it");
+  }
+}
+
+int check_forced_command(const std::string& command) {
+  std::istringstream words(command);
+  std::vector<std::string> argv;
+  for (std::string w; words >> w;) argv.push_back(w);
+  auto refuse = [&] {
+    throw FatalError("this key may only run Ferry's agent (it is restricted by a forced command); refused: \"" +
+                     printable(command.empty() ? std::string("an interactive login") : command) + "\"");
+  };
+  if (argv.size() < 2 || std::filesystem::path(argv[0]).filename() != "ferry-agent" || argv[1] != "serve") refuse();
+  int verbosity = 0;
+  for (size_t i = 2; i < argv.size(); ++i) {
+    if (argv[i] == "-v" || argv[i] == "--verbose") ++verbosity;
+    else refuse();
+  }
+  return verbosity;
+}
+
+}  // namespace ferry

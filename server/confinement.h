@@ -1,0 +1,27 @@
+// What a restricted key may do (`ferry-agent forced`, written into authorized_keys by
+// install-credentials): which of backup and restore, and under which folder.
+#pragma once
+
+#include <string>
+
+#include "protocol/messages.h"
+
+namespace ferry {
+
+struct Confinement {
+  std::string root;  // empty: not confined
+  bool allow_backup = true;
+  bool allow_restore = true;
+};
+
+// Throws FatalError naming the rule when `open` asks for something the key may not do. The
+// path must be the root or lie under it, both as written (no "..") and once symlinks in the
+// part that exists are resolved, so a link planted by an earlier backup cannot lead out.
+void check_confinement(const Open& open, const Confinement& rules);
+
+// The forced command's gate: `command` is SSH_ORIGINAL_COMMAND. Only Ferry's own agent
+// invocation ("…/ferry-agent serve [-v]") passes; returns the verbosity it asked for. Throws
+// FatalError for anything else (a shell, scp, sftp, another program).
+int check_forced_command(const std::string& command);
+
+}  // namespace ferry

@@ -1,0 +1,220 @@
+// Credentials packages end to end, over the real sshd: a key made by `ferry keys create`,
+// installed by `ferry-agent install-credentials` into the sshd's authorized_keys, then used
+// (and misused) for real.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "e2e/e2e.h"
+
+namespace ferry::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Restores the shared sshd's authorized_keys when a test is done with it.
+class AuthorizedKeysGuard {
+ public:
+  AuthorizedKeysGuard() : saved_(slurp(sshd().authorized_keys())) {}
+  ~AuthorizedKeysGuard() {
+    std::ofstream(sshd().authorized_keys(), std::ios::binary | std::ios::trunc) << saved_;
+    ::chmod(sshd().authorized_keys().c_str(), 0600);
+  }
+  const std::string& saved() const { return saved_; }
+
+ private:
+  std::string saved_;
+};
+
+std::string env(const std::string& home) { return "FERRY_HOME=" + quote(home) + " "; }
+
+RunResult create_key(const std::string& home, const std::string& name, const std::string& out,
+                     const std::string& extra = "--type ed25519") {
+  return run(env(home) + quote(kFerry) + " keys create --name " + name + " " + extra + " --out " + quote(out));
+}
+
+RunResult install(const std::string& package, const std::string& root, const std::string& extra = "") {
+  return run(quote(kAgent) + " install-credentials " + quote(package) + " --root " + quote(root) +
+             " --authorized-keys " + quote(sshd().authorized_keys()) + " --host-key-dir " + quote(sshd().dir()) +
+             " " + extra);
+}
+
+// ferry with the key from FERRY_HOME: no -i.
+std::string ferry_with_home_key(const std::string& verb, const std::string& home) {
+  return env(home) + quote(kFerry) + " " + verb + " --port " + std::to_string(sshd().port()) + " --known-hosts " +
+         quote(sshd().known_hosts());
+}
+
+int count_ferry_lines(const std::string& text) {
+  int n = 0;
+  for (size_t at = text.find("ferry-credentials:"); at != std::string::npos; at = text.find("ferry-credentials:", at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("a credentials package installs a confined key: backup and restore work, nothing else does") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src";
+  build_full_tree(src);
+  sshd().trust_host_key();
+
+  RunResult made = create_key(home, "laptop", work / "laptop.ferrycreds", "");  // RSA 4096, the default
+  INFO(made.err);
+  REQUIRE(made.code == 0);
+  std::string package = slurp(work / "laptop.ferrycreds");
+  CHECK(package.find("PRIVATE") == std::string::npos);
+  CHECK(package.find("ssh-rsa ") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat((home + "/keys/laptop").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(slurp(home + "/keys/laptop").starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+
+  RunResult inst = install(work / "laptop.ferrycreds", root);
+  INFO(inst.out, inst.err);
+  REQUIRE(inst.code == 0);
+  std::string keys = slurp(sshd().authorized_keys());
+  CHECK(keys.starts_with(guard.saved()));  // the lines that were there, byte for byte
+  CHECK(keys.find("restrict,command=") != std::string::npos);
+  REQUIRE(::stat(sshd().authorized_keys().c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // It prints the host key's fingerprint, for --host-fingerprint on the client.
+  std::smatch m;
+  REQUIRE(std::regex_search(inst.out, m, std::regex("SHA256:[A-Za-z0-9+/]{43}")));
+
+  RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(compare(snapshot(src), snapshot(root + "/laptop")) == "");
+  RunResult r = run(ferry_with_home_key("restore", home) + " " + quote(remote(root + "/laptop")) + " " +
+                    quote(work / "restored"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(snapshot(src), snapshot(work / "restored")) == "");
+
+  SUBCASE("a backup outside the root is refused, and nothing is created there") {
+    RunResult out = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(work / "elsewhere")));
+    CHECK(out.code == 1);
+    CHECK(out.err.find("outside the folder this key is confined to") != std::string::npos);
+    CHECK_FALSE(fs::exists(work / "elsewhere"));
+    RunResult dots = run(ferry_with_home_key("restore", home) + " " + quote(remote(root + "/../src")) + " " +
+                         quote(work / "stolen"));
+    CHECK(dots.code == 1);
+    CHECK_FALSE(fs::exists(work / "stolen/docs"));
+  }
+  SUBCASE("the key does not give a shell, or run any other command") {
+    std::string ssh = "ssh -F /dev/null -i " + quote(home + "/keys/laptop") + " -p " + std::to_string(sshd().port()) +
+                      " -o UserKnownHostsFile=" + quote(sshd().dir() + "/openssh_known_hosts") +
+                      " -o StrictHostKeyChecking=no -o BatchMode=yes " + sshd().login() + " ";
+    RunResult shell = run(ssh + quote("sh -c id"));
+    CHECK(shell.code != 0);
+    CHECK(shell.out.find("uid=") == std::string::npos);
+    CHECK(shell.err.find("may only run Ferry's agent") != std::string::npos);
+    RunResult scp_like = run(ssh + quote("cat /etc/passwd"));
+    CHECK(scp_like.out.find("root:") == std::string::npos);
+  }
+  SUBCASE("list shows it; once revoked it can no longer log in") {
+    RunResult list = run(quote(kAgent) + " list-credentials --authorized-keys " + quote(sshd().authorized_keys()));
+    CHECK(list.out.find("laptop@") != std::string::npos);
+    CHECK(list.out.find(root) != std::string::npos);
+    RunResult revoke = run(quote(kAgent) + " revoke-credentials laptop --authorized-keys " + quote(sshd().authorized_keys()));
+    CHECK(revoke.code == 0);
+    CHECK(slurp(sshd().authorized_keys()) == guard.saved());
+    RunResult denied = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
+    CHECK(denied.code == 4);
+    CHECK(denied.err.find("key") != std::string::npos);
+  }
+}
+
+TEST_CASE("reinstalling replaces a client's line; several clients coexist; a bad package changes nothing") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string root = work / "backups";
+  REQUIRE(create_key(work / "home-a", "laptop", work / "a.ferrycreds").code == 0);
+  REQUIRE(install(work / "a.ferrycreds", root).code == 0);
+  REQUIRE(install(work / "a.ferrycreds", root).code == 0);
+  CHECK(count_ferry_lines(slurp(sshd().authorized_keys())) == 1);
+
+  RunResult again = create_key(work / "home-a", "laptop", work / "a2.ferrycreds", "--type ed25519 --replace");
+  REQUIRE(again.code == 0);
+  RunResult renewed = install(work / "a2.ferrycreds", root);
+  CHECK(renewed.out.find("Replaced") != std::string::npos);
+  std::string keys = slurp(sshd().authorized_keys());
+  CHECK(count_ferry_lines(keys) == 1);
+  std::string new_key = slurp(work / "home-a/keys/laptop.pub").substr(0, 60);
+  CHECK(keys.find(new_key.substr(12)) != std::string::npos);
+
+  REQUIRE(create_key(work / "home-b", "desktop", work / "b.ferrycreds").code == 0);
+  REQUIRE(install(work / "b.ferrycreds", root).code == 0);
+  keys = slurp(sshd().authorized_keys());
+  CHECK(count_ferry_lines(keys) == 2);
+
+  std::string damaged = slurp(work / "b.ferrycreds");
+  damaged[damaged.find("host: ") + 7] ^= 0x04;
+  std::ofstream(work / "damaged.ferrycreds", std::ios::binary) << damaged;
+  RunResult bad = install(work / "damaged.ferrycreds", root);
+  CHECK(bad.code == 1);
+  CHECK(bad.err.find("checksum does not match") != std::string::npos);
+  std::ofstream(work / "cut.ferrycreds", std::ios::binary) << damaged.substr(0, damaged.size() / 2);
+  RunResult cut = install(work / "cut.ferrycreds", root);
+  CHECK(cut.code == 1);
+  CHECK(cut.err.find("truncated") != std::string::npos);
+  CHECK(slurp(sshd().authorized_keys()) == keys);
+}
+
+TEST_CASE("a backup-only key writes backups but cannot read them back") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src";
+  fs::create_directories(src);
+  std::ofstream(src + "/secret.txt") << "bank details";
+  sshd().trust_host_key();
+  REQUIRE(create_key(home, "laptop", work / "p.ferrycreds").code == 0);
+  REQUIRE(install(work / "p.ferrycreds", root, "--allow backup").code == 0);
+  RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/l")));
+  INFO(b.err);
+  CHECK(b.code == 0);
+  RunResult r = run(ferry_with_home_key("restore", home) + " " + quote(remote(root + "/l")) + " " + quote(work / "out"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("may only make backups") != std::string::npos);
+  CHECK_FALSE(fs::exists(work / "out/secret.txt"));
+}
+
+TEST_CASE("--host-fingerprint pins the host key on first contact") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "x";
+  std::string pub = slurp(sshd().dir() + "/host_key.pub");
+  std::string right = run("ssh-keygen -lf " + quote(sshd().dir() + "/host_key.pub") + " | cut -d' ' -f2").out;
+  right.erase(right.find_last_not_of("\n") + 1);
+  REQUIRE(right.starts_with("SHA256:"));
+  std::string base = "FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " backup -i " +
+                     quote(sshd().client_key()) + " --port " + std::to_string(sshd().port()) + " ";
+
+  RunResult wrong = run(base + "--host-fingerprint SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA " + quote(src) +
+                        " " + quote(remote(work / "dst")));
+  CHECK(wrong.code == 4);
+  CHECK(wrong.err.find("not the one you pinned") != std::string::npos);
+  CHECK_FALSE(fs::exists(work / "home/known_hosts"));
+
+  RunResult pinned = run(base + "--host-fingerprint " + right + " " + quote(src) + " " + quote(remote(work / "dst")));
+  INFO(pinned.err);
+  CHECK(pinned.code == 0);
+  RunResult later = run(base + quote(src) + " " + quote(remote(work / "dst")));  // now known
+  CHECK(later.code == 0);
+}
+
+}  // namespace ferry::test

@@ -1,0 +1,142 @@
+// Credentials packages, the authorized_keys edits, and the forced command's gate: pure text and
+// path logic, tested without sshd (the e2e tests cover the same over a real one).
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/error.h"
+#include "keys/authorized_keys.h"
+#include "keys/credentials_package.h"
+#include "keys/openssh_key.h"
+#include "server/confinement.h"
+#include "support/temp_dir.h"
+
+using namespace ferry;
+
+namespace {
+
+CredentialsPackage sample_package(const std::string& name = "laptop") {
+  KeyPair pair = generate_key_pair("ed25519", 0, "test");
+  CredentialsPackage p;
+  p.name = name;
+  p.host = "anns-mac";
+  p.created = "2026-11-29T12:00:00Z";
+  p.key_type = pair.type;
+  p.key_base64 = pair.public_base64;
+  p.fingerprint = key_fingerprint(p.key_base64);
+  return p;
+}
+
+std::string error_of(std::string_view text) {
+  try {
+    parse_package(text);
+  } catch (const FatalError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a package round-trips, also after a trip through a CRLF mailer") {
+  CredentialsPackage p = sample_package();
+  std::string text = format_package(p);
+  CredentialsPackage back = parse_package(text);
+  CHECK(back.client_id() == "laptop@anns-mac");
+  CHECK(back.key_base64 == p.key_base64);
+  CHECK(back.fingerprint == p.fingerprint);
+  std::string crlf;
+  for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  CHECK(parse_package(crlf).fingerprint == p.fingerprint);
+}
+
+TEST_CASE("damaged, truncated and foreign packages are refused, each with its reason") {
+  std::string text = format_package(sample_package());
+  for (size_t n = 0; n < text.size(); ++n) {
+    CAPTURE(n);
+    CHECK_FALSE(error_of(text.substr(0, n)).empty());
+  }
+  std::string flipped = text;
+  flipped[text.find("host: ") + 6] ^= 0x01;
+  CHECK(error_of(flipped).find("checksum does not match") != std::string::npos);
+  CHECK(error_of("#!/bin/sh\nrm -rf /\n").find("does not start with") != std::string::npos);
+  CHECK(error_of(text.substr(0, text.size() - 10)).find("truncated") != std::string::npos);
+  std::string future = text;
+  future.replace(future.find(" 1\n"), 3, " 9\n");
+  CHECK(error_of(future).find("format version 9") != std::string::npos);
+  CHECK(error_of(text).empty());
+}
+
+TEST_CASE("a package whose fingerprint does not match its key is refused") {
+  CredentialsPackage p = sample_package();
+  p.fingerprint = sample_package().fingerprint;  // another key's
+  CHECK(error_of(format_package(p)).find("fingerprint does not match") != std::string::npos);
+}
+
+TEST_CASE("installing keeps every other line byte for byte and replaces the same client's line") {
+  CredentialsPackage a = sample_package("laptop"), b = sample_package("desktop");
+  InstallRules rules{"/usr/bin/ferry-agent", "/backups/ann", Allow::kBoth};
+  const std::string before = "# my keys\nssh-ed25519 AAAAother user@box\n\ncommand=\"x\" ssh-rsa AAAAyy  spaced  ";
+  bool replaced = true;
+  std::string once = with_line_installed(before, a.client_id(), authorized_line(a, rules), &replaced);
+  CHECK_FALSE(replaced);
+  CHECK(once.starts_with(before + "\n"));  // a missing final newline is added, nothing else touched
+  std::string twice = with_line_installed(once, a.client_id(), authorized_line(a, rules), &replaced);
+  CHECK(replaced);
+  CHECK(twice == once);
+  CredentialsPackage a2 = sample_package("laptop");  // regenerated on the same client
+  std::string renewed = with_line_installed(twice, a2.client_id(), authorized_line(a2, rules), &replaced);
+  CHECK(installed_keys(renewed).size() == 1);
+  CHECK(installed_keys(renewed)[0].fingerprint == a2.fingerprint);
+  std::string both = with_line_installed(renewed, b.client_id(), authorized_line(b, rules), &replaced);
+  auto keys = installed_keys(both);
+  REQUIRE(keys.size() == 2);
+  CHECK(keys[1].client == "desktop@anns-mac");
+  CHECK(keys[1].root == "/backups/ann");
+  CHECK(keys[1].allow == "both");
+
+  int removed = 0;
+  std::string revoked = without_lines_of(both, a2.fingerprint, &removed);
+  CHECK(removed == 1);
+  CHECK(installed_keys(revoked).size() == 1);
+  revoked = without_lines_of(revoked, "desktop", &removed);
+  CHECK(removed == 1);
+  CHECK(revoked == before + "\n");
+  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "/backups/it's", Allow::kBoth}), FatalError);
+  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "relative", Allow::kBoth}), FatalError);
+}
+
+TEST_CASE("the forced command lets only Ferry's agent through") {
+  CHECK(check_forced_command("ferry-agent serve") == 0);
+  CHECK(check_forced_command("/opt/ferry/bin/ferry-agent serve -v") == 1);
+  for (const char* bad : {"", "sh -c id", "scp -t /etc", "internal-sftp", "ferry-agent install-credentials x",
+                          "ferry-agent serve; sh", "ferry-agent-evil serve", "ferry-agent serve --log /etc/passwd"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(check_forced_command(bad), FatalError);
+  }
+}
+
+TEST_CASE("a confined key stays under its root, through symlinks too") {
+  test::TempDir dir;
+  std::string root = dir / "root";
+  std::filesystem::create_directories(root + "/laptop");
+  std::filesystem::create_symlink("/etc", root + "/laptop/escape");
+  Confinement rules{root, true, false};
+  Open open;
+  open.path = root + "/laptop";
+  CHECK_NOTHROW(check_confinement(open, rules));
+  open.path = root + "/new/deeper";  // not there yet: fine, it will be created under the root
+  CHECK_NOTHROW(check_confinement(open, rules));
+  for (std::string bad : {root + "/../elsewhere", root + "x", std::string("/etc"), root + "/laptop/escape",
+                          root + "/laptop/escape/sub"}) {
+    CAPTURE(bad);
+    open.path = bad;
+    CHECK_THROWS_AS(check_confinement(open, rules), FatalError);
+  }
+  open.path = root + "/laptop";
+  open.operation = wire::Operation::kRestore;
+  CHECK_THROWS_WITH(check_confinement(open, rules),
+                    doctest::Contains("this key may only make backups"));
+}
