@@ -210,7 +210,7 @@ UniqueFd SshSession::start(const std::string& command) {
 void SshSession::pump(int local) {
   std::vector<char> down(256 * 1024);
   size_t down_begin = 0, down_end = 0;
-  std::vector<char> up(64 * 1024);
+  std::vector<char> up(256 * 1024);
   std::vector<char> err(16 * 1024);
   bool local_eof = false, remote_eof = false;
   int flags = ::fcntl(local, F_GETFL);
