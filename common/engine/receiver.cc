@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "delta/signature.h"
+#include "engine/basis_signer.h"
 #include "engine/session.h"
 #include "fs/metadata.h"
 #include "fs/platform.h"
@@ -227,63 +230,25 @@ class ReceiveSession {
     }
     WantedFile wanted;
     wanted.entry = std::move(entry);
-    Want want{index};
     if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size > 0) {
-      sign_basis(dir, wanted, *existing, &want);
+      // We have an old version: the signer describes it and sends the Want.
+      std::string leaf(leaf_of(wanted.entry.path));
+      UniqueFd basis(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      if (basis.valid()) {
+        wanted_.emplace(index, std::move(wanted));
+        signer_.sign(index, std::move(basis), *existing);
+        return;
+      }
     }
-    Encoder e;
-    want.encode(e);
-    out_.send(MsgType::kWant, e);
-    if (want.flags & wire::kWantHasSignature) send_signature(index, want);
+    send_want(Want{index});
     wanted_.emplace(index, std::move(wanted));
   }
 
-  // Reads the file we already have under this name and describes it in block signatures, so
-  // the sender can send only what differs. Any problem just means "send it whole".
-  void sign_basis(int dir, WantedFile& wanted, const struct stat& st, Want* want) {
-    std::string leaf(leaf_of(wanted.entry.path));
-    UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd.valid()) return;
-    SignatureBuilder builder(static_cast<uint64_t>(st.st_size));
-    std::vector<uint8_t> buf(wire::kDataChunkBytes);
-    while (true) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return;
-      if (n == 0) break;
-      builder.feed(buf.data(), static_cast<size_t>(n));
-    }
-    signature_ = builder.finish();
-    if (signature_.basis_size != static_cast<uint64_t>(st.st_size)) return;  // changed while read
-    wanted.delta = true;
-    wanted.basis_size = signature_.basis_size;
-    wanted.block_size = signature_.block_size;
-    wanted.basis_mtime_sec = st.st_mtim.tv_sec;
-    wanted.basis_mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
-    want->flags |= wire::kWantHasSignature;
-    want->basis_size = signature_.basis_size;
-    want->block_size = signature_.block_size;
-    want->strong_len = signature_.strong_len;
-    want->block_count = signature_.block_count();
-  }
-
-  void send_signature(uint64_t index, const Want& want) {
-    const size_t per_block = 4 + want.strong_len;
-    const uint64_t per_frame = wire::kDataChunkBytes / per_block;
-    for (uint64_t first = 0; first < signature_.block_count(); first += per_frame) {
-      uint64_t end = std::min(signature_.block_count(), first + per_frame);
-      Encoder e;
-      e.varint(index);
-      for (uint64_t i = first; i < end; ++i) {
-        uint32_t w = signature_.weak[i];
-        const char weak[4] = {static_cast<char>(w & 0xff), static_cast<char>((w >> 8) & 0xff),
-                              static_cast<char>((w >> 16) & 0xff), static_cast<char>(w >> 24)};
-        e.raw(std::string_view(weak, 4));
-        e.raw(std::string_view(reinterpret_cast<const char*>(signature_.strong_of(i)), want.strong_len));
-      }
-      out_.send(MsgType::kSigBlocks, e);
-    }
-    signature_ = Signature();
+  void send_want(const Want& want) {
+    std::lock_guard order(wire_order_);
+    Encoder e;
+    want.encode(e);
+    out_.send(MsgType::kWant, e);
   }
 
   // An unchanged file may still have a new owner, mode or xattrs.
@@ -363,6 +328,14 @@ class ReceiveSession {
     incoming_.wanted = std::move(it->second);
     incoming_.basis.reset();
     wanted_.erase(it);
+    if (std::optional<BasisShape> shape = signer_.take(index)) {
+      WantedFile& w = incoming_.wanted;
+      w.delta = true;
+      w.basis_size = shape->size;
+      w.block_size = shape->block_size;
+      w.basis_mtime_sec = shape->mtime_sec;
+      w.basis_mtime_nsec = shape->mtime_nsec;
+    }
     incoming_.bytes = 0;
     incoming_.error.clear();
     incoming_.hasher.reset();
@@ -525,9 +498,7 @@ class ReceiveSession {
       again.delta = false;
       again.retried = true;
       discard_incoming();
-      Encoder e;
-      Want{end.index, wire::kWantRetry}.encode(e);
-      out_.send(MsgType::kWant, e);
+      send_want(Want{end.index, wire::kWantRetry});
       wanted_.emplace(end.index, std::move(again));
       return;
     }
@@ -681,7 +652,6 @@ class ReceiveSession {
   bool warned_owner_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
-  Signature signature_;          // of the basis being sent, between sign_basis and send_signature
   std::vector<char> copy_buf_;
   StreamDecompressor decompressor_;
   bool changed_ = false;  // anything written: the run ends with a syncfs
@@ -691,6 +661,8 @@ class ReceiveSession {
   std::vector<FileEntry> dirs_;
   Incoming incoming_;
   uint64_t tmp_counter_ = 0;
+  std::mutex wire_order_;  // held while sending a Want (and its signature)
+  BasisSigner signer_{out_, wire_order_};  // last: its thread stops before the rest goes
 };
 
 }  // namespace

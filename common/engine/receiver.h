@@ -3,7 +3,9 @@
 //
 // One thread reads every frame in order. For each Entry it decides what the file needs
 // (nothing, metadata only, or data) and, for data, sends a Want without waiting; data for
-// wanted files arrives later, interleaved with the rest of the list. Each file is written to a
+// wanted files arrives later, interleaved with the rest of the list. A file we already have an
+// old version of goes to a second thread (BasisSigner), which reads and signs that version and
+// sends the Want with the signature, while this thread writes what has arrived. Each file is written to a
 // temporary name beside its destination, verified against the sender's hash, given its
 // metadata and renamed into place: a destination file is always the old or the new version.
 //
