@@ -12,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "client/doctor.h"
 #include "client/ferry_home.h"
 #include "client/key_store.h"
 #include "client/summary.h"
@@ -74,6 +75,19 @@ int main(int argc, char** argv) {
     cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
   }
 
+  std::string doctor_dest;
+  bool doctor_json = false;
+  CLI::App* doctor = app.add_subcommand("doctor", "check, step by step, that backups to DEST can work, and say what to fix");
+  doctor->add_option("DEST", doctor_dest, "[user@]host:/path, ssh://..., or a local folder")->required();
+  doctor->add_option("-i,--identity", options.identity, "private key to log in with (default: the key in FERRY_HOME)");
+  doctor->add_option("--port", options.port, "SSH port of the remote (default 22)")->check(CLI::Range(1, 65535));
+  doctor->add_option("--known-hosts", options.known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
+  doctor->add_flag("--accept-new-host-key", options.accept_new_host_key, "trust and record an unknown host key");
+  doctor->add_option("--host-fingerprint", options.host_fingerprint, "trust an unknown host key only if it is this one");
+  doctor->add_option("--agent", options.agent, "command that starts the agent on the remote (default: ferry-agent)");
+  doctor->add_flag("--json", doctor_json, "print the steps as one JSON object");
+  doctor->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
+
   CLI::App* keys = app.add_subcommand("keys", "manage the keys in FERRY_HOME and make credentials packages");
   keys->require_subcommand(1);
   ferry::NewKey new_key;
@@ -125,6 +139,11 @@ int main(int argc, char** argv) {
       }
       std::fflush(stdout);
       std::_Exit(0);
+    }
+    if (doctor->parsed()) {
+      int code = static_cast<int>(ferry::run_doctor(doctor_dest, options, doctor_json));
+      std::fflush(stdout);
+      std::_Exit(code);
     }
     auto direction = backup->parsed() ? ferry::Direction::kBackup : ferry::Direction::kRestore;
     int code = static_cast<int>(ferry::run_transfer(direction, src, dst, options));

@@ -82,8 +82,11 @@ SshSession::SshSession(const SshOptions& options) : options_(options) {
     }
     throw ConnectionError("cannot connect to " + where(options_) + ": " + error + hint);
   }
+  if (options_.on_stage) options_.on_stage("connected");
   verify_host_key();
+  if (options_.on_stage) options_.on_stage("host key");
   authenticate();
+  if (options_.on_stage) options_.on_stage("authenticated");
 }
 
 SshSession::~SshSession() {

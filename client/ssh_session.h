@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -26,6 +27,8 @@ struct SshOptions {
   bool accept_new_host_key = false;
   std::string host_fingerprint;  // "SHA256:…": trust an unknown host key only if it is this one
   int verbosity = 0;  // 3+: log the SSH conversation
+  // Told each stage that passed ("connected", "host key", "authenticated"), for `ferry doctor`.
+  std::function<void(const std::string& stage)> on_stage;
   int connect_timeout_s = 30;
 };
 

@@ -50,19 +50,7 @@ class ClientReporter : public Reporter {
 
 std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions& options) {
   if (!where.remote) return start_local_agent(options.agent);
-  SshOptions ssh;
-  ssh.host = where.host;
-  ssh.user = where.user;
-  ssh.port = where.port != 0 ? where.port : options.port != 0 ? options.port : 22;
-  ssh.identity = options.identity.empty() ? default_identity() : options.identity;
-  if (ssh.identity.empty()) {
-    throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
-  }
-  ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
-  ssh.accept_new_host_key = options.accept_new_host_key;
-  ssh.host_fingerprint = options.host_fingerprint;
-  ssh.verbosity = options.verbosity;
-  return start_ssh_agent(ssh, options.agent);
+  return start_ssh_agent(ssh_options_for(where, options), options.agent);
 }
 
 // The local end of a restore: DEST is created if missing (its parent must exist), like rsync.
@@ -85,6 +73,22 @@ ConfinedRoot open_local_destination(const std::string& path) {
 }
 
 }  // namespace
+
+SshOptions ssh_options_for(const Location& where, const TransferOptions& options) {
+  SshOptions ssh;
+  ssh.host = where.host;
+  ssh.user = where.user;
+  ssh.port = where.port != 0 ? where.port : options.port != 0 ? options.port : 22;
+  ssh.identity = options.identity.empty() ? default_identity() : options.identity;
+  if (ssh.identity.empty()) {
+    throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
+  }
+  ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
+  ssh.accept_new_host_key = options.accept_new_host_key;
+  ssh.host_fingerprint = options.host_fingerprint;
+  ssh.verbosity = options.verbosity;
+  return ssh;
+}
 
 ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
                       const TransferOptions& options) {

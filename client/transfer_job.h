@@ -5,6 +5,8 @@
 #include <string>
 
 #include "base/error.h"
+#include "client/remote_spec.h"
+#include "client/ssh_session.h"
 
 namespace ferry {
 
@@ -29,6 +31,9 @@ struct TransferOptions {
 };
 
 enum class Direction { kBackup, kRestore };
+
+// The SSH settings for reaching `where` with these options (key from FERRY_HOME by default).
+SshOptions ssh_options_for(const Location& where, const TransferOptions& options);
 
 // Runs one transfer. Returns the exit code; throws FatalError when the run cannot go on.
 ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,

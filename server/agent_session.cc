@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 
 #include "base/bytes.h"
 #include "base/log.h"
@@ -73,6 +75,29 @@ void check_restore_source(const std::string& path) {
   if (!S_ISDIR(st.st_mode)) throw FatalError(path + " on the agent's machine is not a directory");
 }
 
+// What `ferry doctor` asks: does the path exist, can we write there, as whom, how much room.
+ProbeReport probe(const std::string& path) {
+  ProbeReport r;
+  r.euid = ::geteuid();
+  timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  r.time_ns = static_cast<int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+  struct stat st {};
+  r.exists = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  std::string parent = path.substr(0, std::max<size_t>(1, path.rfind('/')));
+  r.parent_exists = ::stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  const std::string& there = r.exists ? path : parent;
+  r.writable = ::access(there.c_str(), W_OK) == 0;
+  struct statvfs vfs {};
+  if (::statvfs(there.c_str(), &vfs) == 0) {
+    r.read_only_fs = vfs.f_flag & ST_RDONLY;
+    r.free_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  }
+  if (r.read_only_fs) r.writable = false;
+  return r;
+}
+
 ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, const AgentOptions& options) {
   ForwardingReporter reporter(out);
   Hello mine;
@@ -89,6 +114,14 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, cons
   channel.set_rate_limit(open.rate_limit);
   bool backup = open.operation == wire::Operation::kBackup;
   spdlog::debug("{} {}", backup ? "backup to" : "restore from", printable(open.path));
+
+  if (open.operation == wire::Operation::kProbe) {
+    Encoder report;
+    probe(open.path).encode(report);
+    out.send(MsgType::kProbeReport, report);
+    out.flush();
+    return ExitCode::kOk;
+  }
 
   TransferStats stats;
   KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));

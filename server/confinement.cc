@@ -39,10 +39,12 @@ std::string resolve_existing(const std::filesystem::path& path) {
 
 void check_confinement(const Open& open, const Confinement& rules) {
   bool backup = open.operation == wire::Operation::kBackup;
-  if (backup && !rules.allow_backup) {
+  bool probe = open.operation == wire::Operation::kProbe;
+  if (probe) {
+    // `ferry doctor` may look at any path the key may use, for either purpose.
+  } else if (backup && !rules.allow_backup) {
     throw FatalError("this key may only restore (it was installed with --allow restore): backup refused");
-  }
-  if (!backup && !rules.allow_restore) {
+  } else if (!backup && !rules.allow_restore) {
     throw FatalError("this key may only make backups (it was installed with --allow backup): restore refused. "
                      "A backup-only key cannot read data back; restore with a key installed with --allow restore or both");
   }

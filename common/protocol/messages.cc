@@ -29,6 +29,7 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kSigBlocks: return "SigBlocks";
     case MsgType::kFileDelta: return "FileDelta";
     case MsgType::kCompressed: return "Compressed";
+    case MsgType::kProbeReport: return "ProbeReport";
   }
   return nullptr;
 }
@@ -73,7 +74,7 @@ Open Open::decode(std::string_view payload) {
   Decoder d(payload);
   Open o;
   uint8_t op = d.u8("operation");
-  if (op != static_cast<uint8_t>(Operation::kBackup) && op != static_cast<uint8_t>(Operation::kRestore)) {
+  if (op < static_cast<uint8_t>(Operation::kBackup) || op > static_cast<uint8_t>(Operation::kProbe)) {
     throw ProtocolError("unknown operation " + std::to_string(op));
   }
   o.operation = static_cast<Operation>(op);
@@ -363,6 +364,30 @@ CompressedView CompressedView::decode(std::string_view payload) {
   c.inner_type = static_cast<MsgType>(inner);
   c.stream = d.rest();
   return c;
+}
+
+void ProbeReport::encode(Encoder& e) const {
+  e.varint(euid);
+  e.svarint(time_ns);
+  e.varint((exists ? 1u : 0u) | (parent_exists ? 2u : 0u) | (writable ? 4u : 0u) | (read_only_fs ? 8u : 0u));
+  e.varint(free_bytes);
+  e.varint(total_bytes);
+}
+
+ProbeReport ProbeReport::decode(std::string_view payload) {
+  Decoder d(payload);
+  ProbeReport r;
+  r.euid = static_cast<uint32_t>(d.varint_max("euid", kU32Max));
+  r.time_ns = d.svarint("time_ns");
+  uint64_t flags = d.varint_max("flags", 15);
+  r.exists = flags & 1;
+  r.parent_exists = flags & 2;
+  r.writable = flags & 4;
+  r.read_only_fs = flags & 8;
+  r.free_bytes = d.varint("free_bytes");
+  r.total_bytes = d.varint("total_bytes");
+  d.expect_end("ProbeReport");
+  return r;
 }
 
 void Fatal::encode(Encoder& e) const {

@@ -148,6 +148,22 @@ struct Done {
   static Done decode(std::string_view payload);
 };
 
+// The agent's answer to Open(kProbe): what `ferry doctor` needs to know about the path and
+// the agent's machine.
+struct ProbeReport {
+  uint32_t euid = 0;
+  int64_t time_ns = 0;       // the agent's clock (UTC, ns since the epoch)
+  bool exists = false;       // the path exists and is a directory
+  bool parent_exists = false;
+  bool writable = false;     // by the agent, as it runs
+  bool read_only_fs = false;
+  uint64_t free_bytes = 0;   // on the path's (or its parent's) file system
+  uint64_t total_bytes = 0;
+
+  void encode(Encoder& e) const;
+  static ProbeReport decode(std::string_view payload);
+};
+
 struct Fatal {
   uint8_t exit_code = 1;
   std::string text;

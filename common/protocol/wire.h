@@ -53,11 +53,13 @@ enum class MsgType : uint8_t {
   kSigBlocks = 15,
   kFileDelta = 16,
   kCompressed = 17,
+  kProbeReport = 18,
 };
 
 const char* msg_type_name(MsgType type);
 
-enum class Operation : uint8_t { kBackup = 1, kRestore = 2 };
+// kProbe: `ferry doctor` asks about the path instead of transferring (answered by ProbeReport).
+enum class Operation : uint8_t { kBackup = 1, kRestore = 2, kProbe = 3 };
 
 // Open flags.
 inline constexpr uint64_t kOpenDryRun = 1u << 0;

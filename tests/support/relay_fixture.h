@@ -15,7 +15,8 @@ class WireRelay {
     unsigned long long up = 0;    // client -> server
     unsigned long long down = 0;  // server -> client
     double seconds = 0;           // first byte to last byte
-    // The heavier direction after its first MiB (past the SSH handshake and start-up).
+    // The heavier direction from its first MiB to its last 256 KiB (past the SSH handshake and
+    // start-up, before the closing exchange).
     unsigned long long steady_bytes = 0;
     double steady_seconds = 0;
     double steady_rate() const { return steady_seconds > 0 ? static_cast<double>(steady_bytes) / steady_seconds : 0; }

@@ -7,8 +7,9 @@
 // 127.0.0.1:TARGET_PORT. When a connection ends it appends one line to LOG_FILE:
 //   <bytes client->server> <bytes server->client> <seconds from first to last byte>
 //   <steady bytes> <steady seconds>
-// where "steady" is the heavier direction after its first MiB: the rate there leaves out
-// the SSH handshake and start-up, which a rate limit cannot speed up.
+// where "steady" is the heavier direction from its first MiB to its last 256 KiB: the rate
+// there leaves out the SSH handshake and start-up before, and the small closing exchange
+// after (which waits for the receiver's flush to disk), neither of which a rate limit governs.
 // Runs until killed.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -30,12 +31,26 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kSteadyAfter = 1 << 20;
+constexpr uint64_t kSteadyTail = 256 << 10;
 
 struct Pipe {
   std::atomic<uint64_t> bytes{0};
   Clock::time_point first{}, last{};
-  uint64_t steady_from_bytes = 0;  // bytes already counted when kSteadyAfter was passed
-  Clock::time_point steady_from{};
+  std::vector<std::pair<Clock::time_point, uint64_t>> progress;  // (time, bytes so far) per read
+
+  // Bytes and seconds from the first MiB to the last kSteadyTail bytes; zeros if too short.
+  std::pair<uint64_t, double> steady() const {
+    uint64_t total = bytes;
+    if (total < kSteadyAfter + kSteadyTail) return {0, 0};
+    const std::pair<Clock::time_point, uint64_t>* from = nullptr;
+    const std::pair<Clock::time_point, uint64_t>* to = nullptr;
+    for (const auto& p : progress) {
+      if (from == nullptr && p.second >= kSteadyAfter) from = &p;
+      if (to == nullptr && p.second >= total - kSteadyTail) to = &p;
+    }
+    if (from == nullptr || to == nullptr || to <= from) return {0, 0};
+    return {to->second - from->second, std::chrono::duration<double>(to->first - from->first).count()};
+  }
 };
 
 void pump(int from, int to, Pipe* pipe) {
@@ -56,10 +71,7 @@ void pump(int from, int to, Pipe* pipe) {
       off += w;
     }
     pipe->bytes += static_cast<uint64_t>(n);
-    if (pipe->steady_from_bytes == 0 && pipe->bytes >= kSteadyAfter) {
-      pipe->steady_from_bytes = pipe->bytes;
-      pipe->steady_from = Clock::now();
-    }
+    pipe->progress.emplace_back(Clock::now(), pipe->bytes.load());
   }
   ::shutdown(to, SHUT_WR);
 }
@@ -96,9 +108,7 @@ void relay(int client, int target_port, const std::string& log, std::mutex* log_
   Clock::time_point last = std::max(up.last, down.last);
   double seconds = std::chrono::duration<double>(last - first).count();
   const Pipe& heavy = up.bytes >= down.bytes ? up : down;
-  uint64_t steady_bytes = heavy.steady_from_bytes > 0 ? heavy.bytes - heavy.steady_from_bytes : 0;
-  double steady_seconds =
-      heavy.steady_from_bytes > 0 ? std::chrono::duration<double>(heavy.last - heavy.steady_from).count() : 0;
+  auto [steady_bytes, steady_seconds] = heavy.steady();
   std::lock_guard lock(*log_mutex);
   if (FILE* f = std::fopen(log.c_str(), "a")) {
     std::fprintf(f, "%llu %llu %.6f %llu %.6f\n", static_cast<unsigned long long>(up.bytes.load()),

@@ -1,0 +1,174 @@
+// `ferry doctor`: one case per failure it diagnoses, each broken for real (a stopped sshd, a
+// port with something else on it, a key the server does not know...), each asserting the
+// specific diagnosis.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "e2e/e2e.h"
+#include "fs/unique_fd.h"
+
+namespace ferry::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string doctor(const std::string& home, const std::string& extra, const std::string& dest, int port = 0) {
+  return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
+         " --port " + std::to_string(port != 0 ? port : sshd().port()) + " --known-hosts " +
+         quote(sshd().known_hosts()) + " " + extra + " " + quote(dest);
+}
+
+bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+// A TCP server on 127.0.0.1 that answers like a web server: "something else on the port".
+class NotSsh {
+ public:
+  NotSsh() {
+    fd_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    REQUIRE(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    REQUIRE(::listen(fd_.get(), 4) == 0);
+    ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      int c = ::accept(fd_.get(), nullptr, nullptr);
+      if (c < 0) return;
+      const char reply[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+      (void)!::write(c, reply, sizeof(reply) - 1);
+      ::close(c);
+    });
+  }
+  ~NotSsh() {
+    ::shutdown(fd_.get(), SHUT_RDWR);
+    thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  UniqueFd fd_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("doctor passes every step against a healthy server, in text and JSON") {
+  TempDir work;
+  sshd().trust_host_key();
+  RunResult r = run(doctor(work / "home", "", remote(work / "dest")));
+  INFO(r.out, r.err);
+  CHECK(r.code == 0);
+  for (const char* step : {"name resolution", "TCP connection", "SSH server: SSH-2.0-", "host key", "authentication",
+                           "agent: ferry-agent", "destination", "clock", "free space"}) {
+    CAPTURE(step);
+    CHECK(has(r.out, std::string("[ok  ] ") + step));
+  }
+  CHECK(has(r.out, "will be created"));
+  CHECK_FALSE(fs::exists(work / "dest"));  // doctor looks, it does not touch
+  RunResult j = run(doctor(work / "home", "--json", remote(work / "dest")));
+  CHECK(j.code == 0);
+  CHECK(has(j.out, "\"ok\":true"));
+  CHECK(has(j.out, "\"step\":\"free space\""));
+}
+
+TEST_CASE("doctor names each failure and its fix") {
+  TempDir work;
+  std::string home = work / "home";
+  sshd().trust_host_key();
+
+  SUBCASE("sshd stopped") {
+    sshd().stop();
+    RunResult r = run(doctor(home, "", remote("/tmp")));
+    sshd().start();
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "[FAIL] TCP connection: nothing accepts connections"));
+    CHECK(has(r.out, "Remote Login"));
+  }
+  SUBCASE("a port where something else answers") {
+    NotSsh web;
+    RunResult r = run(doctor(home, "", remote("/tmp"), web.port()));
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "is not an SSH server; it said: \"HTTP/1.1 400 Bad Request\""));
+  }
+  SUBCASE("unknown host key") {
+    std::string kh = work / "empty_known_hosts";
+    std::ofstream(kh) << "";
+    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
+                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(kh) + " " +
+                      quote(remote("/tmp")));
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "[FAIL] host key: the host key of 127.0.0.1"));
+    CHECK(has(r.out, "is not known"));
+    CHECK(has(r.out, "--host-fingerprint"));
+  }
+  SUBCASE("changed host key") {
+    std::string kh = work / "wrong_known_hosts";
+    std::ifstream pub(sshd().client_key() + ".pub");  // any other ed25519 key stands in for the old host key
+    std::string type, key;
+    pub >> type >> key;
+    std::ofstream(kh) << "[127.0.0.1]:" << sshd().port() << " " << type << " " << key << "\n";
+    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
+                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(kh) + " " +
+                      quote(remote("/tmp")));
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "[FAIL] host key"));
+    CHECK(has(r.out, "HAS CHANGED"));
+  }
+  SUBCASE("key not installed") {
+    REQUIRE(run("ssh-keygen -q -t ed25519 -N '' -f " + quote(work / "stranger")).code == 0);
+    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(work / "stranger") +
+                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts()) +
+                      " " + quote(remote("/tmp")));
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "[FAIL] authentication: the server 127.0.0.1"));
+    CHECK(has(r.out, "refused key"));
+    CHECK(has(r.out, "PermitRootLogin forced-commands-only"));
+  }
+  SUBCASE("agent missing from PATH") {
+    RunResult r = run(doctor(home, "--agent /nonexistent/ferry-agent", remote("/tmp")));
+    CHECK(r.code == 4);
+    CHECK(has(r.out, "[ok  ] authentication"));
+    CHECK(has(r.out, "[FAIL] agent: "));
+    CHECK(has(r.out, "install ferry-agent on that machine"));
+  }
+  SUBCASE("destination whose parent is missing") {
+    RunResult r = run(doctor(home, "", remote(work / "no/such/parent")));
+    CHECK(r.code == 1);
+    CHECK(has(r.out, "[FAIL] destination: " + (work / "no/such/parent") + " does not exist, nor does its parent"));
+  }
+  SUBCASE("read-only destination") {
+    if (!running_as_root()) return;  // mounting needs root; CI runs as root
+    std::string ro = work / "ro";
+    fs::create_directories(ro);
+    REQUIRE(::mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY, "size=1m") == 0);
+    RunResult r = run(doctor(home, "", remote(ro)));
+    ::umount(ro.c_str());
+    CHECK(r.code == 1);
+    CHECK(has(r.out, "[FAIL] destination: " + ro + " is on a read-only file system"));
+  }
+  SUBCASE("agent not running as root") {
+    if (!running_as_root()) return;  // needs to drop privileges from root
+    std::string dest = work / "open";
+    fs::create_directories(dest);
+    fs::permissions(dest, fs::perms::all);
+    fs::permissions(work.path(), fs::perms::others_exec | fs::perms::owner_all, fs::perm_options::add);
+    RunResult r = run(doctor(home, "--agent " + quote("setpriv --reuid=65534 --regid=65534 --clear-groups " + kAgent),
+                             remote(dest)));
+    INFO(r.out, r.err);
+    CHECK(has(r.out, "[warn] ownership: the agent runs as uid 65534"));
+    CHECK(has(r.out, "PermitRootLogin forced-commands-only"));
+  }
+}
+
+}  // namespace ferry::test
