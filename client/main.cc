@@ -33,6 +33,8 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
                   "trust an unknown host key only if its fingerprint is this (SHA256:…, as install-credentials prints)");
   cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
   cmd->add_flag("-n,--dry-run", o->dry_run, "show what would be copied, change nothing");
+  cmd->add_flag("-c,--checksum", o->checksum,
+                "decide what changed by whole-file hashes (reads every file on both sides) instead of size and mtime");
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
   cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
   cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");

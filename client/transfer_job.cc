@@ -131,7 +131,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   Open open;
   open.operation = backup ? wire::Operation::kBackup : wire::Operation::kRestore;
   open.path = far_path;
-  open.flags = options.dry_run ? wire::kOpenDryRun : 0;
+  open.flags = (options.dry_run ? wire::kOpenDryRun : 0) | (options.checksum ? wire::kOpenChecksum : 0);
   open.timeout_s = static_cast<uint32_t>(options.timeout_s);
   open.rate_limit = options.rate_limit;
   channel.set_rate_limit(options.rate_limit);
@@ -169,7 +169,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1, std::min(15, options.timeout_s / 4))));
     ProgressLine progress(stats, options.progress);
     if (backup) {
-      Done done = Sender(channel, in, out, reporter, stats, compression_settings(open)).run(near_path);
+      Done done = Sender(channel, in, out, reporter, stats, sender_options(open)).run(near_path);
       summary.take(done);
     } else {
       ReceiveFolder folder(near_path, options.dry_run);

@@ -18,6 +18,7 @@ struct TransferOptions {
   std::string host_fingerprint;
   std::string agent;
   bool dry_run = false;
+  bool checksum = false;
   int verbosity = 0;
   bool stats = false;
   bool json = false;

@@ -29,8 +29,7 @@ done
 [ -n "$port" ] || { echo "demo: no free port found" >&2; exit 1; }
 
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
-ssh-keygen -q -t ed25519 -N '' -C ferry-demo -f "$work/client_key"
-cp "$work/client_key.pub" "$work/authorized_keys"
+: > "$work/authorized_keys"
 chmod 600 "$work/authorized_keys"
 cat > "$work/sshd_config" <<CONF
 Port $port
@@ -70,16 +69,26 @@ touch -h -d '2021-03-04 05:06:07.123456789' "$src/notes-link" "$src/Projects"
 
 export FERRY_HOME="$work/ferry-home"
 user=$(id -un)
-common=(-i "$work/client_key" --port "$port")
 
-echo "demo: ferry backup $src -> $user@127.0.0.1:$work/backup"
-"$ferry" backup "${common[@]}" --accept-new-host-key --stats "$src" "$user@127.0.0.1:$work/backup"
-echo "demo: ferry restore $user@127.0.0.1:$work/backup -> $work/restored"
-"$ferry" restore "${common[@]}" --stats "$user@127.0.0.1:$work/backup" "$work/restored"
+# The two setup commands of the README: a key and its package on the client, the package
+# installed on the server (here into the throwaway sshd's authorized_keys), confined to one folder.
+echo "demo: ferry keys create"
+"$ferry" keys create --name demo --type ed25519 --out "$work/demo.ferrycreds"
+echo "demo: ferry-agent install-credentials"
+"$repo/build/bin/ferry-agent" install-credentials "$work/demo.ferrycreds" --root "$work/backups" \
+  --authorized-keys "$work/authorized_keys" --host-key-dir "$work" | tee "$work/install.out"
+fingerprint=$(grep -o 'SHA256:[A-Za-z0-9+/]*' "$work/install.out" | tail -1)
+
+echo "demo: ferry doctor (pins the host key printed above)"
+"$ferry" doctor --port "$port" --host-fingerprint "$fingerprint" "$user@127.0.0.1:$work/backups/Documents"
+echo "demo: ferry backup $src -> $user@127.0.0.1:$work/backups/Documents"
+"$ferry" backup --port "$port" --stats "$src" "$user@127.0.0.1:$work/backups/Documents"
+echo "demo: ferry restore $user@127.0.0.1:$work/backups/Documents -> $work/restored"
+"$ferry" restore --port "$port" --stats "$user@127.0.0.1:$work/backups/Documents" "$work/restored"
 
 # type, mode, owner, group, mtime (ns), size, link target, hardlink count, name; plus contents and xattrs.
 listing() { (cd "$1" && find . -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort); }
-for copy in backup restored; do
+for copy in backups/Documents restored; do
   diff <(listing "$src") <(listing "$work/$copy")
   diff -r --no-dereference "$src" "$work/$copy"
   if command -v getfattr >/dev/null; then

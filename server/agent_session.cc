@@ -141,7 +141,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, cons
     check_restore_source(open.path);
     Opened{false}.encode(e);
     out.send(MsgType::kOpened, e);
-    Sender(channel, in, out, reporter, stats, compression_settings(open)).run(open.path);
+    Sender(channel, in, out, reporter, stats, sender_options(open)).run(open.path);
   }
   return ExitCode::kOk;
 }

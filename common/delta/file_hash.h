@@ -10,6 +10,7 @@
 #include <xxhash.h>
 
 #include <cstddef>
+#include <string>
 
 #include "protocol/messages.h"
 
@@ -35,5 +36,9 @@ class FileHasher {
  private:
   XXH3_state_t* state_;
 };
+
+// The XXH3-128 of everything read from fd to its end, as 16 raw bytes (--checksum compares
+// these); "" on a read error.
+std::string hash_whole_file(int fd);
 
 }  // namespace ferry

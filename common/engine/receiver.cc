@@ -218,10 +218,15 @@ class ReceiveSession {
   // The per-file "how to transfer" step: nothing, metadata only, or data. A basis for a delta
   // is chosen here too, once the delta engine exists.
   void plan_file(uint64_t index, int dir, FileEntry& entry, const struct stat* existing) {
-    bool same_content = existing != nullptr && S_ISREG(existing->st_mode) &&
-                        static_cast<uint64_t>(existing->st_size) == entry.size &&
-                        existing->st_mtim.tv_sec == entry.mtime_sec &&
-                        existing->st_mtim.tv_nsec == entry.mtime_nsec;
+    bool same_size = existing != nullptr && S_ISREG(existing->st_mode) &&
+                     static_cast<uint64_t>(existing->st_size) == entry.size;
+    // The quick check is size and mtime; with --checksum the sender sent the content's hash,
+    // and only equal contents count as the same (a file whose mtime alone differs then just
+    // gets its mtime).
+    bool same_content = same_size && (entry.content_hash.empty()
+                                          ? existing->st_mtim.tv_sec == entry.mtime_sec &&
+                                                existing->st_mtim.tv_nsec == entry.mtime_nsec
+                                          : hash_of(dir, entry.path) == entry.content_hash);
     if (same_content) return refresh_metadata(dir, entry, *existing);
     ++stats_.files_transferred;
     if (options_.dry_run) {
@@ -242,6 +247,12 @@ class ReceiveSession {
     }
     send_want(Want{index});
     wanted_.emplace(index, std::move(wanted));
+  }
+
+  std::string hash_of(int dir, const std::string& path) {
+    std::string leaf(leaf_of(path));
+    UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    return fd.valid() ? hash_whole_file(fd.get()) : "";
   }
 
   void send_want(const Want& want) {

@@ -94,9 +94,9 @@ class FrameDeltaSink : public DeltaSink {
 class SendSession {
  public:
   SendSession(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
-              TransferStats& stats, const CompressionSettings& compression, const std::string& root)
+              TransferStats& stats, const SenderOptions& options, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        data_(out, compression, stats), root_(root) {}
+        data_(out, options.compression, stats), checksum_(options.checksum), root_(root) {}
 
   Done run() {
     std::thread reader([this] { guarded([this] { read_requests(); }); });
@@ -134,6 +134,7 @@ class SendSession {
     uint64_t count = 0;
     Encoder e;
     EntryEncoder codec;
+    UniqueFd root_fd(checksum_ ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
     TreeWalker::walk(
         root_,
         [&](FileEntry& entry, const SourceId& id) {
@@ -144,6 +145,7 @@ class SendSession {
             entry.hardlink_of = it->second + 1;  // a leader points at itself
             listed.sendable = first;
           }
+          if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd.get(), entry.path);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
           {
@@ -163,6 +165,16 @@ class SendSession {
     out_.send(MsgType::kEndOfList, e);
     out_.flush();
     spdlog::debug("listed {} entries", count);
+  }
+
+  // --checksum: the whole-file hash, or "" if the file cannot be read now (it is then sent, and
+  // the read error reported, when the receiver asks for it).
+  static std::string hash_file(int root_fd, const std::string& path) {
+    UniqueFd fd(root_fd < 0 ? -1 : platform::open_beneath(root_fd, path, O_RDONLY | O_NOATIME));
+    if (!fd.valid()) fd.reset(root_fd < 0 ? -1 : platform::open_beneath(root_fd, path, O_RDONLY));
+    if (!fd.valid()) return "";
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    return hash_whole_file(fd.get());
   }
 
   void read_requests() {
@@ -344,6 +356,7 @@ class SendSession {
   Reporter& reporter_;
   TransferStats& stats_;
   DataWriter data_;  // the worker thread's
+  bool checksum_;
   const std::string& root_;
 
   std::mutex mutex_;
@@ -361,7 +374,7 @@ class SendSession {
 }  // namespace
 
 Done Sender::run(const std::string& root) {
-  return SendSession(channel_, in_, out_, reporter_, stats_, compression_, root).run();
+  return SendSession(channel_, in_, out_, reporter_, stats_, options_, root).run();
 }
 
 }  // namespace ferry

@@ -19,12 +19,18 @@
 
 namespace ferry {
 
+struct SenderOptions {
+  CompressionSettings compression;
+  // --checksum: send each regular file's whole-file hash in its Entry, so the receiver compares
+  // contents instead of size and mtime. Costs reading every file.
+  bool checksum = false;
+};
+
 class Sender {
  public:
   Sender(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
-         CompressionSettings compression = {})
-      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        compression_(std::move(compression)) {}
+         SenderOptions options = {})
+      : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats), options_(std::move(options)) {}
 
   // Sends the tree at `root` (a local directory). Returns the receiver's Done. Throws
   // FatalError if the session cannot go on (the root is unusable, the connection is lost).
@@ -36,7 +42,7 @@ class Sender {
   FrameWriter& out_;
   Reporter& reporter_;
   TransferStats& stats_;
-  CompressionSettings compression_;
+  SenderOptions options_;
 };
 
 }  // namespace ferry

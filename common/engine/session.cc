@@ -83,14 +83,16 @@ KeepaliveTimer::~KeepaliveTimer() {
   thread_.join();
 }
 
-CompressionSettings compression_settings(const Open& open) {
-  CompressionSettings c;
+SenderOptions sender_options(const Open& open) {
+  SenderOptions options;
+  options.checksum = open.flags & wire::kOpenChecksum;
+  CompressionSettings& c = options.compression;
   if (open.flags & wire::kOpenCompress) {
     c.mode = (open.flags & wire::kOpenCompressAuto) ? CompressionSettings::Mode::kAuto : CompressionSettings::Mode::kOn;
   }
   c.level = open.compress_level;
   c.skip = SkipCompressList::parse(open.skip_compress);
-  return c;
+  return options;
 }
 
 }  // namespace ferry

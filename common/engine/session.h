@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/data_writer.h"
+#include "engine/sender.h"
 #include "engine/reporter.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
@@ -25,8 +26,8 @@ Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
 // Keepalive is dropped, Message goes to the reporter, Fatal is thrown as FatalError.
 bool handle_common_frame(const Frame& frame, Reporter& reporter);
 
-// What the Open message asks of a sender's compression.
-CompressionSettings compression_settings(const Open& open);
+// What the Open message asks of a sender (compression, --checksum).
+SenderOptions sender_options(const Open& open);
 
 // Sends a Keepalive whenever nothing else was written for `interval`, so the peer's read
 // deadline only fires when the link or this process is really dead.

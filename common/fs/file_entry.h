@@ -36,6 +36,7 @@ struct FileEntry {
   std::string link_target;    // symlinks, stored verbatim and never followed
   uint64_t hardlink_of = 0;   // 1 + index of the first entry naming the same inode; 0 if none
   std::vector<Xattr> xattrs;  // sorted by name
+  std::string content_hash;   // with --checksum: the sender's XXH3-128 of a regular file (16 bytes)
 
   bool operator==(const FileEntry&) const = default;
 };

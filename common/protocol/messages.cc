@@ -113,7 +113,8 @@ constexpr uint8_t kSameUid = 1u << 2;
 constexpr uint8_t kSameGid = 1u << 3;
 constexpr uint8_t kSameMtimeSec = 1u << 4;
 constexpr uint8_t kHasXattrs = 1u << 5;
-constexpr uint8_t kKnownEntryFlags = 0x3f;
+constexpr uint8_t kHasHash = 1u << 6;  // a regular file's whole-file hash follows (--checksum)
+constexpr uint8_t kKnownEntryFlags = 0x7f;
 
 // Keeps what the next entry is coded against.
 void remember(const FileEntry& entry, FileEntry* prev) {
@@ -140,6 +141,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
   if (entry.gid == prev_.gid) flags |= kSameGid;
   if (entry.mtime_sec == prev_.mtime_sec) flags |= kSameMtimeSec;
   if (!entry.xattrs.empty()) flags |= kHasXattrs;
+  if (entry.type == FileType::kRegular && !entry.content_hash.empty()) flags |= kHasHash;
   e.u8(flags);
   size_t prefix = shared_prefix(prev_.path, entry.path);
   e.varint(prefix);
@@ -158,6 +160,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
     case FileType::kDirectory:
     case FileType::kFifo: break;
   }
+  if (flags & kHasHash) e.raw(entry.content_hash);
   if (flags & kHasXattrs) {
     e.varint(entry.xattrs.size());
     for (const Xattr& x : entry.xattrs) {
@@ -207,6 +210,10 @@ FileEntry EntryDecoder::decode(Decoder& d) {
   }
   if (entry.path.empty() && entry.type != FileType::kDirectory) {
     throw ProtocolError("the root entry must be a directory");
+  }
+  if (flags & kHasHash) {
+    if (entry.type != FileType::kRegular) throw ProtocolError("a content hash on a non-regular entry");
+    entry.content_hash = std::string(d.raw("content_hash", wire::kHashBytes));
   }
   size_t count = (flags & kHasXattrs) ? d.varint_max("xattr_count", kMaxXattrsPerEntry) : 0;
   size_t total = 0;

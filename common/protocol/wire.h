@@ -65,7 +65,8 @@ enum class Operation : uint8_t { kBackup = 1, kRestore = 2, kProbe = 3 };
 inline constexpr uint64_t kOpenDryRun = 1u << 0;
 inline constexpr uint64_t kOpenCompress = 1u << 1;      // the sender compresses file data
 inline constexpr uint64_t kOpenCompressAuto = 1u << 2;  // ... only while it measures faster
-inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto;
+inline constexpr uint64_t kOpenChecksum = 1u << 3;      // compare content hashes, not size+mtime
+inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum;
 
 // Capability bits in Hello: what this build can do, beyond what the version implies.
 inline constexpr uint64_t kCapZstd = 1u << 0;  // can send and receive Compressed frames

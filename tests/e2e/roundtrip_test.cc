@@ -1,5 +1,6 @@
 // Backup and restore over a real sshd and through a local agent, compared at the metadata level.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,4 +182,38 @@ TEST_CASE("a small change in a large file moves a small delta, in both direction
   CHECK(json_field(r.out, "bytes_literal") < 64 * 1024);
   CHECK(json_field(r.out, "bytes_wire_received") < 128 * 1024);
   CHECK(json_field(r.out, "bytes_wire_sent") < 256 * 1024);
+}
+
+TEST_CASE("--checksum finds a change that keeps size and mtime, and skips a touch that changes only mtime") {
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup";
+  fs::create_directories(src);
+  std::ofstream(src + "/same-size.txt") << "version one";
+  std::ofstream(src + "/touched.txt") << "unchanged";
+  sshd().trust_host_key();
+  std::string home = work / "home";
+  REQUIRE(run(ferry_over_ssh("backup", home) + " " + quote(src) + " " + quote(remote(backup))).code == 0);
+
+  struct stat before {};
+  REQUIRE(::stat((src + "/same-size.txt").c_str(), &before) == 0);
+  std::ofstream(src + "/same-size.txt") << "version two";  // same length
+  timespec keep[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, (src + "/same-size.txt").c_str(), keep, 0) == 0);
+  timespec later[2] = {{1700000000, 5}, {1700000000, 5}};
+  REQUIRE(::utimensat(AT_FDCWD, (src + "/touched.txt").c_str(), later, 0) == 0);
+
+  RunResult quick = run(ferry_over_ssh("backup --json", home) + " " + quote(src) + " " + quote(remote(backup)));
+  REQUIRE(quick.code == 0);
+  CHECK(json_field(quick.out, "files_transferred") == 1);  // the touched file; the edit is invisible to size+mtime
+  std::ifstream stale(backup + "/same-size.txt");
+  std::string content((std::istreambuf_iterator<char>(stale)), std::istreambuf_iterator<char>());
+  CHECK(content == "version one");
+
+  timespec other[2] = {{1600000000, 7}, {1600000000, 7}};
+  REQUIRE(::utimensat(AT_FDCWD, (src + "/touched.txt").c_str(), other, 0) == 0);  // touched again
+  RunResult checked = run(ferry_over_ssh("backup --checksum --json", home) + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(checked.err);
+  REQUIRE(checked.code == 0);
+  CHECK(json_field(checked.out, "files_transferred") == 1);  // only the real edit
+  CHECK(compare(snapshot(src), snapshot(backup)) == "");       // and the touch's mtime arrived too
 }

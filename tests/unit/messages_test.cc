@@ -60,6 +60,7 @@ TEST_CASE("a list codes each entry against the previous one, and decodes back ex
     e.mtime_nsec = static_cast<uint32_t>(i * 7919);
     if (i % 10 == 3) e.uid = 4242;  // an owner that differs now and then
     if (i % 17 == 5) e.xattrs = {{"user.tag", "red"}};
+    if (i % 7 == 1) e.content_hash = std::string(16, static_cast<char>(i));  // --checksum
     list.push_back(e);
   }
   EntryEncoder enc;

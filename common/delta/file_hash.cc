@@ -1,0 +1,24 @@
+#include "delta/file_hash.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace ferry {
+
+std::string hash_whole_file(int fd) {
+  FileHasher hasher;
+  std::vector<char> buf(wire::kDataChunkBytes);
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "";
+    if (n == 0) break;
+    hasher.update(buf.data(), static_cast<size_t>(n));
+  }
+  Hash128 digest = hasher.digest();
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
+}  // namespace ferry
