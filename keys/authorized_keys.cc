@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 
 #include "base/error.h"
 
@@ -139,14 +137,27 @@ std::vector<InstalledKey> installed_keys(std::string_view text) {
 }
 
 std::string read_authorized_keys(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // Never through a symlink: run as root for another user, that user could otherwise have us
+  // copy any file (/etc/shadow) into a file they own.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
     if (errno == ENOENT) return "";
+    if (errno == ELOOP) throw FatalError(path + " is a symlink; refusing to read or replace it");
     throw FatalError(errno_message("cannot read " + path, errno));
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  struct stat st {};
+  std::string text;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
+    ::close(fd);
+    throw FatalError(path + " is not a regular file of sensible size; refusing to touch it");
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  int err = errno;
+  ::close(fd);
+  if (n < 0) throw FatalError(errno_message("cannot read " + path, err));
+  return text;
 }
 
 void write_authorized_keys(const std::string& path, const std::string& text, uid_t uid, gid_t gid) {

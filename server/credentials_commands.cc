@@ -44,6 +44,13 @@ std::string authorized_keys_path(const CredentialsTarget& target, const Account&
   } else if (create_dir && errno != EEXIST) {
     throw FatalError(errno_message("cannot create " + dir, errno));
   }
+  // Run as root for another user, a symlinked ~/.ssh would let that user point our write
+  // anywhere (the file itself is written with O_NOFOLLOW).
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) == 0 && (!S_ISDIR(st.st_mode) || (st.st_uid != who.uid && st.st_uid != 0))) {
+    throw FatalError(dir + " is not a directory owned by " + who.name + " (a symlink?); refusing to write there. "
+                     "Fix it, or name the file with --authorized-keys");
+  }
   return dir + "/authorized_keys";
 }
 

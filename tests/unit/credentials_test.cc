@@ -140,3 +140,15 @@ TEST_CASE("a confined key stays under its root, through symlinks too") {
   CHECK_THROWS_WITH(check_confinement(open, rules),
                     doctest::Contains("this key may only make backups"));
 }
+
+TEST_CASE("authorized_keys is never read or written through a symlink") {
+  test::TempDir dir;
+  std::string secret = dir / "secret";
+  std::ofstream(secret) << "root:$6$hash:::\n";
+  std::string keys = dir / "authorized_keys";
+  std::filesystem::create_symlink(secret, keys);
+  CHECK_THROWS_WITH(read_authorized_keys(keys), doctest::Contains("is a symlink"));
+  std::ofstream(dir / "real") << "ssh-ed25519 AAAA x\n";
+  CHECK(read_authorized_keys(dir / "real") == "ssh-ed25519 AAAA x\n");
+  CHECK(read_authorized_keys(dir / "missing").empty());
+}
