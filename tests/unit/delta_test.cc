@@ -85,6 +85,39 @@ TEST_CASE("rolling the checksum equals recomputing it at every offset") {
   CHECK(RollingChecksum::of(zeros.data(), 1000) != 0);  // the offset keeps zero runs distinct
 }
 
+TEST_CASE("the block-at-once checksum equals the byte-by-byte definition, also when appended to") {
+  // The definition, one byte at a time: s1 = sum(x + 31), s2 = sum of the running s1 values.
+  auto reference = [](const uint8_t* p, size_t n, uint32_t s1, uint32_t s2) {
+    for (size_t i = 0; i < n; ++i) {
+      s1 += p[i] + RollingChecksum::kCharOffset;
+      s2 += s1;
+    }
+    return (s2 << 16) | (s1 & 0xffff);
+  };
+  std::mt19937_64 rng(7);
+  Bytes data = random_bytes(rng, 300000);
+  Bytes ones(200000, 0xff);  // the largest bytes: any overflow in the fast path shows here
+  for (const Bytes* d : {&data, &ones}) {
+    for (size_t len : {0u, 1u, 15u, 16u, 17u, 31u, 32u, 33u, 700u, 4099u, 131072u, 199999u}) {
+      CAPTURE(len);
+      CHECK(RollingChecksum::of(d->data(), len) == reference(d->data(), len, 0, 0));
+    }
+  }
+  // Appending in pieces gives the same as one update.
+  RollingChecksum pieces;
+  uint32_t s1 = 0, s2 = 0;
+  size_t at = 0;
+  for (size_t piece : {3u, 16u, 100u, 1u, 4096u, 77u}) {
+    pieces.update(data.data() + at, piece);
+    at += piece;
+  }
+  for (size_t i = 0; i < at; ++i) {
+    s1 += data[i] + RollingChecksum::kCharOffset;
+    s2 += s1;
+  }
+  CHECK(pieces.digest() == ((s2 << 16) | (s1 & 0xffff)));
+}
+
 TEST_CASE("block size follows the square-root rule within its bounds") {
   CHECK(signature_shape(0).block_size == kMinBlock);
   CHECK(signature_shape(490000).block_size == kMinBlock);
