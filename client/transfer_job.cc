@@ -53,25 +53,6 @@ std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions&
   return start_ssh_agent(ssh_options_for(where, options), options.agent);
 }
 
-// The local end of a restore: DEST is created if missing (its parent must exist), like rsync.
-ConfinedRoot open_local_destination(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    if (errno == ENOENT) {
-      throw FatalError("cannot create " + path + ": its parent directory does not exist; create it first");
-    }
-    throw FatalError(errno_message("cannot create " + path, errno));
-  }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOTDIR) throw FatalError(path + " exists and is not a directory");
-    throw FatalError(errno_message("cannot open " + path, errno));
-  }
-  if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
-    throw FatalError(errno_message(path + " is not writable", errno));
-  }
-  return ConfinedRoot(std::move(fd), path);
-}
-
 }  // namespace
 
 SshOptions ssh_options_for(const Location& where, const TransferOptions& options) {
@@ -173,7 +154,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       summary.take(done);
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
-      ConfinedRoot root = open_local_destination(folder.path());
+      ConfinedRoot root = open_destination(folder.path(), "");
       ReceiverOptions receiver_options;
       receiver_options.dry_run = options.dry_run;
       receiver_options.keep_owner = ::geteuid() == 0;

@@ -42,31 +42,6 @@ class ForwardingReporter : public Reporter {
   FrameWriter& out_;
 };
 
-// The destination of a backup: created if missing (its parent must exist), and writable.
-ConfinedRoot open_backup_destination(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    if (errno == ENOENT) {
-      throw FatalError("cannot create " + path + ": its parent directory does not exist on the agent's "
-                       "machine; create it first");
-    }
-    throw FatalError(errno_message("cannot create " + path + " on the agent's machine", errno));
-  }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOTDIR) throw FatalError(path + " exists on the agent's machine and is not a directory");
-    throw FatalError(errno_message("cannot open " + path + " on the agent's machine", errno));
-  }
-  struct statvfs vfs {};
-  if (::fstatvfs(fd.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
-    throw FatalError(path + " is on a read-only file system on the agent's machine");
-  }
-  if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
-    throw FatalError(errno_message(path + " is not writable by the agent (uid " + std::to_string(::geteuid()) + ")",
-                                   errno));
-  }
-  return ConfinedRoot(std::move(fd), path);
-}
-
 void check_restore_source(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -129,7 +104,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, cons
   if (backup) {
     bool dry_run = open.flags & wire::kOpenDryRun;
     ReceiveFolder folder(open.path, dry_run);
-    ConfinedRoot root = open_backup_destination(folder.path());
+    ConfinedRoot root = open_destination(folder.path(), " on the agent's machine");
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
     ReceiverOptions receiving;

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,6 +75,30 @@ int remove_tree_at(int dir_fd, const std::string& name) {
   ::closedir(dir);
   if (first_error != 0) return first_error;
   return ::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) == 0 ? 0 : errno;
+}
+
+ConfinedRoot open_destination(const std::string& path, const std::string& where) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (errno == ENOENT) {
+      throw FatalError("cannot create " + path + ": its parent directory does not exist" + where +
+                       "; create it first");
+    }
+    throw FatalError(errno_message("cannot create " + path + where, errno));
+  }
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOTDIR) throw FatalError(path + " exists" + where + " and is not a directory");
+    throw FatalError(errno_message("cannot open " + path + where, errno));
+  }
+  struct statvfs vfs {};
+  if (::fstatvfs(fd.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+    throw FatalError(path + " is on a read-only file system" + where);
+  }
+  if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
+    throw FatalError(errno_message(path + " is not writable" + where + " (uid " + std::to_string(::geteuid()) + ")",
+                                   errno));
+  }
+  return ConfinedRoot(std::move(fd), path);
 }
 
 }  // namespace ferry

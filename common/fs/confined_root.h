@@ -60,4 +60,9 @@ class ReceiveFolder {
 // Returns 0 or an errno.
 int remove_tree_at(int dir_fd, const std::string& name);
 
+// Opens the folder a transfer writes into, creating its last component if missing (the parent
+// must exist, as with rsync), and checks it is writable. `where` ends each message: "" for
+// this machine, " on the agent's machine" for the agent. Throws FatalError naming the fix.
+ConfinedRoot open_destination(const std::string& path, const std::string& where);
+
 }  // namespace ferry

@@ -142,7 +142,7 @@ TEST_CASE("source and destination problems name the path and what to do") {
     RunResult r = run(ferry_over_ssh("backup --agent " + quote(agent), work / "home") + " " + quote(src) + " " +
                       quote(remote(work / "locked")));
     CHECK(r.code == kFatal);
-    CHECK(contains(r.err, work / "locked" + " is not writable by the agent (uid 65534)"));
+    CHECK(contains(r.err, work / "locked" + " is not writable on the agent's machine (uid 65534)"));
   }
 }
 
