@@ -216,6 +216,9 @@ void SshSession::pump(int local) {
   std::vector<char> up(256 * 1024);
   std::vector<char> err(16 * 1024);
   bool local_eof = false, remote_eof = false;
+  // Whether the engine's side may have bytes for us: reading it blind on every turn of the
+  // loop cost a failed read() per 4 KiB that libssh delivers during a restore.
+  bool local_readable = true;
   int flags = ::fcntl(local, F_GETFL);
   ::fcntl(local, F_SETFL, flags | O_NONBLOCK);
   auto failed = [this](const std::string& what) {
@@ -245,8 +248,9 @@ void SshSession::pump(int local) {
       remote_eof = true;
       ::shutdown(local, SHUT_WR);
     }
-    if (!local_eof) {
+    if (!local_eof && local_readable) {
       ssize_t r = ::read(local, up.data(), up.size());
+      if (r < 0 && errno == EAGAIN) local_readable = false;
       if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
         local_eof = true;
         if (ssh_channel_is_open(channel_)) ssh_channel_send_eof(channel_);
@@ -266,6 +270,7 @@ void SshSession::pump(int local) {
                      {local, static_cast<short>((local_eof ? 0 : POLLIN) | (down_begin < down_end ? POLLOUT : 0)), 0}};
     // A short timeout: libssh may already hold decrypted data that poll cannot see.
     ::poll(fds, 2, down_begin < down_end || remote_eof ? 50 : 10);
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) local_readable = true;
   }
 }
 
