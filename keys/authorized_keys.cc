@@ -79,14 +79,16 @@ bool parse_allow(std::string_view text, Allow* allow) {
 }
 
 std::string authorized_line(const CredentialsPackage& package, const InstallRules& rules) {
-  for (const std::string* path : {&rules.agent_path, &rules.root}) {
+  for (const std::string* path : {&rules.agent_path, &rules.root, &rules.log_file}) {
+    if (path == &rules.log_file && path->empty()) continue;
     if (path->empty() || path->front() != '/' || path->find_first_of("'\"\\\n\r") != std::string::npos) {
       throw FatalError("cannot install with the path \"" + *path +
                        "\": it must be absolute and must not contain quotes, backslashes or newlines");
     }
   }
+  std::string log = rules.log_file.empty() ? "" : " --log '" + rules.log_file + "'";
   return "restrict,command=\"'" + rules.agent_path + "' forced --root '" + rules.root + "' --allow " +
-         allow_name(rules.allow) + "\" " + package.key_type + " " + package.key_base64 + std::string(kLabel) +
+         allow_name(rules.allow) + log + "\" " + package.key_type + " " + package.key_base64 + std::string(kLabel) +
          package.client_id() + "\n";
 }
 

@@ -28,6 +28,7 @@ struct InstallRules {
   std::string agent_path;  // absolute path of ferry-agent
   std::string root;        // absolute folder the key is confined to
   Allow allow = Allow::kBoth;
+  std::string log_file;    // optional: the agent's debug log for this key's sessions
 };
 
 // Throws FatalError if a path cannot be written into the forced command safely.

@@ -99,6 +99,7 @@ ExitCode install_credentials(const std::string& package_path, const InstallOptio
   Account who = account(options.target.user);
   InstallRules rules;
   rules.allow = options.allow;
+  rules.log_file = options.log_file;
   rules.root = options.root.empty() ? who.home + "/FerryBackups" : options.root;
   rules.root = std::filesystem::path(rules.root).lexically_normal().string();
   if (rules.root.size() > 1 && rules.root.back() == '/') rules.root.pop_back();

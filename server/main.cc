@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   inst->add_option("--allow", install_allow, "backup, restore or both (default both)")
       ->check(CLI::IsMember({"backup", "restore", "both"}));
   inst->add_option("--agent-path", install.agent_path, "the ferry-agent the key runs (default: this one)");
+  inst->add_option("--log", install.log_file, "have the agent write a debug log of this key's sessions to FILE");
   inst->add_option("--host-key-dir", install.host_key_dir, "where this machine's SSH host keys are (default /etc/ssh)");
 
   ferry::CredentialsTarget list_target, revoke_target;

@@ -82,7 +82,7 @@ TEST_CASE("a credentials package installs a confined key: backup and restore wor
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(slurp(home + "/keys/laptop").starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
 
-  RunResult inst = install(work / "laptop.ferrycreds", root);
+  RunResult inst = install(work / "laptop.ferrycreds", root, "--log " + quote(work / "agent.log"));
   INFO(inst.out, inst.err);
   REQUIRE(inst.code == 0);
   std::string keys = slurp(sshd().authorized_keys());
@@ -98,6 +98,7 @@ TEST_CASE("a credentials package installs a confined key: backup and restore wor
   INFO(b.err);
   REQUIRE(b.code == 0);
   CHECK(compare(snapshot(src), snapshot(root + "/laptop")) == "");
+  CHECK(slurp(work / "agent.log").find("forced command: confined to " + root) != std::string::npos);
   RunResult r = run(ferry_with_home_key("restore", home) + " " + quote(remote(root + "/laptop")) + " " +
                     quote(work / "restored"));
   INFO(r.err);

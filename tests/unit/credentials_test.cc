@@ -77,7 +77,7 @@ TEST_CASE("a package whose fingerprint does not match its key is refused") {
 
 TEST_CASE("installing keeps every other line byte for byte and replaces the same client's line") {
   CredentialsPackage a = sample_package("laptop"), b = sample_package("desktop");
-  InstallRules rules{"/usr/bin/ferry-agent", "/backups/ann", Allow::kBoth};
+  InstallRules rules{"/usr/bin/ferry-agent", "/backups/ann", Allow::kBoth, ""};
   const std::string before = "# my keys\nssh-ed25519 AAAAother user@box\n\ncommand=\"x\" ssh-rsa AAAAyy  spaced  ";
   bool replaced = true;
   std::string once = with_line_installed(before, a.client_id(), authorized_line(a, rules), &replaced);
@@ -104,8 +104,12 @@ TEST_CASE("installing keeps every other line byte for byte and replaces the same
   revoked = without_lines_of(revoked, "desktop", &removed);
   CHECK(removed == 1);
   CHECK(revoked == before + "\n");
-  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "/backups/it's", Allow::kBoth}), FatalError);
-  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "relative", Allow::kBoth}), FatalError);
+  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "/backups/it's", Allow::kBoth, ""}), FatalError);
+  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "relative", Allow::kBoth, ""}), FatalError);
+  std::string logged = authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "/b", Allow::kBackup, "/var/log/ferry.log"});
+  CHECK(logged.starts_with("restrict,command=\"'/usr/bin/ferry-agent' forced --root '/b' --allow backup --log "
+                           "'/var/log/ferry.log'\" ssh-ed25519 "));
+  CHECK_THROWS_AS(authorized_line(a, InstallRules{"/usr/bin/ferry-agent", "/b", Allow::kBoth, "log.txt"}), FatalError);
 }
 
 TEST_CASE("the forced command lets only Ferry's agent through") {
