@@ -22,9 +22,8 @@
 
 namespace {
 
-void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string* src, std::string* dst) {
-  cmd->add_option("SRC", *src, "what to copy from")->required();
-  cmd->add_option("DEST", *dst, "where to copy to")->required();
+// How to reach the agent: shared by backup, restore and doctor.
+void add_connection_options(CLI::App* cmd, ferry::TransferOptions* o) {
   cmd->add_option("-i,--identity", o->identity, "private key to log in with (default: the key in FERRY_HOME)");
   cmd->add_option("--port", o->port, "SSH port of the remote (default 22)")->check(CLI::Range(1, 65535));
   cmd->add_option("--known-hosts", o->known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
@@ -32,6 +31,14 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   cmd->add_option("--host-fingerprint", o->host_fingerprint,
                   "trust an unknown host key only if its fingerprint is this (SHA256:…, as install-credentials prints)");
   cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
+  cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
+      ->check(CLI::Range(5, 86400));
+}
+
+void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string* src, std::string* dst) {
+  cmd->add_option("SRC", *src, "what to copy from")->required();
+  cmd->add_option("DEST", *dst, "where to copy to")->required();
+  add_connection_options(cmd, o);
   cmd->add_flag("-n,--dry-run", o->dry_run, "show what would be copied, change nothing");
   cmd->add_flag("-c,--checksum", o->checksum,
                 "decide what changed by whole-file hashes (reads every file on both sides) instead of size and mtime");
@@ -54,8 +61,6 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
         if (o->rate_limit == 0) throw CLI::ValidationError("--bwlimit", error);
       },
       "cap the bytes written to the connection per second, in both directions (e.g. 500K, 10M)");
-  cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
-      ->check(CLI::Range(5, 86400));
 }
 
 }  // namespace
@@ -81,12 +86,7 @@ int main(int argc, char** argv) {
   bool doctor_json = false;
   CLI::App* doctor = app.add_subcommand("doctor", "check, step by step, that backups to DEST can work, and say what to fix");
   doctor->add_option("DEST", doctor_dest, "[user@]host:/path, ssh://..., or a local folder")->required();
-  doctor->add_option("-i,--identity", options.identity, "private key to log in with (default: the key in FERRY_HOME)");
-  doctor->add_option("--port", options.port, "SSH port of the remote (default 22)")->check(CLI::Range(1, 65535));
-  doctor->add_option("--known-hosts", options.known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
-  doctor->add_flag("--accept-new-host-key", options.accept_new_host_key, "trust and record an unknown host key");
-  doctor->add_option("--host-fingerprint", options.host_fingerprint, "trust an unknown host key only if it is this one");
-  doctor->add_option("--agent", options.agent, "command that starts the agent on the remote (default: ferry-agent)");
+  add_connection_options(doctor, &options);
   doctor->add_flag("--json", doctor_json, "print the steps as one JSON object");
   doctor->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
 
