@@ -22,10 +22,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// ferry doctor with the test sshd's key, port and known_hosts unless told otherwise.
+struct Doctor {
+  std::string home;
+  std::string identity = sshd().client_key();
+  std::string known_hosts = sshd().known_hosts();
+  int port = sshd().port();
+
+  std::string operator()(const std::string& extra, const std::string& dest) const {
+    return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(identity) + " --port " +
+           std::to_string(port) + " --known-hosts " + quote(known_hosts) + " " + extra + " " + quote(dest);
+  }
+};
+
 std::string doctor(const std::string& home, const std::string& extra, const std::string& dest, int port = 0) {
-  return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
-         " --port " + std::to_string(port != 0 ? port : sshd().port()) + " --known-hosts " +
-         quote(sshd().known_hosts()) + " " + extra + " " + quote(dest);
+  Doctor d{home};
+  if (port != 0) d.port = port;
+  return d(extra, dest);
 }
 
 bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
@@ -106,9 +119,9 @@ TEST_CASE("doctor names each failure and its fix") {
   SUBCASE("unknown host key") {
     std::string kh = work / "empty_known_hosts";
     std::ofstream(kh) << "";
-    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
-                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(kh) + " " +
-                      quote(remote("/tmp")));
+    Doctor d{home};
+    d.known_hosts = kh;
+    RunResult r = run(d("", remote("/tmp")));
     CHECK(r.code == 4);
     CHECK(has(r.out, "[FAIL] host key: the host key of 127.0.0.1"));
     CHECK(has(r.out, "is not known"));
@@ -120,18 +133,18 @@ TEST_CASE("doctor names each failure and its fix") {
     std::string type, key;
     pub >> type >> key;
     std::ofstream(kh) << "[127.0.0.1]:" << sshd().port() << " " << type << " " << key << "\n";
-    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(sshd().client_key()) +
-                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(kh) + " " +
-                      quote(remote("/tmp")));
+    Doctor d{home};
+    d.known_hosts = kh;
+    RunResult r = run(d("", remote("/tmp")));
     CHECK(r.code == 4);
     CHECK(has(r.out, "[FAIL] host key"));
     CHECK(has(r.out, "HAS CHANGED"));
   }
   SUBCASE("key not installed") {
     REQUIRE(run("ssh-keygen -q -t ed25519 -N '' -f " + quote(work / "stranger")).code == 0);
-    RunResult r = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " doctor -i " + quote(work / "stranger") +
-                      " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts()) +
-                      " " + quote(remote("/tmp")));
+    Doctor d{home};
+    d.identity = work / "stranger";
+    RunResult r = run(d("", remote("/tmp")));
     CHECK(r.code == 4);
     CHECK(has(r.out, "[FAIL] authentication: the server 127.0.0.1"));
     CHECK(has(r.out, "refused key"));
