@@ -37,11 +37,7 @@ namespace {
 // file of the same name we already have.
 struct WantedFile {
   FileEntry entry;
-  bool delta = false;
-  uint64_t basis_size = 0;
-  uint32_t block_size = 0;
-  int64_t basis_mtime_sec = 0;
-  uint32_t basis_mtime_nsec = 0;
+  std::optional<BasisShape> signed_basis;  // what the signer described; unset: the file comes whole
   bool retried = false;
 };
 
@@ -339,14 +335,7 @@ class ReceiveSession {
     incoming_.wanted = std::move(it->second);
     incoming_.basis.reset();
     wanted_.erase(it);
-    if (std::optional<BasisShape> shape = signer_.take(index)) {
-      WantedFile& w = incoming_.wanted;
-      w.delta = true;
-      w.basis_size = shape->size;
-      w.block_size = shape->block_size;
-      w.basis_mtime_sec = shape->mtime_sec;
-      w.basis_mtime_nsec = shape->mtime_nsec;
-    }
+    incoming_.wanted.signed_basis = signer_.take(index);
     incoming_.bytes = 0;
     incoming_.error.clear();
     incoming_.hasher.reset();
@@ -399,7 +388,7 @@ class ReceiveSession {
     Decoder d(payload);
     uint64_t index = d.varint("index");
     begin_incoming(index);
-    if (!incoming_.wanted.delta) throw ProtocolError("FileDelta for entry " + std::to_string(index) + ", which has no basis");
+    if (!incoming_.wanted.signed_basis) throw ProtocolError("FileDelta for entry " + std::to_string(index) + ", which has no basis");
     if (!incoming_.basis.valid() && incoming_.error.empty()) open_basis();
     while (!d.at_end()) {
       uint8_t op = d.u8("op");
@@ -411,7 +400,8 @@ class ReceiveSession {
         uint64_t first = d.varint("first");
         uint64_t count = d.varint("count");
         uint64_t offset, length;
-        if (!copy_extent(incoming_.wanted.basis_size, incoming_.wanted.block_size, first, count, &offset, &length)) {
+        const BasisShape& basis = *incoming_.wanted.signed_basis;
+        if (!copy_extent(basis.size, basis.block_size, first, count, &offset, &length)) {
           throw ProtocolError("copy of blocks " + std::to_string(first) + "+" + std::to_string(count) +
                               " outside the basis of entry " + std::to_string(index));
         }
@@ -423,13 +413,13 @@ class ReceiveSession {
   }
 
   void open_basis() {
-    const WantedFile& w = incoming_.wanted;
-    std::string leaf(leaf_of(w.entry.path));
+    const BasisShape& signed_basis = *incoming_.wanted.signed_basis;
+    std::string leaf(leaf_of(incoming_.entry.path));
     incoming_.basis.reset(::openat(incoming_.dir.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st {};
     if (!incoming_.basis.valid() || ::fstat(incoming_.basis.get(), &st) != 0 ||
-        static_cast<uint64_t>(st.st_size) != w.basis_size || st.st_mtim.tv_sec != w.basis_mtime_sec ||
-        static_cast<uint32_t>(st.st_mtim.tv_nsec) != w.basis_mtime_nsec) {
+        static_cast<uint64_t>(st.st_size) != signed_basis.size || st.st_mtim.tv_sec != signed_basis.mtime_sec ||
+        static_cast<uint32_t>(st.st_mtim.tv_nsec) != signed_basis.mtime_nsec) {
       incoming_.basis.reset();
       incoming_.error = "basis changed";  // retried whole at FileEnd
     }
@@ -501,12 +491,12 @@ class ReceiveSession {
     }
     bool verified = incoming_.error.empty() && incoming_.hasher.digest() == end.hash;
     if (verified) start_writeback(true);
-    if (!verified && incoming_.wanted.delta && !incoming_.wanted.retried) {
+    if (!verified && incoming_.wanted.signed_basis && !incoming_.wanted.retried) {
       // A weak+strong collision, or the basis changed under us: ask once more, whole.
       spdlog::debug("{}: delta did not verify ({}), asking for the whole file", shown,
                     incoming_.error.empty() ? "hash mismatch" : incoming_.error);
       WantedFile again = std::move(incoming_.wanted);
-      again.delta = false;
+      again.signed_basis.reset();
       again.retried = true;
       discard_incoming();
       send_want(Want{end.index, wire::kWantRetry});
