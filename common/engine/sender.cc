@@ -39,6 +39,16 @@ namespace {
 // (long path, link and 512 KiB of xattrs) still fits a frame on top of a full batch.
 constexpr size_t kEntryBatchBytes = 32 * 1024;
 
+// Opens a file to send (or hash) beneath the root, without following any symlink, and without
+// touching its atime where we may (O_NOATIME needs ownership or CAP_FOWNER). errno tells why not.
+int open_source(int root_fd, const std::string& path) {
+  if (root_fd < 0) return -1;
+  int fd = platform::open_beneath(root_fd, path, O_RDONLY | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = platform::open_beneath(root_fd, path, O_RDONLY);
+  if (fd >= 0) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return fd;
+}
+
 // What the sender remembers of each listed entry until the receiver has answered.
 struct Listed {
   std::string path;
@@ -170,11 +180,8 @@ class SendSession {
   // --checksum: the whole-file hash, or "" if the file cannot be read now (it is then sent, and
   // the read error reported, when the receiver asks for it).
   static std::string hash_file(int root_fd, const std::string& path) {
-    UniqueFd fd(root_fd < 0 ? -1 : platform::open_beneath(root_fd, path, O_RDONLY | O_NOATIME));
-    if (!fd.valid()) fd.reset(root_fd < 0 ? -1 : platform::open_beneath(root_fd, path, O_RDONLY));
-    if (!fd.valid()) return "";
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    return hash_whole_file(fd.get());
+    UniqueFd fd(open_source(root_fd, path));
+    return fd.valid() ? hash_whole_file(fd.get()) : "";
   }
 
   void read_requests() {
@@ -292,8 +299,7 @@ class SendSession {
       out_.send(MsgType::kFileFailed, e);
     };
 
-    int fd = root_fd < 0 ? -1 : platform::open_beneath(root_fd, listed.path, O_RDONLY | O_NOATIME);
-    if (fd < 0 && errno == EPERM) fd = platform::open_beneath(root_fd, listed.path, O_RDONLY);
+    int fd = open_source(root_fd, listed.path);
     if (fd < 0) {
       if (errno == ENOENT) return refuse("file vanished before it could be sent: " + shown);
       if (errno == ELOOP) return refuse("file was replaced by a symlink, not sent: " + shown);
@@ -305,7 +311,6 @@ class SendSession {
     if (!S_ISREG(st.st_mode) || st.st_dev != listed.dev || st.st_ino != listed.ino) {
       return refuse("file changed type or was replaced while listed, not sent: " + shown);
     }
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
     spdlog::info("{}", printable(listed.path));
     FileHasher hasher;
