@@ -254,6 +254,8 @@ def shq(s):
 
 def command(tool, direction, local, remote, server, usage_file, extra):
     login = f"root@127.0.0.1:{remote}"
+    if tool == "ferry-nosync":
+        tool, extra = "ferry", ["--no-sync"] + extra
     if tool == "ferry":
         agent = f"{WRAP} {usage_file} {os.path.join(BIN, 'ferry-agent')}"
         args = [os.path.join(BIN, "ferry"), direction, "-i", server.key, "--port", str(server.relay_port),
@@ -321,7 +323,7 @@ def same_tree(a, b):
 
 def run_set(name, s0, s1, server, mnt, runs, results, compress_level):
     for rep in range(runs):
-        order = ("ferry", "rsync") if rep % 2 == 0 else ("rsync", "ferry")
+        order = ("ferry", "ferry-nosync", "rsync") if rep % 2 == 0 else ("rsync", "ferry-nosync", "ferry")
         dirs = {t: (os.path.join(mnt, f"{name}-{t}-backup"), os.path.join(mnt, f"{name}-{t}-restore")) for t in order}
         for t in order:
             for d in dirs[t]:
@@ -340,7 +342,7 @@ def run_set(name, s0, s1, server, mnt, runs, results, compress_level):
                     sys.exit(f"{t} {label} on {name}: {check}")
             print(f"  {name} run {rep + 1}/{runs}: {label} done", file=sys.stderr)
         # Compression, on a first copy.
-        for t in order:
+        for t in ("ferry", "rsync") if rep % 2 == 0 else ("rsync", "ferry"):
             d = os.path.join(mnt, f"{name}-{t}-z")
             shutil.rmtree(d, ignore_errors=True)
             extra = ["-z", "--compress-level", str(compress_level)] if t == "ferry" else \
@@ -373,19 +375,27 @@ def human(n):
 
 
 def report(results, runs):
-    lines = [f"| set | case | wall ferry | wall rsync | ratio | ratio vs rsync + sync | CPU ratio | RSS ferry | RSS rsync | wire ferry | wire rsync | wire ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    """Two ratios of wall time, each between runs that promise the same: Ferry (data on disk
+    when it exits) against rsync followed by `sync -f`, and Ferry --no-sync (data left to the
+    kernel) against rsync alone."""
+    lines = ["| set | case | wall ferry | wall rsync + sync | **ratio** | wall ferry --no-sync | wall rsync | "
+             "**ratio --no-sync** | ferry / rsync | CPU ratio | RSS ferry | RSS rsync | wire ferry | wire rsync | wire ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for (name, label), by_tool in results.items():
-        f, r = by_tool["ferry"], by_tool["rsync"]
+        f, r, n = by_tool["ferry"], by_tool["rsync"], by_tool.get("ferry-nosync")
         med = lambda rs, k: statistics.median(x[k] for x in rs)
         # Ratios are medians of per-run ratios: each pair ran back to back, under the same load.
-        ratio = lambda k: statistics.median(a[k] / b[k] if b[k] else float("nan") for a, b in zip(f, r))
-        durable = statistics.median(a["wall"] / b["wall_durable"] for a, b in zip(f, r))
-        lines.append(f"| {name} | {label} | {med(f, 'wall'):.2f} s | {med(r, 'wall'):.2f} s | **{ratio('wall'):.2f}** | "
-                     f"{durable:.2f} | {ratio('cpu'):.2f} | {med(f, 'rss_kib') / 1024:.0f} MiB | {med(r, 'rss_kib') / 1024:.0f} MiB | "
-                     f"{human(med(f, 'wire'))} | {human(med(r, 'wire'))} | **{ratio('wire'):.3f}** |")
+        ratio = lambda a_runs, k, b_runs, kb: statistics.median(a[k] / b[kb] if b[kb] else float("nan")
+                                                                for a, b in zip(a_runs, b_runs))
+        nosync = (f"{med(n, 'wall'):.2f} s", f"**{ratio(n, 'wall', r, 'wall'):.2f}**") if n else ("", "")
+        lines.append(f"| {name} | {label} | {med(f, 'wall'):.2f} s | {med(r, 'wall_durable'):.2f} s | "
+                     f"**{ratio(f, 'wall', r, 'wall_durable'):.2f}** | {nosync[0]} | {med(r, 'wall'):.2f} s | {nosync[1]} | "
+                     f"{ratio(f, 'wall', r, 'wall'):.2f} | {ratio(f, 'cpu', r, 'cpu'):.2f} | "
+                     f"{med(f, 'rss_kib') / 1024:.0f} MiB | {med(r, 'rss_kib') / 1024:.0f} MiB | "
+                     f"{human(med(f, 'wire'))} | {human(med(r, 'wire'))} | **{ratio(f, 'wire', r, 'wire'):.3f}** |")
         if "rate" in f[0]:
-            lines.append(f"| {name} | (rate on the wire) | {human(med(f, 'rate'))}/s | {human(med(r, 'rate'))}/s | | | | | | | | |")
+            lines.append(f"| {name} | (rate on the wire) | {human(med(f, 'rate'))}/s | | | | {human(med(r, 'rate'))}/s |"
+                         " | | | | | | | |")
     return "\n".join(lines)
 
 
@@ -399,7 +409,11 @@ def main():
     ap.add_argument("--compress-level", type=int, default=3)
     ap.add_argument("--bwlimit", default="20M")
     ap.add_argument("--markdown", help="append the result table to this file")
+    ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
+    if args.bin:
+        global BIN, WRAP
+        BIN, WRAP = os.path.abspath(args.bin), os.path.join(os.path.abspath(args.bin), "rusage_wrap")
     if os.geteuid() != 0:
         sys.exit("bench.py needs root: it mounts an ext4 image, and both tools keep ownership")
     for b in ("ferry", "ferry-agent", "wire_relay", "rusage_wrap"):

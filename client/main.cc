@@ -42,6 +42,9 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   cmd->add_flag("-n,--dry-run", o->dry_run, "show what would be copied, change nothing");
   cmd->add_flag("-c,--checksum", o->checksum,
                 "decide what changed by whole-file hashes (reads every file on both sides) instead of size and mtime");
+  cmd->add_flag("--no-sync", o->no_sync,
+                "do not wait for the copy to reach the disk before reporting success (rsync's default: "
+                "faster, but a power cut soon after can lose files reported as copied)");
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
   cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
   cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");

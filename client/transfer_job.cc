@@ -112,7 +112,8 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   Open open;
   open.operation = backup ? wire::Operation::kBackup : wire::Operation::kRestore;
   open.path = far_path;
-  open.flags = (options.dry_run ? wire::kOpenDryRun : 0) | (options.checksum ? wire::kOpenChecksum : 0);
+  open.flags = (options.dry_run ? wire::kOpenDryRun : 0) | (options.checksum ? wire::kOpenChecksum : 0) |
+               (options.no_sync ? wire::kOpenNoSync : 0);
   open.timeout_s = static_cast<uint32_t>(options.timeout_s);
   open.rate_limit = options.rate_limit;
   channel.set_rate_limit(options.rate_limit);
@@ -155,11 +156,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
       ConfinedRoot root = open_destination(folder.path(), "");
-      ReceiverOptions receiver_options;
-      receiver_options.dry_run = options.dry_run;
-      receiver_options.keep_owner = ::geteuid() == 0;
-      receiver_options.program_name = "ferry";
-      summary.take(Receiver(in, out, reporter, stats, receiver_options).run(root));
+      summary.take(Receiver(in, out, reporter, stats, receiver_options(open, "ferry")).run(root));
     }
   }
   summary.bytes_wire_sent = channel.bytes_written();

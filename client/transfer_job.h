@@ -19,6 +19,7 @@ struct TransferOptions {
   std::string agent;
   bool dry_run = false;
   bool checksum = false;
+  bool no_sync = false;
   int verbosity = 0;
   bool stats = false;
   bool json = false;

@@ -107,11 +107,7 @@ ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, cons
     ConfinedRoot root = open_destination(folder.path(), " on the agent's machine");
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
-    ReceiverOptions receiving;
-    receiving.dry_run = dry_run;
-    receiving.keep_owner = ::geteuid() == 0;
-    receiving.program_name = "ferry-agent";
-    Receiver(in, out, reporter, stats, receiving).run(root);
+    Receiver(in, out, reporter, stats, receiver_options(open, "ferry-agent")).run(root);
   } else {
     check_restore_source(open.path);
     Opened{false}.encode(e);

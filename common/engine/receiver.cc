@@ -475,6 +475,7 @@ class ReceiveSession {
   // waits for each file in turn.
   void start_writeback(bool file_complete) {
     static constexpr uint64_t kWritebackChunk = 8 * 1024 * 1024;
+    if (!options_.flush_to_disk) return;
     uint64_t pending = incoming_.bytes - incoming_.writeback_from;
     if (pending == 0 || (!file_complete && pending < kWritebackChunk)) return;
     ::sync_file_range(incoming_.fd.get(), static_cast<off_t>(incoming_.writeback_from), static_cast<off_t>(pending),
@@ -597,7 +598,9 @@ class ReceiveSession {
     if (!problem.empty()) fail(root_.shown("") + ": " + problem);
     // One flush for the whole run: every file is on disk before we report success. A run that
     // changed nothing skips it: it would only wait for other programs' writes.
-    if (changed_ && ::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+    if (!options_.flush_to_disk) {
+      if (changed_) spdlog::debug("not flushing {} to disk (--no-sync)", root_.shown(""));
+    } else if (changed_ && ::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
   }
 
   void make_hardlink(const PendingLink& link) {

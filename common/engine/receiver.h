@@ -25,6 +25,10 @@ namespace ferry {
 struct ReceiverOptions {
   bool dry_run = false;
   bool keep_owner = false;  // true when running as root
+  // Whether the run ends with everything it wrote on disk (writeback while data arrives, one
+  // syncfs at the end). Off (--no-sync) is rsync's default: faster, and a power cut soon after
+  // may lose what the run reported as copied.
+  bool flush_to_disk = true;
   // Who we are in messages about ownership ("ferry-agent", "ferry").
   std::string program_name = "ferry";
 };

@@ -1,5 +1,7 @@
 #include "engine/session.h"
 
+#include <unistd.h>
+
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -92,6 +94,15 @@ SenderOptions sender_options(const Open& open) {
   }
   c.level = open.compress_level;
   c.skip = SkipCompressList::parse(open.skip_compress);
+  return options;
+}
+
+ReceiverOptions receiver_options(const Open& open, std::string program_name) {
+  ReceiverOptions options;
+  options.dry_run = open.flags & wire::kOpenDryRun;
+  options.flush_to_disk = !(open.flags & wire::kOpenNoSync);
+  options.keep_owner = ::geteuid() == 0;
+  options.program_name = std::move(program_name);
   return options;
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/data_writer.h"
+#include "engine/receiver.h"
 #include "engine/sender.h"
 #include "engine/reporter.h"
 #include "protocol/framing.h"
@@ -28,6 +29,10 @@ bool handle_common_frame(const Frame& frame, Reporter& reporter);
 
 // What the Open message asks of a sender (compression, --checksum).
 SenderOptions sender_options(const Open& open);
+
+// What the Open message asks of a receiver (dry run, --no-sync). `program_name` is the receiving
+// program's, for messages; it keeps owners when it runs as root.
+ReceiverOptions receiver_options(const Open& open, std::string program_name);
 
 // Sends a Keepalive whenever nothing else was written for `interval`, so the peer's read
 // deadline only fires when the link or this process is really dead.

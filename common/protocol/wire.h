@@ -66,7 +66,9 @@ inline constexpr uint64_t kOpenDryRun = 1u << 0;
 inline constexpr uint64_t kOpenCompress = 1u << 1;      // the sender compresses file data
 inline constexpr uint64_t kOpenCompressAuto = 1u << 2;  // ... only while it measures faster
 inline constexpr uint64_t kOpenChecksum = 1u << 3;      // compare content hashes, not size+mtime
-inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum;
+inline constexpr uint64_t kOpenNoSync = 1u << 4;        // the receiver leaves flushing to the kernel
+inline constexpr uint64_t kOpenKnownFlags =
+    kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum | kOpenNoSync;
 
 // Capability bits in Hello: what this build can do, beyond what the version implies.
 inline constexpr uint64_t kCapZstd = 1u << 0;  // can send and receive Compressed frames

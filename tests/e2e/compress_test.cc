@@ -31,13 +31,6 @@ void write_text(const std::string& path, size_t size, unsigned seed) {
   std::ofstream(path, std::ios::binary) << s;
 }
 
-void write_random(const std::string& path, size_t size, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(size, '\0');
-  for (char& c : s) c = static_cast<char>(rng());
-  std::ofstream(path, std::ios::binary) << s;
-}
-
 // ferry VERB through the relay instead of straight to sshd.
 std::string ferry_via(const WireRelay& relay, const std::string& verb, const std::string& home) {
   return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " " + verb + " -i " + quote(sshd().client_key()) +

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "support/dirty_pages.h"
 #include "support/run.h"
 #include "support/sshd_fixture.h"
 #include "support/temp_dir.h"
@@ -28,6 +29,9 @@ bool running_as_root();
 
 // Fills root with every kind of entry, name and metadata Ferry must carry.
 void build_full_tree(const std::string& root);
+
+// Writes `size` pseudo-random bytes (the same for the same seed) to path.
+void write_random(const std::string& path, size_t size, unsigned seed);
 
 // Reads one integer field from the --json line in out; -1 if missing.
 long long json_field(const std::string& out, const std::string& field);

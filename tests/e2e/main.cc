@@ -53,6 +53,13 @@ void own(const std::string& path, uid_t uid, gid_t gid) {
 
 }  // namespace
 
+void write_random(const std::string& path, size_t size, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(size, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  std::ofstream(path, std::ios::binary) << s;
+}
+
 void build_full_tree(const std::string& r) {
   namespace fs = std::filesystem;
   std::mt19937_64 rng(42);

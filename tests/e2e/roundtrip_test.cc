@@ -147,13 +147,7 @@ TEST_CASE("a small change in a large file moves a small delta, in both direction
   TempDir work;
   std::string src = work / "src", backup = work / "backup", restored = work / "restored";
   fs::create_directory(src);
-  {
-    std::ofstream big(src + "/disk.img", std::ios::binary);
-    std::mt19937_64 rng(9);
-    std::string data(16 * 1024 * 1024, '\0');
-    for (char& c : data) c = static_cast<char>(rng());
-    big << data;
-  }
+  write_random(src + "/disk.img", 16 * 1024 * 1024, 9);
   sshd().trust_host_key();
   std::string home = work / "home";
   REQUIRE(run(ferry_over_ssh("backup", home) + " " + quote(src) + " " + quote(remote(backup))).code == 0);
@@ -216,4 +210,31 @@ TEST_CASE("--checksum finds a change that keeps size and mtime, and skips a touc
   REQUIRE(checked.code == 0);
   CHECK(json_field(checked.out, "files_transferred") == 1);  // only the real edit
   CHECK(compare(snapshot(src), snapshot(backup)) == "");       // and the touch's mtime arrived too
+}
+
+TEST_CASE("a run ends with its data on disk, unless --no-sync leaves it to the kernel") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directory(src);
+  write_random(src + "/data.bin", 8 * 1024 * 1024, 11);
+  if (!dirty_pages(src + "/data.bin")) return;  // the kernel does not show page flags here
+  sshd().trust_host_key();
+  std::string home = work / "home";
+  for (bool no_sync : {false, true}) {
+    CAPTURE(no_sync);
+    std::string backup = work / (no_sync ? "backup-no-sync" : "backup");
+    std::string flag = no_sync ? " --no-sync" : "";
+    RunResult b = run(ferry_over_ssh("backup" + flag, home) + " " + quote(src) + " " + quote(remote(backup)));
+    INFO(b.err);
+    REQUIRE(b.code == 0);
+    CHECK(compare(snapshot(src), snapshot(backup)) == "");
+    // 8 MiB written moments ago: unless something flushed it, most of it is still dirty.
+    std::optional<long> dirty = dirty_pages(backup + "/data.bin");
+    REQUIRE(dirty);
+    if (no_sync) {
+      CHECK(*dirty > 0);
+    } else {
+      CHECK(*dirty == 0);
+    }
+  }
 }
