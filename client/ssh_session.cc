@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "client/channel_pump.h"
 #include "base/log.h"
 
 namespace ferry {
@@ -200,78 +201,11 @@ UniqueFd SshSession::start(const std::string& command) {
   }
   int local = sv[1];
   pump_ = std::thread([this, local] {
-    pump(local);
+    pump_error_ = ChannelPump(session_, channel_, local).run(abandon_);
+    pump_failed_ = !pump_error_.empty();
     ::close(local);
   });
   return UniqueFd(sv[0]);
-}
-
-// Moves bytes between the channel and the local socket until both directions are done. The
-// local socket is non-blocking and bytes from the channel wait in `down` until the engine takes
-// them, so the pump never blocks on the engine; libssh stops reading the channel (its window
-// closes) while `down` is full.
-void SshSession::pump(int local) {
-  std::vector<char> down(256 * 1024);
-  size_t down_begin = 0, down_end = 0;
-  std::vector<char> up(256 * 1024);
-  std::vector<char> err(16 * 1024);
-  bool local_eof = false, remote_eof = false;
-  // Whether the engine's side may have bytes for us: reading it blind on every turn of the
-  // loop cost a failed read() per 4 KiB that libssh delivers during a restore.
-  bool local_readable = true;
-  int flags = ::fcntl(local, F_GETFL);
-  ::fcntl(local, F_SETFL, flags | O_NONBLOCK);
-  auto failed = [this](const std::string& what) {
-    pump_error_ = what + ": " + ssh_get_error(session_);
-    pump_failed_ = true;
-  };
-
-  while (!(remote_eof && down_begin == down_end && local_eof) && !abandon_) {
-    if (down_begin == down_end && !remote_eof) {
-      down_begin = down_end = 0;
-      int n = ssh_channel_read_nonblocking(channel_, down.data(), static_cast<uint32_t>(down.size()), 0);
-      if (n == SSH_ERROR) return failed("connection lost");
-      down_end = static_cast<size_t>(n > 0 ? n : 0);
-    }
-    int en = ssh_channel_read_nonblocking(channel_, err.data(), static_cast<uint32_t>(err.size()), 1);
-    if (en > 0) (void)!::write(STDERR_FILENO, err.data(), static_cast<size_t>(en));
-    if (down_begin < down_end) {
-      ssize_t w = ::write(local, down.data() + down_begin, down_end - down_begin);
-      if (w > 0) down_begin += static_cast<size_t>(w);
-      if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        down_begin = down_end;  // the engine is gone; drop what the agent still sends
-        remote_eof = true;
-      }
-    }
-    if (down_begin == down_end && !remote_eof &&
-        (ssh_channel_is_eof(channel_) || !ssh_channel_is_open(channel_))) {
-      remote_eof = true;
-      ::shutdown(local, SHUT_WR);
-    }
-    if (!local_eof && local_readable) {
-      ssize_t r = ::read(local, up.data(), up.size());
-      if (r < 0 && errno == EAGAIN) local_readable = false;
-      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
-        local_eof = true;
-        if (ssh_channel_is_open(channel_)) ssh_channel_send_eof(channel_);
-      } else if (r > 0) {
-        size_t off = 0;
-        while (off < static_cast<size_t>(r)) {
-          int w = ssh_channel_write(channel_, up.data() + off, static_cast<uint32_t>(r - static_cast<ssize_t>(off)));
-          if (w == SSH_ERROR) return failed("connection lost while sending");
-          off += static_cast<size_t>(w);
-        }
-        continue;  // more may be waiting
-      }
-    }
-    if (remote_eof && local_eof) break;
-    bool want_channel = down_begin == down_end && !remote_eof;
-    pollfd fds[2] = {{ssh_get_fd(session_), static_cast<short>(want_channel ? POLLIN : 0), 0},
-                     {local, static_cast<short>((local_eof ? 0 : POLLIN) | (down_begin < down_end ? POLLOUT : 0)), 0}};
-    // A short timeout: libssh may already hold decrypted data that poll cannot see.
-    ::poll(fds, 2, down_begin < down_end || remote_eof ? 50 : 10);
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) local_readable = true;
-  }
 }
 
 int SshSession::finish() {

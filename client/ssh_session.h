@@ -52,7 +52,6 @@ class SshSession {
  private:
   void verify_host_key();
   void authenticate();
-  void pump(int local_fd);
 
   SshOptions options_;
   ssh_session_struct* session_ = nullptr;
