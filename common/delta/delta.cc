@@ -73,7 +73,8 @@ void DeltaEncoder::emit_literal_until(size_t end) {
 
 void DeltaEncoder::emit_copy(uint64_t block) {
   matched_bytes_ += sig_.block_length(block);
-  if (have_run_ && run_first_ + run_count_ == block) {
+  bool run_has_room = (run_count_ + 1) * sig_.block_size <= kMaxCopyRunBytes;
+  if (have_run_ && run_first_ + run_count_ == block && run_has_room) {
     ++run_count_;
   } else {
     flush_copy();

@@ -28,6 +28,10 @@ class DeltaEncoder {
   static constexpr int kMaxProbes = 16;
   // Literal bytes are handed to the sink in pieces of at most this size.
   static constexpr size_t kMaxLiteral = 128 * 1024;
+  // A run of matched blocks is handed to the sink when it would cover more than this, instead
+  // of once it ends: in a large file that barely changed, one run can be most of the file, and the
+  // receiver should rebuild it while the scan goes on, not after.
+  static constexpr uint64_t kMaxCopyRunBytes = 8 * 1024 * 1024;
 
   // sig must outlive the encoder.
   DeltaEncoder(const Signature& sig, DeltaSink& sink);

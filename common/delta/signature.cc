@@ -59,8 +59,10 @@ void strong_hash(const uint8_t* data, size_t size, uint8_t* out, uint32_t len) {
   std::copy(c.digest, c.digest + len, out);
 }
 
-SignatureBuilder::SignatureBuilder(uint64_t basis_size) {
-  SignatureShape shape = signature_shape(basis_size);
+SignatureBuilder::SignatureBuilder(uint64_t basis_size)
+    : SignatureBuilder(basis_size, signature_shape(basis_size)) {}
+
+SignatureBuilder::SignatureBuilder(uint64_t basis_size, SignatureShape shape) {
   sig_.basis_size = basis_size;
   sig_.block_size = shape.block_size;
   sig_.strong_len = shape.strong_len;
@@ -94,6 +96,14 @@ void SignatureBuilder::feed(const uint8_t* data, size_t len) {
     len -= block;
   }
   partial_.assign(data, data + len);
+}
+
+void Signature::append(const Signature& next) {
+  FERRY_CHECK(next.block_size == block_size && next.strong_len == strong_len);
+  FERRY_CHECK(basis_size % block_size == 0);  // this piece ended at a block boundary
+  basis_size += next.basis_size;
+  weak.insert(weak.end(), next.weak.begin(), next.weak.end());
+  strong.insert(strong.end(), next.strong.begin(), next.strong.end());
 }
 
 Signature SignatureBuilder::finish() {

@@ -40,6 +40,8 @@ struct Signature {
   std::vector<uint8_t> strong;   // strong_len bytes per block
 
   uint64_t block_count() const { return weak.size(); }
+  // Joins the signature of the piece that follows this one (signed separately, in this shape).
+  void append(const Signature& next);
   uint32_t block_length(uint64_t index) const;
   const uint8_t* strong_of(uint64_t index) const { return strong.data() + index * strong_len; }
 };
@@ -59,6 +61,9 @@ void strong_hash(const uint8_t* data, size_t size, uint8_t* out, uint32_t len);
 class SignatureBuilder {
  public:
   explicit SignatureBuilder(uint64_t basis_size);
+  // For one piece of a larger basis, in the whole basis's shape: pieces that start at block
+  // boundaries can be signed on separate threads and joined with Signature::append.
+  SignatureBuilder(uint64_t piece_size, SignatureShape shape);
   void feed(const uint8_t* data, size_t len);
   // Returns the signature; the bytes fed must add up to basis_size.
   Signature finish();

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include "base/bytes.h"
@@ -10,6 +13,53 @@
 #include "protocol/messages.h"
 
 namespace ferry {
+namespace {
+
+// A basis at least this large is signed in two halves on two threads. For one large file the
+// sender can do nothing until the signature is complete, so this is time on the critical path.
+constexpr uint64_t kSignInHalvesBytes = 64 * 1024 * 1024;
+
+// Signs `length` bytes from `offset` as a piece of a basis of the given shape. False if the file
+// ended early or could not be read.
+bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, Signature* out) {
+  SignatureBuilder builder(length, shape);
+  std::vector<uint8_t> buf(wire::kDataChunkBytes);
+  uint64_t done = 0;
+  while (done < length) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    builder.feed(buf.data(), static_cast<size_t>(n));
+    done += static_cast<uint64_t>(n);
+  }
+  *out = builder.finish();
+  return true;
+}
+
+// The signature of the whole basis, or nothing if it could not be read as `size` bytes (then the
+// file is sent whole).
+std::optional<Signature> sign_basis(int fd, uint64_t size) {
+  SignatureShape shape = signature_shape(size);
+  Signature head, tail;
+  if (size < kSignInHalvesBytes) {
+    if (!sign_piece(fd, 0, size, shape, &head)) return std::nullopt;
+  } else {
+    uint64_t split = block_count_for(size, shape.block_size) / 2 * shape.block_size;
+    bool tail_ok = false;
+    std::thread second([&] { tail_ok = sign_piece(fd, split, size - split, shape, &tail); });
+    bool head_ok = sign_piece(fd, 0, split, shape, &head);
+    second.join();
+    if (!head_ok || !tail_ok) return std::nullopt;
+    head.append(tail);
+  }
+  // A basis that grew while we read it is not the one we meant to describe either.
+  char extra;
+  if (::pread(fd, &extra, 1, static_cast<off_t>(size)) != 0) return std::nullopt;
+  return head;
+}
+
+}  // namespace
 
 BasisSigner::BasisSigner(FrameWriter& out, std::mutex& wire_order)
     : out_(out), wire_order_(wire_order), thread_([this] { run(); }) {}
@@ -69,23 +119,11 @@ void BasisSigner::run() {
 // Reads the basis and describes it in block signatures. Any problem reading it just means
 // "send it whole".
 void BasisSigner::sign_one(Job& job) {
-  SignatureBuilder builder(static_cast<uint64_t>(job.st.st_size));
-  std::vector<uint8_t> buf(wire::kDataChunkBytes);
-  bool readable = true;
-  while (true) {
-    ssize_t n = ::read(job.fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      readable = n == 0;
-      break;
-    }
-    builder.feed(buf.data(), static_cast<size_t>(n));
-  }
+  std::optional<Signature> signed_basis = sign_basis(job.fd.get(), static_cast<uint64_t>(job.st.st_size));
   job.fd.reset();
-  Signature sig = builder.finish();
+  Signature sig = signed_basis ? std::move(*signed_basis) : Signature{};
   Want want{job.index};
-  // A basis that changed size while we read it is not the one we meant to describe.
-  if (readable && sig.basis_size == static_cast<uint64_t>(job.st.st_size)) {
+  if (signed_basis) {
     want.flags |= wire::kWantHasSignature;
     want.basis_size = sig.basis_size;
     want.block_size = sig.block_size;

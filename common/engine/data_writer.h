@@ -31,6 +31,8 @@ class DataWriter {
   void begin_file(std::string_view path);
   // Sends one frame of the current file's data; `head` is the frame's small fixed part.
   void send(wire::MsgType type, std::string_view head, std::string_view body);
+  // Pushes everything sent so far to the connection.
+  void flush() { out_.flush(); }
 
  private:
   FrameWriter& out_;

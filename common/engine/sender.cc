@@ -67,17 +67,22 @@ struct Request {
 // Collects delta operations into FileDelta frames of about kDataChunkBytes.
 class FrameDeltaSink : public DeltaSink {
  public:
-  FrameDeltaSink(DataWriter& out, uint64_t index) : out_(out), index_(index) { start(); }
+  FrameDeltaSink(DataWriter& out, uint64_t index, uint32_t block_size)
+      : out_(out), index_(index), block_size_(block_size) {
+    start();
+  }
   void copy(uint64_t first, uint64_t count) override {
     ops_.u8(wire::kOpCopy);
     ops_.varint(first);
     ops_.varint(count);
+    described_ += count * block_size_;
     maybe_flush();
   }
   void literal(const uint8_t* data, size_t len) override {
     ops_.u8(wire::kOpLiteral);
     ops_.varint(len);
     ops_.raw(std::string_view(reinterpret_cast<const char*>(data), len));
+    described_ += len;
     maybe_flush();
   }
   void flush() {
@@ -90,14 +95,24 @@ class FrameDeltaSink : public DeltaSink {
     ops_.clear();
     ops_.varint(index_);
     head_size_ = ops_.data().size();
+    described_ = 0;
   }
+  // A frame goes out when it is full, or when it describes enough of the file to keep the
+  // receiver busy (a few copies can stand for megabytes): then it goes to the wire at once.
   void maybe_flush() {
-    if (ops_.data().size() >= wire::kDataChunkBytes) flush();
+    if (ops_.data().size() >= wire::kDataChunkBytes) {
+      flush();
+    } else if (described_ >= DeltaEncoder::kMaxCopyRunBytes) {
+      flush();
+      out_.flush();
+    }
   }
   DataWriter& out_;
   uint64_t index_;
+  uint32_t block_size_;
   Encoder ops_;
   size_t head_size_ = 0;
+  uint64_t described_ = 0;  // bytes of the new file the frame being built stands for
 };
 
 // State shared by the three threads of one sending session.
@@ -321,7 +336,7 @@ class SendSession {
     std::unique_ptr<DeltaEncoder> encoder;
     data_.begin_file(listed.path);
     if (basis != nullptr) {
-      sink = std::make_unique<FrameDeltaSink>(data_, index);
+      sink = std::make_unique<FrameDeltaSink>(data_, index, basis->block_size);
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
     while (true) {

@@ -246,3 +246,47 @@ TEST_CASE("a file of identical blocks against many identical candidates stays li
   REQUIRE(r.rebuilt == target);
   CHECK(r.matched >= target.size() - 2 * signature_shape(basis.size()).block_size);
 }
+
+TEST_CASE("a long unchanged stretch reaches the sink in runs, not as one copy at the end") {
+  // Copies are what the receiver rebuilds from; one copy for the whole stretch would let it
+  // start only once the scan was over.
+  struct Runs : DeltaSink {
+    std::vector<uint64_t> counts;
+    void copy(uint64_t, uint64_t count) override { counts.push_back(count); }
+    void literal(const uint8_t*, size_t) override {}
+  };
+  std::mt19937_64 rng(12);
+  Bytes file = random_bytes(rng, 40 * 1024 * 1024);
+  Signature sig = sign(file, 1 << 20);
+  Runs runs;
+  DeltaEncoder encoder(sig, runs);
+  encoder.feed(file.data(), file.size());
+  encoder.finish();
+  uint64_t covered = 0;
+  for (uint64_t count : runs.counts) {
+    CHECK(count * sig.block_size <= DeltaEncoder::kMaxCopyRunBytes);
+    covered += count;
+  }
+  CHECK(covered == sig.block_count());
+  CHECK(runs.counts.size() <= 40 * 1024 * 1024 / DeltaEncoder::kMaxCopyRunBytes + 1);
+}
+
+TEST_CASE("a basis signed in pieces at block boundaries has the signature of the whole") {
+  std::mt19937_64 rng(13);
+  for (size_t size : {size_t{3'000'000}, size_t{3'000'000} + 1, size_t{5'000'017}}) {
+    CAPTURE(size);
+    Bytes basis = random_bytes(rng, size);
+    Signature whole = sign(basis, 65536);
+    SignatureShape shape = signature_shape(size);
+    uint64_t split = block_count_for(size, shape.block_size) / 2 * shape.block_size;
+    SignatureBuilder first(split, shape), second(size - split, shape);
+    first.feed(basis.data(), split);
+    second.feed(basis.data() + split, size - split);
+    Signature joined = first.finish();
+    joined.append(second.finish());
+    CHECK(joined.basis_size == whole.basis_size);
+    CHECK(joined.block_size == whole.block_size);
+    CHECK(joined.weak == whole.weak);
+    CHECK(joined.strong == whole.strong);
+  }
+}
