@@ -17,6 +17,9 @@ constexpr size_t kBufferSize = 256 * 1024;
 // Channel data is handed to the engine in pieces this large while more is arriving: a write per
 // 32 KiB SSH packet cost the engine a read per packet, and often a failed read and a poll.
 constexpr size_t kWriteBatch = 128 * 1024;
+// The socket is read only while `down_` has this much room: one 4 KiB read can complete at most
+// one SSH packet (32 KiB of channel data), so the data callback never has to refuse bytes.
+constexpr size_t kRoomToRead = 64 * 1024;
 
 }  // namespace
 
@@ -160,6 +163,15 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
     }
     error = read_up();
     if (!error.empty() || (remote_eof_ && local_eof_)) break;
+    if (down_.size() - (down_end_ - down_begin_) < kRoomToRead) {
+      // The engine is behind. Flow control is TCP's: left unread, the socket's buffers fill and
+      // the agent's side stops. (Letting libssh take more would not stop it: every read from
+      // libssh's own buffer re-opens the SSH window, whatever that buffer already holds.)
+      pollfd engine{local_, static_cast<short>(POLLOUT | (local_eof_ ? 0 : POLLIN)), 0};
+      if (::poll(&engine, 1, 100) > 0) note_local_events(engine.revents);
+      busy = false;
+      continue;
+    }
     update_local_watch();
     // Without work in hand, the timeout only bounds how late we notice a close that produced no
     // event; with bytes waiting for the engine, a poll that finds nothing sends them.

@@ -42,12 +42,14 @@ class ChannelPump {
   int local_;
   ssh_event_struct* event_ = nullptr;
 
-  // Channel → engine. Bounded: when full, libssh keeps what it cannot hand over, its window
-  // closes, and the agent stops sending.
+  // Channel → engine. Bounded: while it is nearly full the pump stops reading the socket, and
+  // TCP stops the agent's side.
   std::vector<char> down_;
   size_t down_begin_ = 0, down_end_ = 0;
+  // The data callback refused bytes (rare: packets read inside ssh_channel_write, or while
+  // draining); libssh keeps them until there is room.
   bool channel_holds_data_ = false;
-  bool draining_ = false;  // the data callback refused bytes: fetch them when there is room
+  bool draining_ = false;
   std::vector<char> up_;
 
   bool local_readable_ = true;
