@@ -1,0 +1,71 @@
+// The client's SSH pump against the real sshd, driven directly: what reaches the engine's socket
+// is exactly what the remote command wrote, and a slow engine does not make the client buffer.
+#include <doctest/doctest.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "client/ssh_session.h"
+#include "e2e/e2e.h"
+
+using namespace ferry::test;
+
+namespace {
+
+ferry::SshOptions options_for_test_sshd() {
+  sshd().trust_host_key();
+  ferry::SshOptions o;
+  o.host = "127.0.0.1";
+  o.port = sshd().port();
+  const passwd* pw = ::getpwuid(::geteuid());
+  o.user = pw != nullptr ? pw->pw_name : "root";
+  o.identity = sshd().client_key();
+  o.known_hosts = sshd().known_hosts();
+  return o;
+}
+
+// Peak resident memory of this process so far, in KiB (VmHWM).
+long peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a slow engine makes the remote wait, not the client buffer") {
+  constexpr long kBytes = 96L * 1024 * 1024;
+  ferry::SshSession session(options_for_test_sshd());
+  ferry::UniqueFd engine = session.start("head -c " + std::to_string(kBytes) + " /dev/zero");
+  long before = peak_rss_kib();
+  REQUIRE(before > 0);
+  std::string buf(256 * 1024, '\1');
+  long total = 0;
+  bool all_zero = true;
+  while (true) {
+    ssize_t n = ::read(engine.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      CHECK(n == 0);
+      break;
+    }
+    for (ssize_t i = 0; i < n; ++i) all_zero &= buf[static_cast<size_t>(i)] == 0;
+    total += n;
+    // About 100 MiB/s: far slower than sshd can send over loopback.
+    std::this_thread::sleep_for(std::chrono::microseconds(2500));
+  }
+  engine.reset();
+  CHECK(session.finish() == 0);
+  CHECK(total == kBytes);
+  CHECK(all_zero);
+  // The pump's own buffers are 512 KiB; without flow control the difference would be most of
+  // the 96 MiB the remote could send ahead.
+  CHECK(peak_rss_kib() - before < 16 * 1024);
+}
