@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "fs/metadata.h"
 #include "fs/platform.h"
 #include "fs/rel_path.h"
+#include "fs/temp_files.h"
 
 namespace ferry {
 
@@ -142,6 +144,7 @@ class ReceiveSession {
     }
     ++stats_.files_total;
     warn_once_about_owner(entry);
+    if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
 
     if (entry.type == FileType::kRegular && entry.hardlink_of != 0) {
       uint64_t leader = entry.hardlink_of - 1;
@@ -287,7 +290,7 @@ class ReceiveSession {
       }
     }
     if (options_.dry_run) return;
-    std::string tmp = next_tmp_name();
+    std::string tmp = next_tmp_name(entry.path);
     int rc = 0;
     switch (entry.type) {
       case FileType::kSymlink: rc = ::symlinkat(entry.link_target.c_str(), dir, tmp.c_str()); break;
@@ -346,7 +349,7 @@ class ReceiveSession {
       return;
     }
     incoming_.dir.reset(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
-    incoming_.tmp_name = next_tmp_name();
+    incoming_.tmp_name = next_tmp_name(path);
     incoming_.fd.reset(::openat(incoming_.dir.get(), incoming_.tmp_name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!incoming_.fd.valid()) {
@@ -575,8 +578,29 @@ class ReceiveSession {
                      "copied are complete, nothing was left half-written)");
   }
 
-  std::string next_tmp_name() {
-    return ".ferry-" + std::to_string(::getpid()) + "-" + std::to_string(++tmp_counter_) + ".tmp";
+  // A temporary name in the directory of `path`. That directory is swept at the end of the run.
+  std::string next_tmp_name(const std::string& path) {
+    dirs_written_.emplace(parent_of(path));
+    return temp_file_name(++tmp_counter_);
+  }
+
+  // A run that was killed left temporary files where it was writing; the next run writes there
+  // again (those files were not finished), so sweeping the folders this run wrote into finds
+  // them, at the cost of one directory read per folder written.
+  void remove_stale_temp_files_where_written() {
+    for (const std::string& dir_path : dirs_written_) {
+      UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
+      if (!dir.valid()) continue;
+      size_t removed = remove_stale_temp_files(dir.get(), [&](std::string_view leaf) {
+        return listed_temp_like_.count(dir_path.empty() ? std::string(leaf) : dir_path + "/" + std::string(leaf)) != 0;
+      });
+      if (removed > 0) {
+        reporter_.report(MessageLevel::kInfo, "removed " + std::to_string(removed) +
+                                                  " temporary file(s) an interrupted run left in " +
+                                                  root_.shown(dir_path));
+        changed_ = true;
+      }
+    }
   }
 
   // ---- the end of the run ----
@@ -584,6 +608,7 @@ class ReceiveSession {
   void finish_tree() {
     if (options_.dry_run) return;
     for (const PendingLink& link : links_) make_hardlink(link);
+    remove_stale_temp_files_where_written();  // before directory mtimes are set
     // Directories last, deepest first: writing into a directory changes its mtime, and a
     // read-only mode must not stop us filling it.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
@@ -621,7 +646,7 @@ class ReceiveSession {
         a.st_dev == b.st_dev) {
       return;  // already the same inode
     }
-    std::string tmp = next_tmp_name();
+    std::string tmp = next_tmp_name(path);
     if (::linkat(leader_dir.get(), leader_leaf.c_str(), dir.get(), tmp.c_str(), 0) != 0) {
       return fail(errno_message("cannot link " + root_.shown(path) + " to " + root_.shown(leader_path), errno));
     }
@@ -665,6 +690,8 @@ class ReceiveSession {
   std::vector<FileEntry> dirs_;
   Incoming incoming_;
   uint64_t tmp_counter_ = 0;
+  std::set<std::string> dirs_written_;       // where this run made temporary files
+  std::set<std::string> listed_temp_like_;   // entries whose names look like our temporary files
   std::mutex wire_order_;  // held while sending a Want (and its signature)
   BasisSigner signer_{out_, wire_order_};  // last: its thread stops before the rest goes
 };

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -237,4 +238,35 @@ TEST_CASE("a run ends with its data on disk, unless --no-sync leaves it to the k
       CHECK(*dirty == 0);
     }
   }
+}
+
+TEST_CASE("temporary files an interrupted run left are removed where the next run writes") {
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup";
+  fs::create_directories(src + "/docs");
+  std::ofstream(src + "/docs/a.txt") << "first";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+
+  // A pid that is certainly gone: a child we started and reaped.
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  REQUIRE(gone > 0);
+  REQUIRE(::waitpid(gone, nullptr, 0) == gone);
+  std::string stale = ".ferry-" + std::to_string(gone) + "-1.tmp";
+  std::string live = ".ferry-" + std::to_string(::getpid()) + "-1.tmp";  // a run still going
+  std::string real = ".ferry-" + std::to_string(gone) + "-2.tmp";         // the user's own file
+  std::ofstream(backup + "/docs/" + stale) << "half written";
+  std::ofstream(backup + "/docs/" + live) << "being written";
+  std::ofstream(src + "/docs/" + real) << "a real file with an unlucky name";
+  std::ofstream(src + "/docs/b.txt") << "new, so the run writes into docs/";
+
+  RunResult r = run(quote(kFerry) + " backup -v " + quote(src) + " " + quote(backup));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(fs::exists(backup + "/docs/" + stale));
+  CHECK(fs::exists(backup + "/docs/" + live));
+  CHECK(r.err.find("removed 1 temporary file") != std::string::npos);
+  Snapshot copied = snapshot(backup);
+  copied.erase("docs/" + live);
+  CHECK(compare(snapshot(src), copied) == "");  // the real file arrived; the folder's mtime held
 }
