@@ -8,7 +8,12 @@
 
 namespace ferry {
 
+uint64_t max_copy_run_bytes(uint64_t basis_size) {
+  return std::max<uint64_t>(8 * 1024 * 1024, basis_size / 8);
+}
+
 DeltaEncoder::DeltaEncoder(const Signature& sig, DeltaSink& sink) : sig_(sig), sink_(sink) {
+  if (sig.block_size > 0) max_run_blocks_ = std::max<uint64_t>(1, max_copy_run_bytes(sig.basis_size) / sig.block_size);
   uint64_t count = sig.block_count();
   FERRY_CHECK(count < (uint64_t{1} << 32) - 1);
   uint64_t buckets = std::bit_ceil(std::max<uint64_t>(count * 2, 16));
@@ -73,8 +78,7 @@ void DeltaEncoder::emit_literal_until(size_t end) {
 
 void DeltaEncoder::emit_copy(uint64_t block) {
   matched_bytes_ += sig_.block_length(block);
-  bool run_has_room = (run_count_ + 1) * sig_.block_size <= kMaxCopyRunBytes;
-  if (have_run_ && run_first_ + run_count_ == block && run_has_room) {
+  if (have_run_ && run_first_ + run_count_ == block && run_count_ < max_run_blocks_) {
     ++run_count_;
   } else {
     flush_copy();

@@ -23,15 +23,17 @@ class DeltaSink {
   virtual void literal(const uint8_t* data, size_t len) = 0;
 };
 
+// A run of matched blocks is handed to the sink before it covers more than this, instead of
+// once it ends: in a large file that barely changed, one run can be most of the file, and the
+// receiver should rebuild it while the scan goes on, not after. An eighth of the basis (at least
+// 8 MiB) keeps that overlap and costs at most about eight more COPY operations per file.
+uint64_t max_copy_run_bytes(uint64_t basis_size);
+
 class DeltaEncoder {
  public:
   static constexpr int kMaxProbes = 16;
   // Literal bytes are handed to the sink in pieces of at most this size.
   static constexpr size_t kMaxLiteral = 128 * 1024;
-  // A run of matched blocks is handed to the sink when it would cover more than this, instead
-  // of once it ends: in a large file that barely changed, one run can be most of the file, and the
-  // receiver should rebuild it while the scan goes on, not after.
-  static constexpr uint64_t kMaxCopyRunBytes = 8 * 1024 * 1024;
 
   // sig must outlive the encoder.
   DeltaEncoder(const Signature& sig, DeltaSink& sink);
@@ -62,6 +64,7 @@ class DeltaEncoder {
   uint64_t expected_next_ = 0;  // block after the last match: tried first
   bool have_run_ = false;
   uint64_t run_first_ = 0, run_count_ = 0;
+  uint64_t max_run_blocks_ = 1;
   uint64_t literal_bytes_ = 0, matched_bytes_ = 0;
 };
 

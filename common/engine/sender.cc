@@ -67,8 +67,8 @@ struct Request {
 // Collects delta operations into FileDelta frames of about kDataChunkBytes.
 class FrameDeltaSink : public DeltaSink {
  public:
-  FrameDeltaSink(DataWriter& out, uint64_t index, uint32_t block_size)
-      : out_(out), index_(index), block_size_(block_size) {
+  FrameDeltaSink(DataWriter& out, uint64_t index, const Signature& basis)
+      : out_(out), index_(index), block_size_(basis.block_size), send_every_(max_copy_run_bytes(basis.basis_size)) {
     start();
   }
   void copy(uint64_t first, uint64_t count) override {
@@ -102,7 +102,7 @@ class FrameDeltaSink : public DeltaSink {
   void maybe_flush() {
     if (ops_.data().size() >= wire::kDataChunkBytes) {
       flush();
-    } else if (described_ >= DeltaEncoder::kMaxCopyRunBytes) {
+    } else if (described_ >= send_every_) {
       flush();
       out_.flush();
     }
@@ -110,6 +110,7 @@ class FrameDeltaSink : public DeltaSink {
   DataWriter& out_;
   uint64_t index_;
   uint32_t block_size_;
+  uint64_t send_every_;  // bytes of the new file one frame may stand for before it goes out
   Encoder ops_;
   size_t head_size_ = 0;
   uint64_t described_ = 0;  // bytes of the new file the frame being built stands for
@@ -336,7 +337,7 @@ class SendSession {
     std::unique_ptr<DeltaEncoder> encoder;
     data_.begin_file(listed.path);
     if (basis != nullptr) {
-      sink = std::make_unique<FrameDeltaSink>(data_, index, basis->block_size);
+      sink = std::make_unique<FrameDeltaSink>(data_, index, *basis);
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
     while (true) {
