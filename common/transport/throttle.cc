@@ -11,7 +11,7 @@ namespace ferry {
 
 TokenBucket::TokenBucket(uint64_t bytes_per_second, Clock::time_point now)
     : rate_(static_cast<double>(bytes_per_second) * kHeadroom),
-      capacity_(std::clamp(static_cast<double>(bytes_per_second) / 40, 1.0, 1024.0 * 1024)),
+      capacity_(std::clamp(static_cast<double>(bytes_per_second) * kBurstSeconds, 1.0, 1024.0 * 1024)),
       min_write_(std::min(capacity_, std::max(512.0, rate_ / 200))),
       tokens_(capacity_),
       last_(now) {}

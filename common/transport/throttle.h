@@ -2,10 +2,10 @@
 //
 // rsync writes a block and then sleeps for as long as the block "cost", so its rate is an
 // average of bursts. Here each write may take only what the bucket holds, and the bucket holds
-// at most a fortieth of a second of traffic (2.5 %). It fills at 97 % of the limit (kHeadroom),
-// so over any window of T >= 1 s at most 0.025 R + 0.97 R T <= R T bytes go out: the limit
-// holds for every such window, with what is left covering what SSH adds around our bytes
-// (packet headers and MACs, about 0.2 %).
+// at most a hundredth of a second of traffic (1 %). It fills at 98.5 % of the limit
+// (kHeadroom), so over any window of T >= 1 s at most 0.01 R + 0.985 R T <= 0.995 R T bytes go
+// out: the limit holds for every such window, with what is left covering what SSH adds around
+// our bytes (packet headers and MACs, about 0.2 %).
 #pragma once
 
 #include <chrono>
@@ -19,7 +19,8 @@ namespace ferry {
 class TokenBucket {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr double kHeadroom = 0.97;
+  static constexpr double kHeadroom = 0.985;
+  static constexpr double kBurstSeconds = 0.01;
 
   TokenBucket(uint64_t bytes_per_second, Clock::time_point now);
 
