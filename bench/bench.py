@@ -19,9 +19,11 @@ which both tools' clients and remote commands run under.
 
 Ferry flushes what it wrote to disk before it reports success (writeback starts while data
 arrives, and one syncfs ends the run); rsync by default does not, and the kernel writes its data
-later. So a second ratio compares Ferry with rsync followed by `sync -f DEST` (equal
-durability); the first is against rsync alone, as the issue asks. Each timed run starts from clean page-cache state (source and destination read, nothing
-dirty), so neither tool pays for the other's writes.
+later. So Ferry runs twice per case, and the table has two ratios, each between runs that
+promise the same: Ferry against rsync followed by `sync -f DEST` (the data is on disk), and
+Ferry --no-sync against rsync alone (the data is in the page cache). A third column gives Ferry
+against plain rsync. Each timed run starts from clean page-cache state (source and destination
+read, nothing dirty), so neither tool pays for the other's writes.
 
 Two traps of these machines are avoided on purpose: the data lives on a loop-mounted ext4 image
 with a journal (the root file system here has none, and creating many files right after deleting

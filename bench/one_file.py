@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""One large file, Ferry against rsync, with the disk taken out: where the transport and the
+delta engine stand on their own.
+
+    bench/one_file.py [--size-mib 512] [--runs 3] [--bin build/bin]
+
+Source and destinations are on tmpfs (/dev/shm), so neither tool waits for a disk and the
+comparison is of CPU and pipelining: on these 2-core machines the client, sshd and the remote
+program share the two cores. Cases: first copy and a delta (3 overwrites of 4 KiB and 2
+insertions of 2 KiB at seeded offsets) in both directions. Ferry runs with --no-sync (on tmpfs
+a flush costs nothing either way). Same sshd, relay and rsync options as bench.py; runs
+alternate between the tools and the ratio is the median of per-run ratios.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the sshd and relay, and the tools' command lines)
+
+
+def make_files(work, size_mib):
+    old, new = os.path.join(work, "old"), os.path.join(work, "new")
+    os.makedirs(old)
+    os.makedirs(new)
+    rng = random.Random(20261130)
+    pools = bench.Pools(rng)
+    data = bytearray()
+    for stripe in range(size_mib):
+        data += pools.text_bytes(rng, bench.MiB) if stripe % 2 == 0 else rng.randbytes(bench.MiB)
+    with open(os.path.join(old, "big.img"), "wb") as f:
+        f.write(data)
+    for _ in range(3):
+        at = rng.randrange(len(data) - 4096)
+        data[at:at + 4096] = rng.randbytes(4096)
+    for _ in range(2):
+        at = rng.randrange(len(data))
+        data[at:at] = rng.randbytes(2048)
+    with open(os.path.join(new, "big.img"), "wb") as f:
+        f.write(data)
+    return old, new
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mib", type=int, default=512)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
+    args = ap.parse_args()
+    if args.bin:
+        bench.BIN = os.path.abspath(args.bin)
+        bench.WRAP = os.path.join(bench.BIN, "rusage_wrap")
+    work = "/dev/shm/ferry-one-file"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    server = None
+    try:
+        old, new = make_files(work, args.size_mib)
+        server = bench.Server(work)
+        cases = [("backup first", "backup", new, None), ("restore first", "restore", new, None),
+                 ("backup delta", "backup", new, old), ("restore delta", "restore", new, old)]
+        walls = {}
+        for rep in range(args.runs):
+            order = ("ferry", "rsync") if rep % 2 == 0 else ("rsync", "ferry")
+            for label, direction, source, basis in cases:
+                for tool in order:
+                    far, near = os.path.join(work, "far"), os.path.join(work, "near")
+                    for d in (far, near):
+                        shutil.rmtree(d, ignore_errors=True)
+                    # The side that receives starts empty or with the old version.
+                    receiving = far if direction == "backup" else near
+                    sending = near if direction == "backup" else far
+                    shutil.copytree(source, sending, symlinks=True)
+                    if basis:
+                        shutil.copytree(basis, receiving, symlinks=True)
+                    else:
+                        os.makedirs(receiving)
+                    extra = ["--no-sync"] if tool == "ferry" else []
+                    argv = [a for a in bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)]
+                    start = time.monotonic()
+                    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+                    walls.setdefault(label, {}).setdefault(tool, []).append(time.monotonic() - start)
+                    with open(os.path.join(receiving, "big.img"), "rb") as a, open(os.path.join(source, "big.img"), "rb") as b:
+                        if a.read() != b.read():
+                            sys.exit(f"{tool} {label}: the copy differs from the source")
+        print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}` ({time.strftime('%Y-%m-%d')}, "
+              f"{os.cpu_count()} cores, tmpfs)\n")
+        print("| case | wall ferry | wall rsync | ratio |\n|---|---|---|---|")
+        for label, by_tool in walls.items():
+            f, r = by_tool["ferry"], by_tool["rsync"]
+            ratio = statistics.median(a / b for a, b in zip(f, r))
+            print(f"| {label} | {statistics.median(f):.2f} s | {statistics.median(r):.2f} s | **{ratio:.2f}** |")
+    finally:
+        if server:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
