@@ -26,15 +26,16 @@ void StreamCompressor::compress(std::string_view head, std::string_view body, st
   feed(body, ZSTD_e_flush, out);
 }
 
+// zstd writes into scratch_, allocated once: growing *out by ZSTD_CStreamOutSize() (128 KiB)
+// per call would zero that much memory for every small file's frame.
 void StreamCompressor::feed(std::string_view in, ZSTD_EndDirective mode, std::string* out) {
+  if (scratch_.empty()) scratch_.resize(ZSTD_CStreamOutSize());
   ZSTD_inBuffer input{in.data(), in.size(), 0};
   while (true) {
-    size_t start = out->size();
-    out->resize(start + ZSTD_CStreamOutSize());
-    ZSTD_outBuffer output{out->data() + start, out->size() - start, 0};
+    ZSTD_outBuffer output{scratch_.data(), scratch_.size(), 0};
     size_t left = ZSTD_compressStream2(ctx_, &output, &input, mode);
     if (ZSTD_isError(left)) throw FatalError(std::string("zstd compression failed: ") + ZSTD_getErrorName(left));
-    out->resize(start + output.pos);
+    out->append(scratch_.data(), output.pos);
     bool consumed = input.pos == input.size;
     if (mode == ZSTD_e_continue ? consumed : (consumed && left == 0)) return;
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ferry {
 
@@ -29,6 +30,7 @@ class StreamCompressor {
  private:
   void feed(std::string_view in, ZSTD_EndDirective mode, std::string* out);
   ZSTD_CCtx* ctx_;
+  std::vector<char> scratch_;
 };
 
 class StreamDecompressor {
