@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -97,6 +98,12 @@ ConfinedRoot open_destination(const std::string& path, const std::string& where)
   if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
     throw FatalError(errno_message(path + " is not writable" + where + " (uid " + std::to_string(::geteuid()) + ")",
                                    errno));
+  }
+  // One run per destination at a time: two receivers would each take the other's files for
+  // stale, and the last to rename would win file by file. The lock goes with the fd.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    throw FatalError("another Ferry run is writing to " + path + where +
+                     " right now; wait for it to finish (or stop it) and run again");
   }
   return ConfinedRoot(std::move(fd), path);
 }

@@ -63,6 +63,8 @@ int remove_tree_at(int dir_fd, const std::string& name);
 // Opens the folder a transfer writes into, creating its last component if missing (the parent
 // must exist, as with rsync), and checks it is writable. `where` ends each message: "" for
 // this machine, " on the agent's machine" for the agent. Throws FatalError naming the fix.
+// Holds an exclusive lock on the folder (flock) for as long as the ConfinedRoot lives, and
+// refuses a folder another run holds.
 ConfinedRoot open_destination(const std::string& path, const std::string& where);
 
 }  // namespace ferry
