@@ -592,7 +592,7 @@ class ReceiveSession {
       UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
       if (!dir.valid()) continue;
       size_t removed = remove_stale_temp_files(dir.get(), [&](std::string_view leaf) {
-        return listed_temp_like_.count(dir_path.empty() ? std::string(leaf) : dir_path + "/" + std::string(leaf)) != 0;
+        return listed_temp_like_.count(child_path(dir_path, leaf)) != 0;
       });
       if (removed > 0) {
         reporter_.report(MessageLevel::kInfo, "removed " + std::to_string(removed) +

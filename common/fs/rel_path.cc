@@ -55,6 +55,13 @@ std::string_view leaf_of(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+std::string child_path(std::string_view parent, std::string_view leaf) {
+  std::string out(parent);
+  if (!out.empty()) out.push_back('/');
+  out.append(leaf);
+  return out;
+}
+
 std::string join_path(std::string_view root, std::string_view rel) {
   std::string out(root);
   if (rel.empty()) return out;

@@ -27,6 +27,8 @@ int compare_paths(std::string_view a, std::string_view b);
 
 std::string_view parent_of(std::string_view path);  // "" for top-level names
 std::string_view leaf_of(std::string_view path);
+// The relative path of `leaf` inside `parent` ("" = the root): the inverse of the two above.
+std::string child_path(std::string_view parent, std::string_view leaf);
 
 // Joins root (a local path) and a relative path for messages.
 std::string join_path(std::string_view root, std::string_view rel);

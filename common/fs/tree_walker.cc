@@ -91,7 +91,7 @@ class Walk {
     });
 
     for (const std::string& name : names) {
-      std::string path = dir_path.empty() ? name : dir_path + "/" + name;
+      std::string path = child_path(dir_path, name);
       if (path.size() > kMaxPathBytes) {
         on_error_("skipped " + shown(path) + ": path longer than 4095 bytes");
         continue;

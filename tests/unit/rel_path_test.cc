@@ -39,4 +39,6 @@ TEST_CASE("parent and leaf") {
   CHECK(parent_of("c") == "");
   CHECK(leaf_of("a/b/c") == "c");
   CHECK(leaf_of("c") == "c");
+  CHECK(child_path("a/b", "c") == "a/b/c");
+  CHECK(child_path("", "c") == "c");
 }
