@@ -107,6 +107,10 @@ bool ChannelPump::drain_channel_buffer() {
   return ok;
 }
 
+std::string ChannelPump::lost(const char* while_doing) const {
+  return std::string("connection lost") + while_doing + ": " + ssh_get_error(session_);
+}
+
 std::string ChannelPump::read_up() {
   while (!local_eof_ && local_readable_) {
     ssize_t r = ::read(local_, up_.data(), up_.size());
@@ -123,7 +127,7 @@ std::string ChannelPump::read_up() {
     size_t off = 0;
     while (off < static_cast<size_t>(r)) {
       int w = ssh_channel_write(channel_, up_.data() + off, static_cast<uint32_t>(static_cast<size_t>(r) - off));
-      if (w == SSH_ERROR) return std::string("connection lost while sending: ") + ssh_get_error(session_);
+      if (w == SSH_ERROR) return lost(" while sending");
       off += static_cast<size_t>(w);
     }
   }
@@ -144,7 +148,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
 
   std::string error;
   // Data that arrived before the callbacks were set sits in libssh's buffer.
-  if (!drain_channel_buffer()) error = std::string("connection lost: ") + ssh_get_error(session_);
+  if (!drain_channel_buffer()) error = lost("");
   bool busy = false;  // the last poll found work: more may be ready without waiting
   while (error.empty() && !abandon) {
     bool batch_ready = !busy || down_end_ - down_begin_ >= kWriteBatch || channel_holds_data_;
@@ -153,7 +157,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
       remote_eof_ = true;
     }
     if (channel_holds_data_ && down_end_ - down_begin_ < down_.size() && !drain_channel_buffer()) {
-      error = std::string("connection lost: ") + ssh_get_error(session_);
+      error = lost("");
       break;
     }
     if (down_begin_ == down_end_ && !channel_holds_data_ && !remote_eof_ &&
@@ -177,9 +181,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
     // event; with bytes waiting for the engine, a poll that finds nothing sends them.
     bool waiting = down_begin_ < down_end_ && local_writable_;
     int rc = ssh_event_dopoll(event_, busy || waiting ? 0 : 100);
-    if (rc == SSH_ERROR && !ssh_is_connected(session_)) {
-      error = std::string("connection lost: ") + ssh_get_error(session_);
-    }
+    if (rc == SSH_ERROR && !ssh_is_connected(session_)) error = lost("");
     busy = rc == SSH_OK && !remote_eof_;
   }
 

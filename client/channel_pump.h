@@ -34,8 +34,9 @@ class ChannelPump {
   void update_local_watch();       // which events of the engine's socket the poll waits for
   bool write_down();                // to the engine; false when the engine is gone
   std::string read_up();            // from the engine to the channel; "" or an error
-  bool drain_channel_buffer();
-  void compact_down();              // moves the waiting bytes of `down_` to its start      // what libssh kept while `down_` was full
+  bool drain_channel_buffer();      // what libssh kept while `down_` was full; false on error
+  void compact_down();              // moves the waiting bytes of `down_` to its start
+  std::string lost(const char* while_doing) const;  // the error for a dropped connection
 
   ssh_session_struct* session_;
   ssh_channel_struct* channel_;

@@ -1,20 +1,17 @@
 #include "client/ssh_session.h"
 
 #include <libssh/libssh.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
-#include <vector>
 
 #include "base/error.h"
-#include "client/channel_pump.h"
 #include "base/log.h"
+#include "client/channel_pump.h"
 
 namespace ferry {
 namespace {
