@@ -81,7 +81,7 @@ def main():
                     else:
                         os.makedirs(receiving)
                     extra = ["--no-sync"] if tool == "ferry" else []
-                    argv = [a for a in bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)]
+                    argv = bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)
                     start = time.monotonic()
                     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
                     walls.setdefault(label, {}).setdefault(tool, []).append(time.monotonic() - start)
