@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "base/error.h"
+#include "fs/unique_fd.h"
+#include "transport/fd_channel.h"
 
 namespace ferry {
 namespace {
@@ -38,10 +40,13 @@ class LocalAgent : public AgentLink {
     }
     ::close(sv[1]);
     fd_.reset(sv[0]);
-    peer_name_ = "the local ferry-agent";
+    channel_ = std::make_unique<FdChannel>(fd_.get(), fd_.get(), "the local ferry-agent");
   }
 
+  Channel& channel() override { return *channel_; }
+
   int finish() override {
+    channel_.reset();
     fd_.reset();
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
@@ -51,26 +56,25 @@ class LocalAgent : public AgentLink {
 
  private:
   pid_t pid_ = -1;
+  UniqueFd fd_;
+  std::unique_ptr<FdChannel> channel_;
 };
 
 class SshAgent : public AgentLink {
  public:
   SshAgent(const SshOptions& options, const std::string& agent_command) : session_(options) {
     std::string command = (agent_command.empty() ? std::string("ferry-agent") : agent_command) + " serve";
-    fd_ = session_.start(command);
     std::string host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
-    peer_name_ = "ferry-agent on " + host;
+    channel_ = &session_.start(command, "ferry-agent on " + host);
   }
 
-  ~SshAgent() override { fd_.reset(); }  // lets the pump see the engine is gone
+  Channel& channel() override { return *channel_; }
 
-  int finish() override {
-    fd_.reset();
-    return session_.finish();
-  }
+  int finish() override { return session_.finish(); }
 
  private:
   SshSession session_;
+  Channel* channel_ = nullptr;
 };
 
 }  // namespace

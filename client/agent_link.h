@@ -1,26 +1,23 @@
 // How the client reaches its agent: a child process on this machine (a backup to an external
-// disk), or `ferry-agent serve` in an SSH exec channel. Either way the engine gets one socket.
+// disk), or `ferry-agent serve` in an SSH exec channel. Either way the engine gets one Channel.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "client/ssh_session.h"
-#include "fs/unique_fd.h"
+#include "transport/channel.h"
 
 namespace ferry {
 
 class AgentLink {
  public:
   virtual ~AgentLink() = default;
-  int fd() const { return fd_.get(); }
-  const std::string& peer_name() const { return peer_name_; }
+  // The engine's connection to the agent; valid until finish().
+  virtual Channel& channel() = 0;
+  const std::string& peer_name() { return channel().peer_name(); }
   // Closes the engine's end and waits for the agent to exit; returns its exit status.
   virtual int finish() = 0;
-
- protected:
-  UniqueFd fd_;
-  std::string peer_name_;
 };
 
 // agent_command: what --agent says, or "" for the ferry-agent installed beside this ferry.

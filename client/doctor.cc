@@ -267,7 +267,7 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
   bool agent_ok = false;
   ExitCode unreachable = ExitCode::kOk;
   try {
-    FdChannel channel(link->fd(), link->fd(), link->peer_name());
+    Channel& channel = link->channel();
     channel.set_idle_timeout(std::chrono::seconds(options.timeout_s));
     FrameReader in(channel);
     FrameWriter out(channel);

@@ -2,16 +2,17 @@
 //
 // Connects with public-key authentication only, checks the host key against Ferry's own
 // OpenSSH-format known_hosts (never ~/.ssh/config, never the system file), starts the agent in
-// an exec channel and bridges that channel to a local socket, so the engine sees a plain fd.
+// an exec channel and bridges that channel to a PumpedChannel, so the engine never sees libssh.
 // libssh sessions are not thread-safe; one pump thread owns the session after start().
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
-#include "fs/unique_fd.h"
+#include "transport/pumped_channel.h"
 
 struct ssh_session_struct;
 struct ssh_channel_struct;
@@ -41,12 +42,12 @@ class SshSession {
   SshSession(const SshSession&) = delete;
   SshSession& operator=(const SshSession&) = delete;
 
-  // Runs `command` on the remote in an exec channel. Returns the local end of a socket that
-  // carries the channel's stdin/stdout; the remote's stderr is copied to ours.
-  UniqueFd start(const std::string& command);
+  // Runs `command` on the remote in an exec channel. Returns the engine's end of the channel's
+  // stdin/stdout (named peer_name in messages); the remote's stderr is copied to ours.
+  Channel& start(const std::string& command, const std::string& peer_name);
 
-  // After the engine closed its end: waits for the remote command to end. Returns its exit
-  // status, or -1 if none was reported.
+  // Once the engine is done with the channel: waits for the remote command to end. Returns its
+  // exit status, or -1 if none was reported.
   int finish();
 
  private:
@@ -56,6 +57,7 @@ class SshSession {
   SshOptions options_;
   ssh_session_struct* session_ = nullptr;
   ssh_channel_struct* channel_ = nullptr;
+  std::unique_ptr<PumpedChannel> engine_channel_;
   std::thread pump_;
   std::atomic<bool> pump_failed_{false};
   std::atomic<bool> abandon_{false};  // set on destruction: stop pumping now

@@ -95,7 +95,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   }
 
   std::unique_ptr<AgentLink> link = connect(far, options);
-  FdChannel channel(link->fd(), link->fd(), link->peer_name());
+  Channel& channel = link->channel();
   channel.set_idle_timeout(std::chrono::seconds(options.timeout_s));
   FrameReader in(channel);
   FrameWriter out(channel);

@@ -16,6 +16,7 @@
 #include "engine/sender.h"
 #include "engine/session.h"
 #include "fs/confined_root.h"
+#include "transport/fd_channel.h"
 
 namespace ferry {
 
@@ -73,7 +74,7 @@ ProbeReport probe(const std::string& path) {
   return r;
 }
 
-ExitCode run_session(FdChannel& channel, FrameReader& in, FrameWriter& out, const AgentOptions& options) {
+ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const AgentOptions& options) {
   ForwardingReporter reporter(out);
   Hello mine;
   mine.software_version = FERRY_VERSION;

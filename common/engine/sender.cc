@@ -119,7 +119,7 @@ class FrameDeltaSink : public DeltaSink {
 // State shared by the three threads of one sending session.
 class SendSession {
  public:
-  SendSession(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
+  SendSession(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
               TransferStats& stats, const SenderOptions& options, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
         data_(out, options.compression, stats), checksum_(options.checksum), root_(root) {}
@@ -371,7 +371,7 @@ class SendSession {
     ++stats_.files_transferred;
   }
 
-  FdChannel& channel_;
+  Channel& channel_;
   FrameReader& in_;
   FrameWriter& out_;
   Reporter& reporter_;

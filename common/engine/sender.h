@@ -28,7 +28,7 @@ struct SenderOptions {
 
 class Sender {
  public:
-  Sender(FdChannel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
+  Sender(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
          SenderOptions options = {})
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats), options_(std::move(options)) {}
 
@@ -37,7 +37,7 @@ class Sender {
   Done run(const std::string& root);
 
  private:
-  FdChannel& channel_;
+  Channel& channel_;
   FrameReader& in_;
   FrameWriter& out_;
   Reporter& reporter_;

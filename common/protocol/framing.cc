@@ -16,7 +16,7 @@ constexpr size_t kWriteBatchBytes = 128 * 1024;
 constexpr size_t kReadBufferBytes = wire::kFrameHeaderBytes + wire::kMaxFramePayload;
 }  // namespace
 
-FrameReader::FrameReader(FdChannel& channel) : channel_(channel), buf_(kReadBufferBytes) {}
+FrameReader::FrameReader(Channel& channel) : channel_(channel), buf_(kReadBufferBytes) {}
 
 bool FrameReader::fill(size_t need) {
   if (end_ - begin_ >= need) return true;
@@ -89,7 +89,7 @@ Frame FrameReader::next() {
   return f;
 }
 
-FrameWriter::FrameWriter(FdChannel& channel)
+FrameWriter::FrameWriter(Channel& channel)
     : channel_(channel), last_write_(std::chrono::steady_clock::now()) {
   pending_.reserve(kWriteBatchBytes + 64 * 1024);
 }

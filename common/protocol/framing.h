@@ -1,4 +1,4 @@
-// Frames over an FdChannel: [type:1][length:4 LE][payload]. The reader refuses a length above
+// Frames over a Channel: [type:1][length:4 LE][payload]. The reader refuses a length above
 // kMaxFramePayload before reading it; the writer batches small frames into one write.
 #pragma once
 
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "protocol/wire.h"
-#include "transport/fd_channel.h"
+#include "transport/channel.h"
 
 namespace ferry {
 
@@ -23,7 +23,7 @@ struct Frame {
 
 class FrameReader {
  public:
-  explicit FrameReader(FdChannel& channel);
+  explicit FrameReader(Channel& channel);
 
   // Reads up to and including the peer's magic. Returns the bytes that came before it (a login
   // shell's chatter). Throws ConnectionError if the stream ends or too much arrives without one.
@@ -40,7 +40,7 @@ class FrameReader {
  private:
   bool fill(size_t need);  // false at end of stream
 
-  FdChannel& channel_;
+  Channel& channel_;
   std::vector<char> buf_;
   size_t begin_ = 0;
   size_t end_ = 0;
@@ -50,7 +50,7 @@ class FrameReader {
 // Thread-safe: frames from several threads interleave whole.
 class FrameWriter {
  public:
-  explicit FrameWriter(FdChannel& channel);
+  explicit FrameWriter(Channel& channel);
 
   void write_magic();
   void send(wire::MsgType type, std::string_view payload);
@@ -65,7 +65,7 @@ class FrameWriter {
   void append_header(wire::MsgType type, size_t length);
   void flush_locked();
 
-  FdChannel& channel_;
+  Channel& channel_;
   std::mutex mutex_;
   std::string pending_;
   std::chrono::steady_clock::time_point last_write_;

@@ -1,4 +1,4 @@
-// The client's SSH pump against the real sshd, driven directly: what reaches the engine's socket
+// The client's SSH pump against the real sshd, driven directly: what reaches the engine's channel
 // is exactly what the remote command wrote, and a slow engine does not make the client buffer.
 #include <doctest/doctest.h>
 #include <pwd.h>
@@ -43,29 +43,24 @@ long peak_rss_kib() {
 TEST_CASE("a slow engine makes the remote wait, not the client buffer") {
   constexpr long kBytes = 96L * 1024 * 1024;
   ferry::SshSession session(options_for_test_sshd());
-  ferry::UniqueFd engine = session.start("head -c " + std::to_string(kBytes) + " /dev/zero");
+  ferry::Channel& engine = session.start("head -c " + std::to_string(kBytes) + " /dev/zero", "head");
   long before = peak_rss_kib();
   REQUIRE(before > 0);
   std::string buf(256 * 1024, '\1');
   long total = 0;
   bool all_zero = true;
   while (true) {
-    ssize_t n = ::read(engine.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      CHECK(n == 0);
-      break;
-    }
-    for (ssize_t i = 0; i < n; ++i) all_zero &= buf[static_cast<size_t>(i)] == 0;
-    total += n;
+    size_t n = engine.read_some(buf.data(), buf.size());
+    if (n == 0) break;
+    for (size_t i = 0; i < n; ++i) all_zero &= buf[i] == 0;
+    total += static_cast<long>(n);
     // About 100 MiB/s: far slower than sshd can send over loopback.
     std::this_thread::sleep_for(std::chrono::microseconds(2500));
   }
-  engine.reset();
   CHECK(session.finish() == 0);
   CHECK(total == kBytes);
   CHECK(all_zero);
-  // The pump's own buffers are 512 KiB; without flow control the difference would be most of
+  // The engine's queues are 512 KiB each; without flow control the difference would be most of
   // the 96 MiB the remote could send ahead. (AddressSanitizer keeps freed memory in quarantine,
   // so under it the figure says nothing.)
 #ifndef __SANITIZE_ADDRESS__

@@ -15,6 +15,7 @@
 #include "engine/session.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
+#include "transport/fd_channel.h"
 
 using namespace ferry;
 using wire::MsgType;

@@ -16,6 +16,7 @@
 #include "delta/file_hash.h"
 #include "engine/receiver.h"
 #include "support/temp_dir.h"
+#include "transport/fd_channel.h"
 
 using namespace ferry;
 using wire::MsgType;

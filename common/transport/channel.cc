@@ -1,0 +1,71 @@
+#include "transport/channel.h"
+
+#include <algorithm>
+
+#include "base/error.h"
+
+namespace ferry {
+
+Channel::Channel(std::string peer_name) : peer_name_(std::move(peer_name)) {}
+
+Channel::~Channel() = default;
+
+void Channel::check_wait(int waited_ms, const char* doing) const {
+  if (aborted_) throw ConnectionError("session aborted");
+  if (waited_ms > 0 && waited_ms >= idle_timeout_ms_) {
+    throw ConnectionError(peer_name_ + " " + doing + " for " + std::to_string(waited_ms / 1000) +
+                          " s: the connection is dead or the peer is stuck (raise --timeout for very slow links)");
+  }
+}
+
+size_t Channel::read_some(void* buf, size_t len) {
+  size_t n = read_available(buf, len);
+  bytes_read_ += n;
+  return n;
+}
+
+void Channel::set_rate_limit(uint64_t bytes_per_second) {
+  throttle_ = bytes_per_second > 0 ? std::make_unique<Throttle>(bytes_per_second) : nullptr;
+}
+
+void Channel::write_two(const void* a, size_t a_len, const void* b, size_t b_len) {
+  iovec iov[2] = {{const_cast<void*>(a), a_len}, {const_cast<void*>(b), b_len}};
+  int first = 0;
+  int count = b_len > 0 ? 2 : 1;
+  while (first < count) {
+    if (iov[first].iov_len == 0) {
+      ++first;
+      continue;
+    }
+    size_t n;
+    if (!throttle_) {
+      n = write_available(iov + first, count - first);
+    } else {
+      // At most what the throttle grants now; what the channel did not take is still to pay.
+      size_t granted = throttle_->acquire(iov[first].iov_len + (first + 1 < count ? iov[first + 1].iov_len : 0));
+      iovec limited[2];
+      int used = 0;
+      size_t offered = 0;
+      for (int i = first; i < count && granted > 0; ++i) {
+        limited[used] = iov[i];
+        limited[used].iov_len = std::min(iov[i].iov_len, granted);
+        granted -= limited[used].iov_len;
+        offered += limited[used].iov_len;
+        ++used;
+      }
+      n = write_available(limited, used);
+      throttle_->give_back(offered - n);
+    }
+    bytes_written_ += n;
+    while (first < count && n >= iov[first].iov_len) {
+      n -= iov[first].iov_len;
+      ++first;
+    }
+    if (first < count) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + n;
+      iov[first].iov_len -= n;
+    }
+  }
+}
+
+}  // namespace ferry
