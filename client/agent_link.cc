@@ -46,8 +46,7 @@ class LocalAgent : public AgentLink {
   Channel& channel() override { return *channel_; }
 
   int finish() override {
-    channel_.reset();
-    fd_.reset();
+    fd_.reset();  // the agent reads end of stream; channel_ stays, for whoever still holds it
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }

@@ -13,7 +13,7 @@ namespace ferry {
 class AgentLink {
  public:
   virtual ~AgentLink() = default;
-  // The engine's connection to the agent; valid until finish().
+  // The engine's connection to the agent; the object lives as long as the link.
   virtual Channel& channel() = 0;
   const std::string& peer_name() { return channel().peer_name(); }
   // Closes the engine's end and waits for the agent to exit; returns its exit status.
