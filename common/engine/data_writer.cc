@@ -23,9 +23,15 @@ void DataWriter::begin_file(std::string_view path) {
 }
 
 void DataWriter::send(wire::MsgType type, std::string_view head, std::string_view body) {
+  send_from_file(type, head, body, -1, 0);
+}
+
+void DataWriter::send_from_file(wire::MsgType type, std::string_view head, std::string_view body, int fd,
+                                uint64_t offset) {
   bool automatic = settings_.mode == CompressionSettings::Mode::kAuto;
   if (!file_compressible_ || (automatic && !auto_.compress_next())) {
-    out_.send_split(type, head, body);
+    if (fd >= 0) out_.send_split_from_file(type, head, body, fd, offset);
+    else out_.send_split(type, head, body);
   } else {
     buf_.assign(1, static_cast<char>(type));
     compressor_->compress(head, body, &buf_);

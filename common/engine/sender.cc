@@ -350,12 +350,13 @@ class SendSession {
       if (n == 0) break;
       std::string_view chunk(buf.data(), static_cast<size_t>(n));
       hasher.update(chunk.data(), chunk.size());
+      uint64_t offset = total;
       total += chunk.size();
       if (encoder) {
         encoder->feed(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size());
         continue;
       }
-      data_.send(MsgType::kFileData, head.data(), chunk);
+      data_.send_from_file(MsgType::kFileData, head.data(), chunk, fd, offset);
       stats_.bytes_literal += chunk.size();  // our view, for the progress line
     }
     if (encoder) {

@@ -126,6 +126,18 @@ void FrameWriter::send_split(MsgType type, std::string_view head, std::string_vi
   last_write_ = std::chrono::steady_clock::now();
 }
 
+void FrameWriter::send_split_from_file(MsgType type, std::string_view head, std::string_view body, int fd,
+                                       uint64_t offset) {
+  if (body.size() < 16 * 1024) return send_split(type, head, body);
+  std::lock_guard lock(mutex_);
+  append_header(type, head.size() + body.size());
+  pending_.append(head);
+  channel_.write_all(pending_.data(), pending_.size());  // the frame's start goes first
+  pending_.clear();
+  channel_.write_file_range(fd, offset, body.data(), body.size());
+  last_write_ = std::chrono::steady_clock::now();
+}
+
 void FrameWriter::flush() {
   std::lock_guard lock(mutex_);
   flush_locked();

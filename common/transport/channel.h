@@ -32,6 +32,10 @@ class Channel {
   void write_all(const void* buf, size_t len) { write_two(buf, len, nullptr, 0); }
   // Gathers two buffers into one write where possible (frame header + payload).
   void write_two(const void* a, size_t a_len, const void* b, size_t b_len);
+  // Writes `len` bytes of file `fd` from `offset`, which the caller has also read into `bytes`
+  // (it hashed them). Where the channel can, the kernel moves the file's pages without a copy
+  // (splice); whatever it cannot move, `bytes` supplies.
+  void write_file_range(int fd, uint64_t offset, const void* bytes, size_t len);
   // Tells the peer we will write no more.
   virtual void close_write() = 0;
 
@@ -51,6 +55,9 @@ class Channel {
   virtual size_t read_available(void* buf, size_t len) = 0;
   // Writes at least one byte of the buffers, waiting likewise; returns how many it wrote.
   virtual size_t write_available(const iovec* iov, int count) = 0;
+  // Moves at least one byte of the file range into the channel without copying it, waiting
+  // like write_available; returns how many, or 0 if this channel or this file cannot.
+  virtual size_t splice_available(int /*fd*/, uint64_t /*offset*/, size_t /*len*/) { return 0; }
 
   // How long a blocked wait sleeps between checks for abort(): short enough that a failure on
   // another thread ends the session promptly, long enough to cost nothing.

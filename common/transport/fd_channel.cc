@@ -35,6 +35,8 @@ FdChannel::FdChannel(int read_fd, int write_fd, std::string peer_name)
   set_nonblocking(write_fd_);
   enlarge_pipe(read_fd_);
   enlarge_pipe(write_fd_);
+  struct stat st {};
+  write_is_pipe_ = ::fstat(write_fd_, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 void FdChannel::wait(int fd, short events, const char* doing) {
@@ -74,6 +76,28 @@ size_t FdChannel::write_available(const iovec* iov, int count) {
     }
     if (errno == EPIPE || errno == ECONNRESET) throw ConnectionError("connection to " + peer_name() + " lost");
     throw ConnectionError(errno_message("writing to " + peer_name(), errno));
+  }
+}
+
+size_t FdChannel::splice_available(int fd, uint64_t offset, size_t len) {
+  if (!write_is_pipe_) return 0;
+  while (true) {
+    auto at = static_cast<loff_t>(offset);
+    ssize_t n = ::splice(fd, &at, write_fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      // The pipe is full, or the file's pages are not in memory yet: wait for room, then try
+      // again; a file that still yields nothing is finished with copies.
+      pollfd p{write_fd_, POLLOUT, 0};
+      if (::poll(&p, 1, 0) == 0) {
+        wait(write_fd_, POLLOUT, "stopped reading");
+        continue;
+      }
+      return 0;
+    }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) throw ConnectionError("connection to " + peer_name() + " lost");
+    return 0;  // end of file (truncated under us), or a file system that cannot splice
   }
 }
 

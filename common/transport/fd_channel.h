@@ -20,12 +20,15 @@ class FdChannel : public Channel {
  protected:
   size_t read_available(void* buf, size_t len) override;
   size_t write_available(const iovec* iov, int count) override;
+  // Only into a pipe (the agent's stdout under sshd): splice needs a pipe on one side.
+  size_t splice_available(int fd, uint64_t offset, size_t len) override;
 
  private:
   void wait(int fd, short events, const char* doing);
 
   int read_fd_;
   int write_fd_;
+  bool write_is_pipe_ = false;
 };
 
 }  // namespace ferry
