@@ -513,8 +513,9 @@ class ReceiveSession {
       return;
     }
     if (!verified) {
-      fail("verification failed for " + shown + ": the data written does not match the sender's hash; "
-           "the old version was kept");
+      fail("verification failed for " + shown + ": the data written does not match the sender's hash "
+           "(was the file changed on the sending side while it was sent?); the old version was kept, run "
+           "again to copy it");
       discard_incoming();
       return;
     }
