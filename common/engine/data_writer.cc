@@ -30,8 +30,7 @@ void DataWriter::send_from_file(wire::MsgType type, std::string_view head, std::
                                 uint64_t offset) {
   bool automatic = settings_.mode == CompressionSettings::Mode::kAuto;
   if (!file_compressible_ || (automatic && !auto_.compress_next())) {
-    if (fd >= 0) out_.send_split_from_file(type, head, body, fd, offset);
-    else out_.send_split(type, head, body);
+    out_.send_split_from_file(type, head, body, fd, offset);
   } else {
     buf_.assign(1, static_cast<char>(type));
     compressor_->compress(head, body, &buf_);

@@ -31,7 +31,7 @@ class DataWriter {
   void begin_file(std::string_view path);
   // Sends one frame of the current file's data; `head` is the frame's small fixed part.
   void send(wire::MsgType type, std::string_view head, std::string_view body);
-  // The same for a chunk of file data that is also bytes [offset, …) of file `fd`: sent
+  // The same for a chunk of file data that is also bytes [offset, …) of file `fd` (-1: none): sent
   // uncompressed, the channel may move it from the file without a copy.
   void send_from_file(wire::MsgType type, std::string_view head, std::string_view body, int fd, uint64_t offset);
   // Pushes everything sent so far to the connection.

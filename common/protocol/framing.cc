@@ -113,6 +113,11 @@ void FrameWriter::send(MsgType type, std::string_view payload) { send_split(type
 void FrameWriter::send(MsgType type, const Encoder& payload) { send(type, payload.data()); }
 
 void FrameWriter::send_split(MsgType type, std::string_view head, std::string_view body) {
+  send_split_from_file(type, head, body, -1, 0);
+}
+
+void FrameWriter::send_split_from_file(MsgType type, std::string_view head, std::string_view body, int fd,
+                                       uint64_t offset) {
   std::lock_guard lock(mutex_);
   append_header(type, head.size() + body.size());
   pending_.append(head);
@@ -121,20 +126,13 @@ void FrameWriter::send_split(MsgType type, std::string_view head, std::string_vi
     if (pending_.size() >= kWriteBatchBytes) flush_locked();
     return;
   }
-  channel_.write_two(pending_.data(), pending_.size(), body.data(), body.size());
+  if (fd < 0) {
+    channel_.write_two(pending_.data(), pending_.size(), body.data(), body.size());
+  } else {
+    channel_.write_all(pending_.data(), pending_.size());  // the frame's start goes first
+    channel_.write_file_range(fd, offset, body.data(), body.size());
+  }
   pending_.clear();
-  last_write_ = std::chrono::steady_clock::now();
-}
-
-void FrameWriter::send_split_from_file(MsgType type, std::string_view head, std::string_view body, int fd,
-                                       uint64_t offset) {
-  if (body.size() < 16 * 1024) return send_split(type, head, body);
-  std::lock_guard lock(mutex_);
-  append_header(type, head.size() + body.size());
-  pending_.append(head);
-  channel_.write_all(pending_.data(), pending_.size());  // the frame's start goes first
-  pending_.clear();
-  channel_.write_file_range(fd, offset, body.data(), body.size());
   last_write_ = std::chrono::steady_clock::now();
 }
 

@@ -57,8 +57,8 @@ class FrameWriter {
   void send(wire::MsgType type, const Encoder& payload);
   // A frame whose payload is head + body, without copying body when it is large.
   void send_split(wire::MsgType type, std::string_view head, std::string_view body);
-  // The same, where body is also bytes [offset, offset + body.size()) of file `fd`: the channel
-  // may move them from the file without a copy (Channel::write_file_range).
+  // The same, where body is also bytes [offset, offset + body.size()) of file `fd` (-1: none):
+  // the channel may move them from the file without a copy (Channel::write_file_range).
   void send_split_from_file(wire::MsgType type, std::string_view head, std::string_view body, int fd,
                             uint64_t offset);
   void flush();

@@ -19,24 +19,24 @@ void set_nonblocking(int fd) {
   if (flags >= 0 && !(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
+bool is_pipe(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 // sshd connects the agent through pipes, whose default 64 KiB buffer makes sshd and the agent
 // take turns every 64 KiB. A larger pipe lets both run at once. Best effort: the kernel caps
-// it (fs.pipe-max-size), and it does not apply to sockets.
-void enlarge_pipe(int fd) {
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-}
+// it (fs.pipe-max-size).
+void enlarge_pipe(int fd) { ::fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
 
 }  // namespace
 
 FdChannel::FdChannel(int read_fd, int write_fd, std::string peer_name)
-    : Channel(std::move(peer_name)), read_fd_(read_fd), write_fd_(write_fd) {
+    : Channel(std::move(peer_name)), read_fd_(read_fd), write_fd_(write_fd), write_is_pipe_(is_pipe(write_fd)) {
   set_nonblocking(read_fd_);
   set_nonblocking(write_fd_);
-  enlarge_pipe(read_fd_);
-  enlarge_pipe(write_fd_);
-  struct stat st {};
-  write_is_pipe_ = ::fstat(write_fd_, &st) == 0 && S_ISFIFO(st.st_mode);
+  if (read_fd_ != write_fd_ && is_pipe(read_fd_)) enlarge_pipe(read_fd_);
+  if (write_is_pipe_) enlarge_pipe(write_fd_);
 }
 
 void FdChannel::wait(int fd, short events, const char* doing) {

@@ -28,7 +28,7 @@ class FdChannel : public Channel {
 
   int read_fd_;
   int write_fd_;
-  bool write_is_pipe_ = false;
+  bool write_is_pipe_;
 };
 
 }  // namespace ferry

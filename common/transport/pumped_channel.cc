@@ -66,22 +66,16 @@ size_t PumpedChannel::write_available(const iovec* iov, int count) {
   return n;
 }
 
-void PumpedChannel::close_write() {
-  bool wake = false;
-  {
-    std::lock_guard lock(mutex_);
-    up_closed_ = true;
-    wake_pump_locked(wake);
-  }
-  if (wake) wake_pump();
-}
+void PumpedChannel::close_write() { close_engine_side(false); }
 
-void PumpedChannel::close_engine() {
+void PumpedChannel::close_engine() { close_engine_side(true); }
+
+void PumpedChannel::close_engine_side(bool finished) {
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
     up_closed_ = true;
-    engine_closed_ = true;
+    engine_closed_ = engine_closed_ || finished;
     wake_pump_locked(wake);
   }
   if (wake) wake_pump();

@@ -62,6 +62,8 @@ class PumpedChannel : public Channel {
   size_t write_available(const iovec* iov, int count) override;
 
  private:
+  // close_write (finished = false) and close_engine (true).
+  void close_engine_side(bool finished);
   // The engine waits until ready() (checked under the lock), or the idle deadline, or abort().
   template <typename Ready>
   void wait_locked(std::unique_lock<std::mutex>& lock, const char* doing, Ready ready);

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 
-#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
