@@ -64,7 +64,7 @@ void DeltaEncoder::flush_copy() {
 void DeltaEncoder::emit_literal_until(size_t end) {
   if (end <= literal_start_) return;
   flush_copy();
-  const uint8_t* p = buf_.data() + literal_start_;
+  const uint8_t* p = buf_.get() + literal_start_;
   size_t len = end - literal_start_;
   literal_bytes_ += len;
   while (len > 0) {
@@ -92,14 +92,14 @@ void DeltaEncoder::emit_copy(uint64_t block) {
 void DeltaEncoder::scan(bool at_end) {
   const size_t block = sig_.block_size;
   const uint64_t count = sig_.block_count();
-  while (count > 0 && buf_.size() - pos_ >= block) {
+  while (count > 0 && buf_len_ - pos_ >= block) {
     if (!rolling_valid_) {
       rolling_.reset();
-      rolling_.update(buf_.data() + pos_, block);
+      rolling_.update(buf_.get() + pos_, block);
       rolling_valid_ = true;
     }
     uint64_t match;
-    if (find_match(rolling_.digest(), buf_.data() + pos_, static_cast<uint32_t>(block), &match)) {
+    if (find_match(rolling_.digest(), buf_.get() + pos_, static_cast<uint32_t>(block), &match)) {
       emit_literal_until(pos_);
       emit_copy(match);
       pos_ += block;
@@ -107,7 +107,7 @@ void DeltaEncoder::scan(bool at_end) {
       rolling_valid_ = false;
       continue;
     }
-    if (buf_.size() - pos_ == block) break;  // sliding needs the next byte
+    if (buf_len_ - pos_ == block) break;  // sliding needs the next byte
     rolling_.rotate(buf_[pos_], buf_[pos_ + block]);
     ++pos_;
     if (pos_ - literal_start_ >= kMaxLiteral) emit_literal_until(pos_);
@@ -116,27 +116,49 @@ void DeltaEncoder::scan(bool at_end) {
   // The basis's last block may be short; it can only match the very end of the new file.
   if (count > 0) {
     uint32_t last_len = sig_.block_length(count - 1);
-    size_t at = buf_.size() >= last_len ? buf_.size() - last_len : 0;
+    size_t at = buf_len_ >= last_len ? buf_len_ - last_len : 0;
     uint64_t match;
-    if (last_len < block && at >= literal_start_ && buf_.size() >= last_len &&
-        find_match(RollingChecksum::of(buf_.data() + at, last_len), buf_.data() + at, last_len, &match)) {
+    if (last_len < block && at >= literal_start_ && buf_len_ >= last_len &&
+        find_match(RollingChecksum::of(buf_.get() + at, last_len), buf_.get() + at, last_len, &match)) {
       emit_literal_until(at);
       emit_copy(match);
-      literal_start_ = pos_ = buf_.size();
+      literal_start_ = pos_ = buf_len_;
     }
   }
-  emit_literal_until(buf_.size());
+  emit_literal_until(buf_len_);
   flush_copy();
 }
 
 void DeltaEncoder::feed(const uint8_t* data, size_t len) {
-  // Drop what is emitted, keeping the window, before growing the buffer.
-  if (literal_start_ > (1u << 20) && literal_start_ <= pos_) {
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(literal_start_));
-    pos_ -= literal_start_;
-    literal_start_ = 0;
+  std::memcpy(space(len), data, len);
+  commit(len);
+}
+
+uint8_t* DeltaEncoder::space(size_t len) {
+  if (buf_capacity_ - buf_len_ >= len) return buf_.get() + buf_len_;
+  // What is still needed starts at the first byte not emitted (or the window, if that is
+  // earlier). It is at most a literal piece plus a block, so moving it to the front costs
+  // little; moving only when more is dropped than kept makes that amortised O(1) per byte.
+  size_t keep_from = std::min(literal_start_, pos_);
+  size_t keep = buf_len_ - keep_from;
+  if (keep_from >= keep && buf_capacity_ - keep >= len) {
+    std::memmove(buf_.get(), buf_.get() + keep_from, keep);
+  } else {
+    size_t capacity = std::max(2 * buf_capacity_, keep + len);
+    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
+    if (keep > 0) std::memcpy(bigger.get(), buf_.get() + keep_from, keep);
+    buf_ = std::move(bigger);
+    buf_capacity_ = capacity;
   }
-  buf_.insert(buf_.end(), data, data + len);
+  buf_len_ = keep;
+  pos_ -= keep_from;
+  literal_start_ -= keep_from;
+  return buf_.get() + buf_len_;
+}
+
+void DeltaEncoder::commit(size_t len) {
+  FERRY_CHECK(len <= buf_capacity_ - buf_len_);
+  buf_len_ += len;
   scan(false);
 }
 

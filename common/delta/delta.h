@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "delta/signature.h"
@@ -37,7 +38,15 @@ class DeltaEncoder {
 
   // sig must outlive the encoder.
   DeltaEncoder(const Signature& sig, DeltaSink& sink);
+  DeltaEncoder(const DeltaEncoder&) = delete;
+  DeltaEncoder& operator=(const DeltaEncoder&) = delete;
+
+  // The new file goes in, in order, either copied (feed) or read straight into the encoder's
+  // window: space(n) returns room for n bytes, commit(k) takes the first k of them. Reading in
+  // place saves a copy of every byte and keeps the window small enough to stay in cache.
   void feed(const uint8_t* data, size_t len);
+  uint8_t* space(size_t len);
+  void commit(size_t len);
   void finish();
 
   uint64_t literal_bytes() const { return literal_bytes_; }
@@ -56,7 +65,9 @@ class DeltaEncoder {
   std::vector<uint32_t> next_in_bucket_;
   uint32_t bucket_mask_ = 0;
 
-  std::vector<uint8_t> buf_;  // bytes fed and not yet emitted
+  std::unique_ptr<uint8_t[]> buf_;  // bytes fed and not yet emitted, from its start
+  size_t buf_capacity_ = 0;
+  size_t buf_len_ = 0;
   size_t pos_ = 0;            // start of the current window in buf_
   size_t literal_start_ = 0;  // first byte in buf_ not yet emitted
   RollingChecksum rolling_;

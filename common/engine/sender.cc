@@ -341,19 +341,21 @@ class SendSession {
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
     while (true) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
+      // A delta is scanned where it is read: straight into the encoder's window.
+      char* into = encoder ? reinterpret_cast<char*>(encoder->space(buf.size())) : buf.data();
+      ssize_t n = ::read(fd, into, buf.size());
       if (n < 0) {
         if (errno == EINTR) continue;
         // The receiver discards what it got so far when told the file failed.
         return refuse(errno_message("read error in " + shown + " (not sent)", errno));
       }
       if (n == 0) break;
-      std::string_view chunk(buf.data(), static_cast<size_t>(n));
+      std::string_view chunk(into, static_cast<size_t>(n));
       hasher.update(chunk.data(), chunk.size());
       uint64_t offset = total;
       total += chunk.size();
       if (encoder) {
-        encoder->feed(reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size());
+        encoder->commit(chunk.size());
         continue;
       }
       data_.send_from_file(MsgType::kFileData, head.data(), chunk, fd, offset);

@@ -3,6 +3,7 @@
 // (librsync's "triple" test), with seeded mutations.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -234,6 +235,37 @@ TEST_CASE("a small change in a large file sends a small delta") {
   uint32_t block = signature_shape(basis.size()).block_size;
   CHECK(r.literal <= 11 * (block + 3));  // at most one block per edit
   CHECK(r.matched >= target.size() - 11 * (block + 3));
+}
+
+TEST_CASE("reading into the encoder's window, with reads shorter than asked, gives the same delta") {
+  // The sender reads straight into space(n) and commits what read() returned, which may be
+  // less. The window moves and grows underneath; the result must not depend on it.
+  std::mt19937_64 rng(5);
+  Bytes basis = random_bytes(rng, 3'000'000);
+  Bytes target = basis;
+  target.insert(target.begin() + 1'234'567, 5000, 'x');
+  target.erase(target.begin() + 2'500'000, target.begin() + 2'510'000);
+  for (size_t i = 0; i < 40; ++i) target[rng() % target.size()] ^= 0x5a;
+  Bytes random_literal = random_bytes(rng, 400'000);  // longer than a literal piece and a block
+  target.insert(target.begin() + 600'000, random_literal.begin(), random_literal.end());
+  Signature sig = sign(basis, 65536);
+  Patcher patcher(basis, sig);
+  DeltaEncoder encoder(sig, patcher);
+  for (size_t at = 0; at < target.size();) {
+    size_t asked = 1 + rng() % 300'000;
+    uint8_t* into = encoder.space(asked);
+    size_t got = std::min<size_t>({asked, 1 + rng() % asked, target.size() - at});
+    std::memcpy(into, target.data() + at, got);
+    encoder.commit(got);
+    at += got;
+  }
+  encoder.finish();
+  CHECK_FALSE(patcher.bad_copy);
+  REQUIRE(patcher.out == target);
+  Result fed = triple(basis, target, 65536);
+  CHECK(encoder.literal_bytes() == fed.literal);
+  CHECK(encoder.matched_bytes() == fed.matched);
+  CHECK(encoder.literal_bytes() < random_literal.size() + 60 * sig.block_size);
 }
 
 TEST_CASE("a file of identical blocks against many identical candidates stays linear") {
