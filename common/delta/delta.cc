@@ -64,7 +64,7 @@ void DeltaEncoder::flush_copy() {
 void DeltaEncoder::emit_literal_until(size_t end) {
   if (end <= literal_start_) return;
   flush_copy();
-  const uint8_t* p = buf_.get() + literal_start_;
+  const uint8_t* p = buf_.bytes() + literal_start_;
   size_t len = end - literal_start_;
   literal_bytes_ += len;
   while (len > 0) {
@@ -95,11 +95,11 @@ void DeltaEncoder::scan(bool at_end) {
   while (count > 0 && buf_len_ - pos_ >= block) {
     if (!rolling_valid_) {
       rolling_.reset();
-      rolling_.update(buf_.get() + pos_, block);
+      rolling_.update(buf_.bytes() + pos_, block);
       rolling_valid_ = true;
     }
     uint64_t match;
-    if (find_match(rolling_.digest(), buf_.get() + pos_, static_cast<uint32_t>(block), &match)) {
+    if (find_match(rolling_.digest(), buf_.bytes() + pos_, static_cast<uint32_t>(block), &match)) {
       emit_literal_until(pos_);
       emit_copy(match);
       pos_ += block;
@@ -108,7 +108,7 @@ void DeltaEncoder::scan(bool at_end) {
       continue;
     }
     if (buf_len_ - pos_ == block) break;  // sliding needs the next byte
-    rolling_.rotate(buf_[pos_], buf_[pos_ + block]);
+    rolling_.rotate(buf_.bytes()[pos_], buf_.bytes()[pos_ + block]);
     ++pos_;
     if (pos_ - literal_start_ >= kMaxLiteral) emit_literal_until(pos_);
   }
@@ -119,7 +119,7 @@ void DeltaEncoder::scan(bool at_end) {
     size_t at = buf_len_ >= last_len ? buf_len_ - last_len : 0;
     uint64_t match;
     if (last_len < block && at >= literal_start_ && buf_len_ >= last_len &&
-        find_match(RollingChecksum::of(buf_.get() + at, last_len), buf_.get() + at, last_len, &match)) {
+        find_match(RollingChecksum::of(buf_.bytes() + at, last_len), buf_.bytes() + at, last_len, &match)) {
       emit_literal_until(at);
       emit_copy(match);
       literal_start_ = pos_ = buf_len_;
@@ -135,30 +135,30 @@ void DeltaEncoder::feed(const uint8_t* data, size_t len) {
 }
 
 uint8_t* DeltaEncoder::space(size_t len) {
-  if (buf_capacity_ - buf_len_ >= len) return buf_.get() + buf_len_;
+  if (buf_.size() - buf_len_ >= len) return buf_.bytes() + buf_len_;
   // What is still needed starts at the first byte not emitted (or the window, if that is
   // earlier). It is at most a literal piece plus a block, so moving it to the front costs
   // little; moving only when more is dropped than kept makes that amortised O(1) per byte.
   size_t keep_from = std::min(literal_start_, pos_);
   size_t keep = buf_len_ - keep_from;
-  if (keep_from >= keep && buf_capacity_ - keep >= len) {
-    std::memmove(buf_.get(), buf_.get() + keep_from, keep);
+  size_t lead = static_cast<size_t>((fed_ - keep) % kPageBytes);  // keeps the page offsets in step
+  if (keep_from >= lead + keep && buf_.size() - lead - keep >= len) {
+    std::memmove(buf_.bytes() + lead, buf_.bytes() + keep_from, keep);
   } else {
-    size_t capacity = std::max(2 * buf_capacity_, keep + len);
-    auto bigger = std::make_unique_for_overwrite<uint8_t[]>(capacity);
-    if (keep > 0) std::memcpy(bigger.get(), buf_.get() + keep_from, keep);
+    PageBuffer bigger(std::max(2 * buf_.size(), lead + keep + len));
+    if (keep > 0) std::memcpy(bigger.bytes() + lead, buf_.bytes() + keep_from, keep);
     buf_ = std::move(bigger);
-    buf_capacity_ = capacity;
   }
-  buf_len_ = keep;
-  pos_ -= keep_from;
-  literal_start_ -= keep_from;
-  return buf_.get() + buf_len_;
+  buf_len_ = lead + keep;
+  pos_ = pos_ - keep_from + lead;
+  literal_start_ = literal_start_ - keep_from + lead;
+  return buf_.bytes() + buf_len_;
 }
 
 void DeltaEncoder::commit(size_t len) {
-  FERRY_CHECK(len <= buf_capacity_ - buf_len_);
+  FERRY_CHECK(len <= buf_.size() - buf_len_);
   buf_len_ += len;
+  fed_ += len;
   scan(false);
 }
 

@@ -9,9 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
+#include "base/page_buffer.h"
 #include "delta/signature.h"
 
 namespace ferry {
@@ -65,9 +65,11 @@ class DeltaEncoder {
   std::vector<uint32_t> next_in_bucket_;
   uint32_t bucket_mask_ = 0;
 
-  std::unique_ptr<uint8_t[]> buf_;  // bytes fed and not yet emitted, from its start
-  size_t buf_capacity_ = 0;
+  // Bytes fed and not yet emitted. buf_[buf_len_] always sits at the same place within a page
+  // as the next byte fed sits in the file, so reads into space() run at full speed.
+  PageBuffer buf_;
   size_t buf_len_ = 0;
+  uint64_t fed_ = 0;
   size_t pos_ = 0;            // start of the current window in buf_
   size_t literal_start_ = 0;  // first byte in buf_ not yet emitted
   RollingChecksum rolling_;

@@ -3,13 +3,14 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
+
+#include "base/page_buffer.h"
 
 namespace ferry {
 
 std::string hash_whole_file(int fd) {
   FileHasher hasher;
-  std::vector<char> buf(wire::kDataChunkBytes);
+  PageBuffer buf(wire::kDataChunkBytes);
   while (true) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/page_buffer.h"
 #include "delta/signature.h"
 #include "protocol/messages.h"
 
@@ -23,14 +24,16 @@ constexpr uint64_t kSignInHalvesBytes = 64 * 1024 * 1024;
 // ended early or could not be read.
 bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, Signature* out) {
   SignatureBuilder builder(length, shape);
-  std::vector<uint8_t> buf(wire::kDataChunkBytes);
+  PageBuffer buf(wire::kDataChunkBytes);
   uint64_t done = 0;
   while (done < length) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
-    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset + done));
+    // Read to the same place within a page as the bytes sit in the file (see PageBuffer).
+    size_t skew = static_cast<size_t>((offset + done) % kPageBytes);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - skew, length - done));
+    ssize_t n = ::pread(fd, buf.data() + skew, want, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    builder.feed(buf.data(), static_cast<size_t>(n));
+    builder.feed(buf.bytes() + skew, static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
   *out = builder.finish();

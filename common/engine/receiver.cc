@@ -15,6 +15,7 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/page_buffer.h"
 #include "compress/zstd_stream.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
@@ -434,18 +435,19 @@ class ReceiveSession {
       incoming_.bytes += length;
       return;
     }
-    std::vector<char>& buf = copy_buf_;
-    buf.resize(wire::kDataChunkBytes);
     while (length > 0) {
-      size_t want = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
-      ssize_t n = ::pread(incoming_.basis.get(), buf.data(), want, static_cast<off_t>(offset));
+      // Read to the same place within a page as the bytes sit in the file (see PageBuffer).
+      size_t skew = static_cast<size_t>(offset % kPageBytes);
+      char* into = copy_buf_.data() + skew;
+      size_t want = static_cast<size_t>(std::min<uint64_t>(length, copy_buf_.size() - skew));
+      ssize_t n = ::pread(incoming_.basis.get(), into, want, static_cast<off_t>(offset));
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
         incoming_.error = "basis changed";
         incoming_.bytes += length;
         return;
       }
-      write_incoming(std::string_view(buf.data(), static_cast<size_t>(n)));
+      write_incoming(std::string_view(into, static_cast<size_t>(n)));
       offset += static_cast<uint64_t>(n);
       length -= static_cast<uint64_t>(n);
     }
@@ -682,7 +684,7 @@ class ReceiveSession {
   bool warned_owner_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
-  std::vector<char> copy_buf_;
+  PageBuffer copy_buf_{wire::kDataChunkBytes};
   StreamDecompressor decompressor_;
   bool changed_ = false;  // anything written: the run ends with a syncfs
   EntryDecoder entry_codec_;

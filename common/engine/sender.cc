@@ -18,6 +18,7 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/page_buffer.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "engine/data_writer.h"
@@ -279,7 +280,7 @@ class SendSession {
 
   void send_wanted() {
     UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    std::vector<char> buf(wire::kDataChunkBytes);
+    PageBuffer buf(wire::kDataChunkBytes);
     while (true) {
       Request request;
       Listed listed;
@@ -306,7 +307,7 @@ class SendSession {
 
   // The per-file "how to send" step: whole, or as a delta against the receiver's basis.
   void send_file(int root_fd, uint64_t index, const Listed& listed, const Signature* basis,
-                 std::vector<char>& buf) {
+                 PageBuffer& buf) {
     std::string shown = printable(join_path(root_, listed.path));
     auto refuse = [&](const std::string& reason) {
       fail(reason);
