@@ -35,6 +35,7 @@ prefers, so the comparison is of the engines and not of cipher choice. Neither t
 (Ferry has no --delete yet), so the mutation's deleted files stay in both destinations.
 """
 import argparse
+import json
 import os
 import random
 import shutil
@@ -411,6 +412,7 @@ def main():
     ap.add_argument("--compress-level", type=int, default=3)
     ap.add_argument("--bwlimit", default="20M")
     ap.add_argument("--markdown", help="append the result table to this file")
+    ap.add_argument("--raw", help="write every run's figures to this file (JSON), for a closer look than medians")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
     if args.bin:
@@ -460,6 +462,12 @@ def main():
         if args.markdown:
             with open(args.markdown, "a") as f:
                 f.write(header + "\n\n" + table + "\n\n")
+        if args.raw:
+            with open(args.raw, "w") as f:
+                json.dump({"command": header, "runs": [{"set": name, "case": label, "tool": tool, "run": i, **r}
+                                                        for (name, label), by_tool in results.items()
+                                                        for tool, rs in by_tool.items() for i, r in enumerate(rs)]},
+                          f, indent=1)
     finally:
         if server:
             server.stop()
