@@ -30,6 +30,13 @@ with a journal (the root file system here has none, and creating many files righ
 many gets slower every round), and every source and destination is read once right before each
 timed run (cached data is evicted after about a minute untouched).
 
+The image is attached with direct I/O (losetup --direct-io=on), so it behaves like a disk: what
+the file system writes back goes to the machine's disk. A plain `mount -o loop` adds a second
+page cache (the image file's): the loop worker copies every written byte once more, on the same
+two cores both tools need, and holds it in the image file's cache until a journal commit or the
+final flush forces it out, so writeback started early reaches the disk no earlier. Both tools
+pay that; --buffered-loop brings it back (results up to 2026-11-30 run 5 used it).
+
 rsync runs as `rsync -aHAX --numeric-ids` with OpenSSH using aes128-gcm, the cipher Ferry
 prefers, so the comparison is of the engines and not of cipher choice. Neither tool deletes
 (Ferry has no --delete yet), so the mutation's deleted files stay in both destinations.
@@ -412,6 +419,8 @@ def main():
     ap.add_argument("--compress-level", type=int, default=3)
     ap.add_argument("--bwlimit", default="20M")
     ap.add_argument("--markdown", help="append the result table to this file")
+    ap.add_argument("--buffered-loop", action="store_true",
+                    help="attach the image through the page cache, as bench runs before 2026-11-30 did")
     ap.add_argument("--raw", help="write every run's figures to this file (JSON), for a closer look than medians")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
@@ -429,7 +438,11 @@ def main():
     os.makedirs(mnt, exist_ok=True)
     subprocess.run(["truncate", "-s", f"{args.image_gib}G", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
-    subprocess.run(["mount", "-o", "loop,noatime", image, mnt], check=True)
+    loop = subprocess.run(["losetup", "--find", "--show", f"--direct-io={'off' if args.buffered_loop else 'on'}", image],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:
+        subprocess.run(["losetup", "--detach", loop])
+        sys.exit(f"cannot mount {image} (attached as {loop}) on {mnt}")
     server = None
     try:
         server = Server(mnt)
@@ -452,8 +465,10 @@ def main():
             shutil.rmtree(s1)
             shutil.rmtree(s0)
         table = report(results, args.runs)
-        header = (f"`bench/bench.py --sets {args.sets} --runs {args.runs} --scale {args.scale}` "
-                  f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {time.monotonic() - t0:.0f} s; "
+        header = (f"`bench/bench.py --sets {args.sets} --runs {args.runs} --scale {args.scale}"
+                  f"{' --buffered-loop' if args.buffered_loop else ''}` "
+                  f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {time.monotonic() - t0:.0f} s, "
+                  f"{'buffered' if args.buffered_loop else 'direct-I/O'} loop device; "
                   f"ferry {subprocess.run([os.path.join(BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
                   f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")
         print(header)
@@ -472,6 +487,7 @@ def main():
         if server:
             server.stop()
         subprocess.run(["umount", mnt])
+        subprocess.run(["losetup", "--detach", loop])
         os.unlink(image)
 
 
