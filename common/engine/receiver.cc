@@ -478,11 +478,17 @@ class ReceiveSession {
   // rest when it is complete), so the disk writes while the network delivers and the syncfs at
   // the end has little left to wait for. rsync leaves it all to the kernel, or, with --fsync,
   // waits for each file in turn.
+  //
+  // Files under kWritebackMinFile are left to the kernel and the final syncfs: one writeback
+  // call per small file costs more than the overlap gains (50,000 files of 100 B-12 KB, durable
+  // first copy on a journaled ext4 image: 8.08 s with a call per file, 6.34 s without).
   void start_writeback(bool file_complete) {
     static constexpr uint64_t kWritebackChunk = 8 * 1024 * 1024;
+    static constexpr uint64_t kWritebackMinFile = 1024 * 1024;
     if (!options_.flush_to_disk) return;
     uint64_t pending = incoming_.bytes - incoming_.writeback_from;
     if (pending == 0 || (!file_complete && pending < kWritebackChunk)) return;
+    if (file_complete && incoming_.bytes < kWritebackMinFile) return;
     ::sync_file_range(incoming_.fd.get(), static_cast<off_t>(incoming_.writeback_from), static_cast<off_t>(pending),
                       SYNC_FILE_RANGE_WRITE);
     incoming_.writeback_from = incoming_.bytes;
