@@ -41,6 +41,7 @@ namespace {
 struct WantedFile {
   FileEntry entry;
   std::optional<BasisShape> signed_basis;  // what the signer described; unset: the file comes whole
+  bool replaces_file = false;  // renamed over an existing regular file when done
   bool retried = false;
 };
 
@@ -235,6 +236,7 @@ class ReceiveSession {
     }
     WantedFile wanted;
     wanted.entry = std::move(entry);
+    wanted.replaces_file = existing != nullptr && S_ISREG(existing->st_mode);
     if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size > 0) {
       // We have an old version: the signer describes it and sends the Want.
       std::string leaf(leaf_of(wanted.entry.path));
@@ -482,10 +484,15 @@ class ReceiveSession {
   // Files under kWritebackMinFile are left to the kernel and the final syncfs: one writeback
   // call per small file costs more than the overlap gains (50,000 files of 100 B-12 KB, durable
   // first copy on a journaled ext4 image: 8.08 s with a call per file, 6.34 s without).
+  //
+  // With --no-sync, a file that will be renamed over an existing one is still handed over as
+  // it arrives: ext4 (auto_da_alloc, its default) starts writeback of such a file at the
+  // rename, all of it at once and in the renaming thread, which stalled the receiver for as long
+  // as the disk took to accept a large file (four 512 MiB deltas: 3.53-4.10 s -> 2.88-3.11 s).
   void start_writeback(bool file_complete) {
     static constexpr uint64_t kWritebackChunk = 8 * 1024 * 1024;
     static constexpr uint64_t kWritebackMinFile = 1024 * 1024;
-    if (!options_.flush_to_disk) return;
+    if (!options_.flush_to_disk && !incoming_.wanted.replaces_file) return;
     uint64_t pending = incoming_.bytes - incoming_.writeback_from;
     if (pending == 0 || (!file_complete && pending < kWritebackChunk)) return;
     if (file_complete && incoming_.bytes < kWritebackMinFile) return;
