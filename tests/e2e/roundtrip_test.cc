@@ -231,16 +231,19 @@ TEST_CASE("a run ends with its data on disk, unless --no-sync leaves it to the k
     INFO(b.err);
     REQUIRE(b.code == 0);
     CHECK(compare(snapshot(src), snapshot(backup)) == "");
-    // Written moments ago: unless something flushed them, the files are still dirty.
-    for (const char* name : {"/data.bin", "/small.bin"}) {
-      CAPTURE(name);
-      std::optional<long> dirty = dirty_pages(backup + name);
-      REQUIRE(dirty);
-      if (no_sync) {
-        CHECK(*dirty > 0);
-      } else {
-        CHECK(*dirty == 0);
-      }
+    // 8 MiB written moments ago: unless something flushed it, most of it is still dirty.
+    std::optional<long> dirty = dirty_pages(backup + "/data.bin");
+    REQUIRE(dirty);
+    if (no_sync) {
+      CHECK(*dirty > 0);
+    } else {
+      CHECK(*dirty == 0);
+      // A small file is not written back on its own; the final syncfs must still cover it.
+      // (Its --no-sync state is not checked: 16 pages are cleaned whole by any background
+      // writeback another test starts, unlike most of 8 MiB.)
+      std::optional<long> small_dirty = dirty_pages(backup + "/small.bin");
+      REQUIRE(small_dirty);
+      CHECK(*small_dirty == 0);
     }
   }
 }
