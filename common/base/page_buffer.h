@@ -6,13 +6,14 @@
 // page-aligned buffer and about 1.8 GB/s into one 16 bytes past a page. glibc's malloc returns
 // large blocks exactly 16 bytes past a page boundary, so every std::vector read buffer sat on
 // the slow side. File reads here start at multiples of the buffer size, so page alignment is
-// what keeps destination and source in step.
+// what keeps destination and source in step; slot_for() does it for reads that start mid-page.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <span>
 
 namespace ferry {
 
@@ -28,6 +29,14 @@ class PageBuffer {
   const char* data() const { return data_.get(); }
   uint8_t* bytes() { return reinterpret_cast<uint8_t*>(data_.get()); }
   size_t size() const { return size_; }
+
+  // Where a read of file bytes from `file_offset` goes: from the same place within a page as
+  // that offset, to the end of the buffer. Reads that do not start at a page multiple (a block
+  // in the middle of a basis) stay in step this way.
+  std::span<char> slot_for(uint64_t file_offset) {
+    size_t skew = static_cast<size_t>(file_offset % kPageBytes);
+    return {data() + skew, size_ - skew};
+  }
 
  private:
   struct Free {

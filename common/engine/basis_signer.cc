@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -27,13 +28,12 @@ bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, 
   PageBuffer buf(wire::kDataChunkBytes);
   uint64_t done = 0;
   while (done < length) {
-    // Read to the same place within a page as the bytes sit in the file (see PageBuffer).
-    size_t skew = static_cast<size_t>((offset + done) % kPageBytes);
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size() - skew, length - done));
-    ssize_t n = ::pread(fd, buf.data() + skew, want, static_cast<off_t>(offset + done));
+    std::span<char> slot = buf.slot_for(offset + done);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(slot.size(), length - done));
+    ssize_t n = ::pread(fd, slot.data(), want, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
-    builder.feed(buf.bytes() + skew, static_cast<size_t>(n));
+    builder.feed(reinterpret_cast<const uint8_t*>(slot.data()), static_cast<size_t>(n));
     done += static_cast<uint64_t>(n);
   }
   *out = builder.finish();

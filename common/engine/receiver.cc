@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -438,18 +439,16 @@ class ReceiveSession {
       return;
     }
     while (length > 0) {
-      // Read to the same place within a page as the bytes sit in the file (see PageBuffer).
-      size_t skew = static_cast<size_t>(offset % kPageBytes);
-      char* into = copy_buf_.data() + skew;
-      size_t want = static_cast<size_t>(std::min<uint64_t>(length, copy_buf_.size() - skew));
-      ssize_t n = ::pread(incoming_.basis.get(), into, want, static_cast<off_t>(offset));
+      std::span<char> slot = copy_buf_.slot_for(offset);
+      size_t want = static_cast<size_t>(std::min<uint64_t>(length, slot.size()));
+      ssize_t n = ::pread(incoming_.basis.get(), slot.data(), want, static_cast<off_t>(offset));
       if (n <= 0) {
         if (n < 0 && errno == EINTR) continue;
         incoming_.error = "basis changed";
         incoming_.bytes += length;
         return;
       }
-      write_incoming(std::string_view(into, static_cast<size_t>(n)));
+      write_incoming(std::string_view(slot.data(), static_cast<size_t>(n)));
       offset += static_cast<uint64_t>(n);
       length -= static_cast<uint64_t>(n);
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -296,6 +297,9 @@ TEST_CASE("the encoder's window lines up with the file's pages, so reads into it
   CHECK(checked > 10);
   PageBuffer buffer(100'000);
   CHECK(reinterpret_cast<uintptr_t>(buffer.data()) % kPageBytes == 0);
+  std::span<char> slot = buffer.slot_for(3 * kPageBytes + 123);  // a read starting mid-page
+  CHECK(reinterpret_cast<uintptr_t>(slot.data()) % kPageBytes == 123);
+  CHECK(slot.data() + slot.size() == buffer.data() + buffer.size());
 }
 
 TEST_CASE("a file of identical blocks against many identical candidates stays linear") {
