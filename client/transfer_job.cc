@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "base/bytes.h"
 #include "base/log.h"
@@ -156,7 +157,9 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
       ConfinedRoot root = open_destination(folder.path(), "");
-      summary.take(Receiver(in, out, reporter, stats, receiver_options(open, "ferry")).run(root));
+      std::optional<DestinationState> state;
+      if (!options.dry_run) state.emplace(root.root_fd(), near_path, "");
+      summary.take(Receiver(in, out, reporter, stats, receiver_options(open, "ferry")).run(root, state ? &*state : nullptr));
     }
   }
   summary.bytes_wire_sent = channel.bytes_written();

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "base/bytes.h"
 #include "base/log.h"
@@ -106,9 +107,11 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     bool dry_run = open.flags & wire::kOpenDryRun;
     ReceiveFolder folder(open.path, dry_run);
     ConfinedRoot root = open_destination(folder.path(), " on the agent's machine");
+    std::optional<DestinationState> state;
+    if (!dry_run) state.emplace(root.root_fd(), open.path, " on the agent's machine");
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
-    Receiver(in, out, reporter, stats, receiver_options(open, "ferry-agent")).run(root);
+    Receiver(in, out, reporter, stats, receiver_options(open, "ferry-agent")).run(root, state ? &*state : nullptr);
   } else {
     check_restore_source(open.path);
     Opened{false}.encode(e);

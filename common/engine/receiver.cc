@@ -43,6 +43,7 @@ struct WantedFile {
   FileEntry entry;
   std::optional<BasisShape> signed_basis;  // what the signer described; unset: the file comes whole
   bool replaces_file = false;  // renamed over an existing regular file when done
+  bool basis_is_partial = false;  // the basis is what an earlier, cut-off run wrote (resume)
   bool retried = false;
 };
 
@@ -53,6 +54,7 @@ struct Incoming {
   FileEntry& entry = wanted.entry;
   UniqueFd basis;  // opened at the first FileDelta
   UniqueFd dir;  // the destination directory, pinned for the whole file
+  int tmp_dir = -1;  // where tmp_name is: .ferry-state/tmp or `dir`
   std::string tmp_name;
   UniqueFd fd;
   FileHasher hasher;
@@ -71,13 +73,16 @@ bool is_disk_full(int err) { return err == ENOSPC || err == EDQUOT; }
 class ReceiveSession {
  public:
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
-                 const ReceiverOptions& options, ConfinedRoot& root)
-      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root),
+                 const ReceiverOptions& options, ConfinedRoot& root, DestinationState* state)
+      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root), state_(state),
         apply_{options.keep_owner} {}
 
-  ~ReceiveSession() { discard_incoming(); }
+  // A session that ends early (connection cut, protocol error) leaves the file it was writing
+  // in .ferry-state/tmp: the next run resumes from it, or removes it.
+  ~ReceiveSession() { discard_incoming(/*keep_for_resume=*/true); }
 
   Done run() {
+    if (state_ != nullptr) report_previous_run();
     while (!list_done_ || !wanted_.empty() || incoming_.active) {
       Frame f = in_.next();
       if (handle_common_frame(f, reporter_)) continue;
@@ -117,6 +122,20 @@ class ReceiveSession {
     reporter_.report(MessageLevel::kError, text);
   }
 
+  void report_previous_run() {
+    if (!state_->took_over_from().empty()) {
+      spdlog::debug("took over the lock of a run that is gone: {}", state_->took_over_from());
+    }
+    if (!state_->unfinished_previous_run().empty()) {
+      std::string resumable = state_->partials().empty()
+                                  ? ""
+                                  : " (" + std::to_string(state_->partials().size()) + " cut-off file(s) will be resumed)";
+      reporter_.report(MessageLevel::kWarning, "the previous run into " + root_.shown("") + " did not finish (" +
+                                                state_->unfinished_previous_run() + "); this run completes it" +
+                                                resumable);
+    }
+  }
+
   // ---- the file list ----
 
   void check_order(const FileEntry& entry) {
@@ -144,6 +163,9 @@ class ReceiveSession {
     if (index == 0) {
       root_entry_ = std::move(entry);
       return;
+    }
+    if (is_reserved_top_name(entry.path)) {
+      throw ProtocolError("entry \"" + printable(entry.path) + "\" has a name Ferry keeps for itself");
     }
     ++stats_.files_total;
     warn_once_about_owner(entry);
@@ -238,6 +260,7 @@ class ReceiveSession {
     WantedFile wanted;
     wanted.entry = std::move(entry);
     wanted.replaces_file = existing != nullptr && S_ISREG(existing->st_mode);
+    if (resume_partial(index, wanted)) return;
     if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size > 0) {
       // We have an old version: the signer describes it and sends the Want.
       std::string leaf(leaf_of(wanted.entry.path));
@@ -250,6 +273,26 @@ class ReceiveSession {
     }
     send_want(Want{index});
     wanted_.emplace(index, std::move(wanted));
+  }
+
+  // A run that was cut off left the first part of this file in tmp/: that becomes the basis, so
+  // what arrived then is not sent again (rsync's --partial). It is set aside as "<name>.basis"
+  // while the new copy is written under the file's own temporary name.
+  bool resume_partial(uint64_t index, WantedFile& wanted) {
+    if (state_ == nullptr) return false;
+    std::string name = temp_name_for(wanted.entry.path);
+    if (state_->partials().count(name) == 0) return false;
+    std::string basis = name + ".basis";
+    int tmp = state_->tmp_dir();
+    if (::renameat(tmp, name.c_str(), tmp, basis.c_str()) != 0) return false;
+    UniqueFd fd(::openat(tmp, basis.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return false;
+    spdlog::debug("{}: resuming from the {} bytes an earlier run received", printable(wanted.entry.path), st.st_size);
+    wanted.basis_is_partial = true;
+    wanted_.emplace(index, std::move(wanted));
+    signer_.sign(index, std::move(fd), st);
+    return true;
   }
 
   std::string hash_of(int dir, const std::string& path) {
@@ -294,16 +337,17 @@ class ReceiveSession {
       }
     }
     if (options_.dry_run) return;
-    std::string tmp = next_tmp_name(entry.path);
+    TempSpot spot = temp_spot(entry.path);
+    const char* tmp = spot.name.c_str();
     int rc = 0;
     switch (entry.type) {
-      case FileType::kSymlink: rc = ::symlinkat(entry.link_target.c_str(), dir, tmp.c_str()); break;
-      case FileType::kFifo: rc = ::mknodat(dir, tmp.c_str(), S_IFIFO | 0600, 0); break;
+      case FileType::kSymlink: rc = ::symlinkat(entry.link_target.c_str(), spot.dir, tmp); break;
+      case FileType::kFifo: rc = ::mknodat(spot.dir, tmp, S_IFIFO | 0600, 0); break;
       case FileType::kCharDevice:
-        rc = ::mknodat(dir, tmp.c_str(), S_IFCHR | 0600, static_cast<dev_t>(entry.rdev));
+        rc = ::mknodat(spot.dir, tmp, S_IFCHR | 0600, static_cast<dev_t>(entry.rdev));
         break;
       case FileType::kBlockDevice:
-        rc = ::mknodat(dir, tmp.c_str(), S_IFBLK | 0600, static_cast<dev_t>(entry.rdev));
+        rc = ::mknodat(spot.dir, tmp, S_IFBLK | 0600, static_cast<dev_t>(entry.rdev));
         break;
       default: FERRY_CHECK(false);
     }
@@ -312,9 +356,9 @@ class ReceiveSession {
       return fail(errno_message(std::string("cannot create ") + file_type_name(entry.type) + " " +
                                     root_.shown(entry.path), errno));
     }
-    std::string problem = apply_metadata_at(dir, tmp, entry, apply_);
+    std::string problem = apply_metadata_at(spot.dir, spot.name, entry, apply_);
     if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
-    install(dir, tmp, entry.path);
+    install(spot.dir, spot.name, dir, entry.path);
   }
 
   void on_end_of_list(const EndOfList& end) {
@@ -353,8 +397,10 @@ class ReceiveSession {
       return;
     }
     incoming_.dir.reset(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
-    incoming_.tmp_name = next_tmp_name(path);
-    incoming_.fd.reset(::openat(incoming_.dir.get(), incoming_.tmp_name.c_str(),
+    TempSpot spot = temp_spot(path);
+    incoming_.tmp_dir = spot.dir == dir ? incoming_.dir.get() : spot.dir;
+    incoming_.tmp_name = std::move(spot.name);
+    incoming_.fd.reset(::openat(incoming_.tmp_dir, incoming_.tmp_name.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!incoming_.fd.valid()) {
       int err = errno;
@@ -421,8 +467,13 @@ class ReceiveSession {
 
   void open_basis() {
     const BasisShape& signed_basis = *incoming_.wanted.signed_basis;
-    std::string leaf(leaf_of(incoming_.entry.path));
-    incoming_.basis.reset(::openat(incoming_.dir.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (incoming_.wanted.basis_is_partial) {
+      std::string name = partial_basis_name(incoming_.entry.path);
+      incoming_.basis.reset(::openat(state_->tmp_dir(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    } else {
+      std::string leaf(leaf_of(incoming_.entry.path));
+      incoming_.basis.reset(::openat(incoming_.dir.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    }
     struct stat st {};
     if (!incoming_.basis.valid() || ::fstat(incoming_.basis.get(), &st) != 0 ||
         static_cast<uint64_t>(st.st_size) != signed_basis.size || st.st_mtim.tv_sec != signed_basis.mtime_sec ||
@@ -513,6 +564,7 @@ class ReceiveSession {
       // A weak+strong collision, or the basis changed under us: ask once more, whole.
       spdlog::debug("{}: delta did not verify ({}), asking for the whole file", shown,
                     incoming_.error.empty() ? "hash mismatch" : incoming_.error);
+      drop_partial_basis();
       WantedFile again = std::move(incoming_.wanted);
       again.signed_basis.reset();
       again.retried = true;
@@ -542,9 +594,11 @@ class ReceiveSession {
     incoming_.fd.reset();
     std::string tmp = std::move(incoming_.tmp_name);
     incoming_.tmp_name.clear();
-    install(incoming_.dir.get(), tmp, entry.path);
+    install(incoming_.tmp_dir, tmp, incoming_.dir.get(), entry.path);
+    drop_partial_basis();
     incoming_.active = false;
     incoming_.dir.reset();
+    incoming_.basis.reset();
   }
 
   void on_file_failed(const FileFailed& failed) {
@@ -560,8 +614,14 @@ class ReceiveSession {
     --stats_.files_transferred;
   }
 
-  void discard_incoming() {
-    if (!incoming_.tmp_name.empty()) ::unlinkat(incoming_.dir.get(), incoming_.tmp_name.c_str(), 0);
+  // Drops the file being written. Its temporary file is removed, except when the session is
+  // ending early and the file is in .ferry-state/tmp, where the next run can resume from it.
+  void discard_incoming(bool keep_for_resume = false) {
+    bool in_state = state_ != nullptr && incoming_.tmp_dir == state_->tmp_dir();
+    if (!incoming_.tmp_name.empty() && !(keep_for_resume && in_state)) {
+      ::unlinkat(incoming_.tmp_dir, incoming_.tmp_name.c_str(), 0);
+    }
+    if (!keep_for_resume && incoming_.active) drop_partial_basis();
     incoming_.tmp_name.clear();
     incoming_.fd.reset();
     incoming_.dir.reset();
@@ -569,20 +629,29 @@ class ReceiveSession {
     incoming_.active = false;
   }
 
-  // Renames tmp over `path`'s name in dir. A directory in the way (the sender has a file
-  // where we have a directory) is removed first, as a mirror must.
-  void install(int dir, const std::string& tmp, const std::string& path) {
+  void drop_partial_basis() {
+    if (!incoming_.wanted.basis_is_partial) return;
+    ::unlinkat(state_->tmp_dir(), partial_basis_name(incoming_.entry.path).c_str(), 0);
+    incoming_.wanted.basis_is_partial = false;
+  }
+
+  static std::string partial_basis_name(const std::string& path) { return temp_name_for(path) + ".basis"; }
+
+  // Renames tmp (in tmp_dir) over `path`'s name in dir. A directory in the way (the sender has
+  // a file where we have a directory) is removed first, as a mirror must.
+  void install(int tmp_dir, const std::string& tmp, int dir, const std::string& path) {
     std::string leaf(leaf_of(path));
     changed_ = true;
-    if (::renameat(dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
+    dirs_written_.emplace(parent_of(path));
+    if (::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
     int err = errno;
     if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
       root_.forget();
       err = remove_tree_at(dir, leaf);
-      if (err == 0 && ::renameat(dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
+      if (err == 0 && ::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
       if (err == 0) err = errno;
     }
-    ::unlinkat(dir, tmp.c_str(), 0);
+    ::unlinkat(tmp_dir, tmp.c_str(), 0);
     fail(errno_message("cannot put " + root_.shown(path) + " in place", err));
   }
 
@@ -593,10 +662,20 @@ class ReceiveSession {
                      "copied are complete, nothing was left half-written)");
   }
 
-  // A temporary name in the directory of `path`. That directory is swept at the end of the run.
-  std::string next_tmp_name(const std::string& path) {
-    dirs_written_.emplace(parent_of(path));
-    return temp_file_name(++tmp_counter_);
+  // Where a new version of `path` is made before it is renamed over the real name: in
+  // .ferry-state/tmp, named after the path, when that is on the same file system as the
+  // destination directory; otherwise (another file system mounted inside the destination, or
+  // no state: a test) beside the real name under a pid-stamped name, because renameat cannot
+  // cross file systems. Call right after root_.parent_dir(path) succeeded.
+  struct TempSpot {
+    int dir;
+    std::string name;
+  };
+  TempSpot temp_spot(const std::string& path) {
+    dev_t device = 0;
+    int dir = root_.parent_dir(path, &device);
+    if (state_ != nullptr && device == state_->device()) return {state_->tmp_dir(), temp_name_for(path)};
+    return {dir, temp_file_name(++tmp_counter_)};
   }
 
   // A run that was killed left temporary files where it was writing; the next run writes there
@@ -641,7 +720,11 @@ class ReceiveSession {
     if (!options_.flush_to_disk) {
       if (changed_) spdlog::debug("not flushing {} to disk (--no-sync)", root_.shown(""));
     } else if (changed_ && ::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+    // Last, once everything is in place (and on disk, unless --no-sync): the next run reads it.
+    if (state_ != nullptr) state_->mark_finished(stats_.files_transferred, stats_.errors, options_.flush_to_disk);
   }
+
+  int state_tmp_dir() const { return state_ != nullptr ? state_->tmp_dir() : -1; }
 
   void make_hardlink(const PendingLink& link) {
     const std::string& leader_path = leaders_.at(link.leader);
@@ -661,11 +744,12 @@ class ReceiveSession {
         a.st_dev == b.st_dev) {
       return;  // already the same inode
     }
-    std::string tmp = next_tmp_name(path);
-    if (::linkat(leader_dir.get(), leader_leaf.c_str(), dir.get(), tmp.c_str(), 0) != 0) {
+    TempSpot spot = temp_spot(path);
+    if (spot.dir != state_tmp_dir()) spot.dir = dir.get();  // temp_spot's fd is the cached parent
+    if (::linkat(leader_dir.get(), leader_leaf.c_str(), spot.dir, spot.name.c_str(), 0) != 0) {
       return fail(errno_message("cannot link " + root_.shown(path) + " to " + root_.shown(leader_path), errno));
     }
-    install(dir.get(), tmp, path);
+    install(spot.dir, spot.name, dir.get(), path);
   }
 
   void wait_for_bye() {
@@ -687,6 +771,7 @@ class ReceiveSession {
   TransferStats& stats_;
   const ReceiverOptions& options_;
   ConfinedRoot& root_;
+  DestinationState* state_;  // null for a dry run
   ApplyOptions apply_;
 
   uint64_t next_index_ = 0;
@@ -705,7 +790,7 @@ class ReceiveSession {
   std::vector<FileEntry> dirs_;
   Incoming incoming_;
   uint64_t tmp_counter_ = 0;
-  std::set<std::string> dirs_written_;       // where this run made temporary files
+  std::set<std::string> dirs_written_;       // where this run put files in place
   std::set<std::string> listed_temp_like_;   // entries whose names look like our temporary files
   std::mutex wire_order_;  // held while sending a Want (and its signature)
   BasisSigner signer_{out_, wire_order_};  // last: its thread stops before the rest goes
@@ -713,8 +798,8 @@ class ReceiveSession {
 
 }  // namespace
 
-Done Receiver::run(ConfinedRoot& root) {
-  ReceiveSession session(in_, out_, reporter_, stats_, options_, root);
+Done Receiver::run(ConfinedRoot& root, DestinationState* state) {
+  ReceiveSession session(in_, out_, reporter_, stats_, options_, root, state);
   in_.set_before_block([this] { out_.flush(); });
   return session.run();
 }

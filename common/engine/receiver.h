@@ -17,6 +17,7 @@
 
 #include "engine/reporter.h"
 #include "fs/confined_root.h"
+#include "fs/dest_state.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
 
@@ -39,8 +40,10 @@ class Receiver {
            ReceiverOptions options)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(std::move(options)) {}
 
-  // Receives a whole tree into `root` and sends Done. Returns what Done reported.
-  Done run(ConfinedRoot& root);
+  // Receives a whole tree into `root` and sends Done. Returns what Done reported. With `state`
+  // (every real run; not a dry run), files are made in its tmp/ folder, a file cut off by an
+  // earlier run is resumed from what arrived then, and the run ends by marking itself finished.
+  Done run(ConfinedRoot& root, DestinationState* state = nullptr);
 
  private:
   FrameReader& in_;

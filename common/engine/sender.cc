@@ -23,6 +23,7 @@
 #include "delta/file_hash.h"
 #include "engine/data_writer.h"
 #include "engine/session.h"
+#include "fs/dest_state.h"
 #include "fs/platform.h"
 #include "fs/rel_path.h"
 #include "fs/tree_walker.h"
@@ -185,7 +186,9 @@ class SendSession {
             e.clear();
           }
         },
-        [&](const std::string& message) { fail(message); });
+        [&](const std::string& message) { fail(message); },
+        // Ferry's own bookkeeping in a backup (or in a folder that receives one) is not user data.
+        [](const FileEntry& entry) { return is_reserved_top_name(entry.path); });
     if (!e.data().empty()) out_.send(MsgType::kEntry, e);
     e.clear();
     EndOfList{count}.encode(e);

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -17,20 +16,30 @@
 namespace ferry {
 
 ConfinedRoot::ConfinedRoot(UniqueFd root_fd, std::string root_display)
-    : root_(std::move(root_fd)), display_(std::move(root_display)) {}
+    : root_(std::move(root_fd)), display_(std::move(root_display)) {
+  struct stat st {};
+  if (::fstat(root_.get(), &st) == 0) root_device_ = st.st_dev;
+}
 
-int ConfinedRoot::parent_dir(std::string_view path) {
+int ConfinedRoot::parent_dir(std::string_view path, dev_t* device) {
   std::string_view parent = parent_of(path);
-  if (parent.empty()) return root_.get();
-  if (cached_.valid() && cached_path_ == parent) return cached_.get();
-  int fd = platform::open_beneath(root_.get(), std::string(parent), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) {
-    forget();
-    return -1;
+  if (parent.empty()) {
+    if (device != nullptr) *device = root_device_;
+    return root_.get();
   }
-  cached_.reset(fd);
-  cached_path_ = parent;
-  return fd;
+  if (!cached_.valid() || cached_path_ != parent) {
+    int fd = platform::open_beneath(root_.get(), std::string(parent), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+      forget();
+      return -1;
+    }
+    struct stat st {};
+    cached_device_ = ::fstat(fd, &st) == 0 ? st.st_dev : 0;
+    cached_.reset(fd);
+    cached_path_ = parent;
+  }
+  if (device != nullptr) *device = cached_device_;
+  return cached_.get();
 }
 
 UniqueFd ConfinedRoot::open(std::string_view path, int flags, unsigned mode) {
@@ -98,12 +107,6 @@ ConfinedRoot open_destination(const std::string& path, const std::string& where)
   if (::faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
     throw FatalError(errno_message(path + " is not writable" + where + " (uid " + std::to_string(::geteuid()) + ")",
                                    errno));
-  }
-  // One run per destination at a time: two receivers would each take the other's files for
-  // stale, and the last to rename would win file by file. The lock goes with the fd.
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    throw FatalError("another Ferry run is writing to " + path + where +
-                     " right now; wait for it to finish (or stop it) and run again");
   }
   return ConfinedRoot(std::move(fd), path);
 }

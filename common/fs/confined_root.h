@@ -7,6 +7,8 @@
 // swapped in during it, makes the lookup fail instead of redirecting the write.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
 
@@ -23,8 +25,9 @@ class ConfinedRoot {
   const std::string& display() const { return display_; }
 
   // The directory holding `path` (a validated relative path, not the root itself). Borrowed:
-  // valid until the next call or forget(). Returns -1 with errno set on failure.
-  int parent_dir(std::string_view path);
+  // valid until the next call or forget(). Returns -1 with errno set on failure. `device`, if
+  // given, receives the file system that directory is on.
+  int parent_dir(std::string_view path, dev_t* device = nullptr);
   // Opens `path` itself beneath the root (no symlinks followed). Owned by the caller.
   UniqueFd open(std::string_view path, int flags, unsigned mode = 0);
   // Drops cached directory fds; call after removing or replacing a directory.
@@ -36,8 +39,10 @@ class ConfinedRoot {
  private:
   UniqueFd root_;
   std::string display_;
+  dev_t root_device_ = 0;
   std::string cached_path_;
   UniqueFd cached_;
+  dev_t cached_device_ = 0;
 };
 
 // The folder a receiver opens as its root. For a dry run into a folder that does not exist yet,
@@ -63,8 +68,7 @@ int remove_tree_at(int dir_fd, const std::string& name);
 // Opens the folder a transfer writes into, creating its last component if missing (the parent
 // must exist, as with rsync), and checks it is writable. `where` ends each message: "" for
 // this machine, " on the agent's machine" for the agent. Throws FatalError naming the fix.
-// Holds an exclusive lock on the folder (flock) for as long as the ConfinedRoot lives, and
-// refuses a folder another run holds.
+// The lock that keeps a second run out is DestinationState's (fs/dest_state.h).
 ConfinedRoot open_destination(const std::string& path, const std::string& where);
 
 }  // namespace ferry

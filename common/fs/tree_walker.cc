@@ -43,8 +43,9 @@ namespace {
 
 class Walk {
  public:
-  Walk(const std::string& root, const TreeWalker::Visit& visit, const TreeWalker::OnError& on_error)
-      : root_(root), visit_(visit), on_error_(on_error) {}
+  Walk(const std::string& root, const TreeWalker::Visit& visit, const TreeWalker::OnError& on_error,
+       const TreeWalker::LeaveOut& leave_out)
+      : root_(root), visit_(visit), on_error_(on_error), leave_out_(leave_out) {}
 
   void run() {
     UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -107,6 +108,7 @@ class Walk {
         on_error_("skipped " + shown(path) + ": sockets are not copied");
         continue;
       }
+      if (leave_out_ && leave_out_(entry)) continue;
       if (entry.type == FileType::kSymlink) {
         if (!read_link(dir_fd, name, path, &entry.link_target)) continue;
       } else if (!platform::list_xattrs_at(dir_fd, name, &entry.xattrs)) {
@@ -152,12 +154,14 @@ class Walk {
   const std::string& root_;
   const TreeWalker::Visit& visit_;
   const TreeWalker::OnError& on_error_;
+  const TreeWalker::LeaveOut& leave_out_;
 };
 
 }  // namespace
 
-void TreeWalker::walk(const std::string& root, const Visit& visit, const OnError& on_error) {
-  Walk(root, visit, on_error).run();
+void TreeWalker::walk(const std::string& root, const Visit& visit, const OnError& on_error,
+                      const LeaveOut& leave_out) {
+  Walk(root, visit, on_error, leave_out).run();
 }
 
 }  // namespace ferry

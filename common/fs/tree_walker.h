@@ -27,11 +27,16 @@ struct SourceId {
 class TreeWalker {
  public:
   // `visit` sees each entry; `on_error` gets a message for anything skipped (unreadable
-  // directory, vanished file, unsupported type). Throws FatalError if the root is unusable.
+  // directory, vanished file, unsupported type). `leave_out`, if set, is asked about each entry
+  // below the root (path, type and metadata filled in) before it is visited; an entry it
+  // leaves out is not visited, and a directory left out is not entered. Throws FatalError if
+  // the root is unusable.
   using Visit = std::function<void(FileEntry& entry, const SourceId& id)>;
   using OnError = std::function<void(const std::string& message)>;
+  using LeaveOut = std::function<bool(const FileEntry& entry)>;
 
-  static void walk(const std::string& root, const Visit& visit, const OnError& on_error);
+  static void walk(const std::string& root, const Visit& visit, const OnError& on_error,
+                   const LeaveOut& leave_out = nullptr);
 };
 
 // Fills the metadata fields of `entry` from `st` (type, mode, owner, mtime, size, rdev).

@@ -278,23 +278,3 @@ TEST_CASE("temporary files an interrupted run left are removed where the next ru
   copied.erase("docs/" + live);
   CHECK(compare(snapshot(src), copied) == "");  // the real file arrived; the folder's mtime held
 }
-
-TEST_CASE("a destination another run is writing is refused, and left as it was") {
-  TempDir work;
-  std::string src = work / "src", dest = work / "dest";
-  fs::create_directories(src);
-  fs::create_directories(dest);
-  std::ofstream(src + "/file") << "data";
-  int held = ::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  REQUIRE(held >= 0);
-  REQUIRE(::flock(held, LOCK_EX) == 0);  // as a run in progress holds it
-  RunResult busy = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
-  CHECK(busy.code == 1);
-  CHECK(busy.err.find("another Ferry run is writing to " + dest) != std::string::npos);
-  CHECK(fs::is_empty(dest));
-  ::close(held);
-  RunResult free = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
-  INFO(free.err);
-  CHECK(free.code == 0);
-  CHECK(compare(snapshot(src), snapshot(dest)) == "");
-}

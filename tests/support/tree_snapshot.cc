@@ -99,7 +99,9 @@ struct Walker {
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
+      if (name == "." || name == "..") continue;
+      if (rel.empty() && (name == ".ferry-state" || name == ".ferry-safetynet")) continue;
+      names.push_back(name);
     }
     ::closedir(d);
     for (const std::string& name : names) visit(rel.empty() ? name : rel + "/" + name);

@@ -24,6 +24,8 @@ struct NodeInfo {
 
 using Snapshot = std::map<std::string, NodeInfo>;  // relative path ("" = the root) -> info
 
+// Leaves out .ferry-state and .ferry-safetynet at the top: Ferry's bookkeeping, which the
+// protocol never carries as user data (tests that look at them do so directly).
 Snapshot snapshot(const std::string& root);
 // Every difference, one per line; empty when equal. Ignores the root's mtime if asked.
 std::string compare(const Snapshot& expected, const Snapshot& actual);

@@ -1,0 +1,81 @@
+// Ferry's own corner of a destination folder, DEST/.ferry-state/ (mode 0700):
+//
+//   lock      flock()ed by the one run writing into DEST; it says who that is (host, pid,
+//             start time) so a second run can name the holder when it is refused. The kernel
+//             drops a flock when its process dies, so a crashed run never leaves a lock behind.
+//   last-run  "state=running" while a run goes, "state=finished" once one ended; a run that
+//             finds "running" knows the previous one was cut off.
+//   tmp/      every file being written, under a name derived from its path, renamed into place
+//             once complete and verified. Nothing here is ever a user file. Only the lock
+//             holder writes here, so whatever a new run finds in tmp/ was left by a run that
+//             is gone: large leftovers are the first part of a file that was cut off, and
+//             become the basis of its delta (resume); the rest is removed.
+//
+// The sender never lists .ferry-state or .ferry-safetynet at the top of a tree, and a receiver
+// refuses entries of those names there: Ferry's bookkeeping is never user data.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "fs/unique_fd.h"
+
+namespace ferry {
+
+inline constexpr std::string_view kStateDirName = ".ferry-state";
+inline constexpr std::string_view kSafetyNetDirName = ".ferry-safetynet";
+
+// True for the names Ferry keeps for itself at the top of a destination.
+bool is_reserved_top_name(std::string_view path);
+
+// The name of the file in tmp/ that holds `path` while it is written.
+std::string temp_name_for(std::string_view path);
+
+class DestinationState {
+ public:
+  // Opens (creating if needed) DEST/.ferry-state under root_fd and takes the lock. Throws
+  // FatalError naming the holder when another run has it. `display` names DEST in messages,
+  // `where` ends them ("" here, " on the agent's machine" there).
+  DestinationState(int root_fd, const std::string& display, const std::string& where);
+  ~DestinationState();
+  DestinationState(const DestinationState&) = delete;
+  DestinationState& operator=(const DestinationState&) = delete;
+
+  int tmp_dir() const { return tmp_.get(); }
+  dev_t device() const { return device_; }
+
+  // What the last-run marker said when this run started, if the previous run did not finish
+  // ("" if it did, or there was none): for a message to the user.
+  const std::string& unfinished_previous_run() const { return unfinished_; }
+  // Set when this run took over the lock file of a run that is provably gone: for a message.
+  const std::string& took_over_from() const { return took_over_; }
+
+  // Leftovers of a cut-off run that are worth resuming: tmp/ name -> size. Everything else a
+  // previous run left in tmp/ was removed when the state was opened.
+  const std::map<std::string, uint64_t>& partials() const { return partials_; }
+
+  // Removes what is left in tmp/ (partials nobody asked for), writes "state=finished" to the
+  // marker and releases the lock. With `durable`, the marker is on disk when this returns.
+  void mark_finished(uint64_t files, uint64_t errors, bool durable);
+
+ private:
+  void take_lock(const std::string& display, const std::string& where);
+  void read_previous_marker();
+  void write_marker(const std::string& text, bool durable);
+  void tidy_tmp();
+
+  UniqueFd state_;
+  UniqueFd tmp_;
+  UniqueFd lock_;
+  dev_t device_ = 0;
+  std::string started_;  // "host=... pid=... started=..." of this run
+  std::string unfinished_;
+  std::string took_over_;
+  std::map<std::string, uint64_t> partials_;
+};
+
+}  // namespace ferry
