@@ -674,7 +674,13 @@ class ReceiveSession {
   TempSpot temp_spot(const std::string& path) {
     dev_t device = 0;
     int dir = root_.parent_dir(path, &device);
-    if (state_ != nullptr && device == state_->device()) return {state_->tmp_dir(), temp_name_for(path)};
+    if (state_ != nullptr && device == state_->device()) {
+      std::string name = temp_name_for(path);
+      // A cut-off run's leftover that was not resumed (it could not be, or the entry is no
+      // longer a file) is in the way; only this run writes in tmp/.
+      if (state_->partials().count(name) != 0) ::unlinkat(state_->tmp_dir(), name.c_str(), 0);
+      return {state_->tmp_dir(), std::move(name)};
+    }
     return {dir, temp_file_name(++tmp_counter_)};
   }
 

@@ -67,7 +67,9 @@ std::string FrameReader::read_magic() {
 Frame FrameReader::next() {
   if (!fill(wire::kFrameHeaderBytes)) {
     if (end_ == begin_) throw ConnectionError("connection to " + channel_.peer_name() + " closed unexpectedly");
-    throw ProtocolError("truncated frame header from " + channel_.peer_name());
+    // A peer killed while writing, or a cut link, ends the stream anywhere: that is a lost
+    // connection (exit code 4, worth retrying), not a peer that broke the protocol.
+    throw ConnectionError("connection to " + channel_.peer_name() + " lost in the middle of a frame header");
   }
   const auto* h = reinterpret_cast<const unsigned char*>(buf_.data() + begin_);
   auto type = static_cast<MsgType>(h[0]);
@@ -80,9 +82,9 @@ Frame FrameReader::next() {
                         " bytes exceeds the limit of " + std::to_string(wire::kMaxFramePayload));
   }
   if (!fill(wire::kFrameHeaderBytes + length)) {
-    throw ProtocolError(std::string("truncated ") + wire::msg_type_name(type) + " frame: " +
-                        std::to_string(length) + " bytes announced, " +
-                        std::to_string(end_ - begin_ - wire::kFrameHeaderBytes) + " received");
+    throw ConnectionError("connection to " + channel_.peer_name() + " lost in the middle of a frame (" +
+                          wire::msg_type_name(type) + ", " + std::to_string(length) + " bytes announced, " +
+                          std::to_string(end_ - begin_ - wire::kFrameHeaderBytes) + " received)");
   }
   Frame f{type, std::string_view(buf_.data() + begin_ + wire::kFrameHeaderBytes, length)};
   begin_ += wire::kFrameHeaderBytes + length;

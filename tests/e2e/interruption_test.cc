@@ -117,3 +117,44 @@ TEST_CASE("the lock of a run that died is taken over, and the next run says the 
     ::close(held);
   }
 }
+
+TEST_CASE("a large file cut off mid-transfer is resumed: the next run does not send again what arrived") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  const size_t size = 48 << 20;
+  write_random(src + "/big", size, 7);
+  // The agent is killed after a second, while the limited link has moved about a third.
+  std::string killed_agent = "--agent " + quote("timeout -s KILL 1 " + kAgent) + " --bwlimit 16M";
+
+  auto partial_bytes = [](const std::string& root) {
+    uintmax_t total = 0;
+    for (const auto& e : fs::directory_iterator(root + "/.ferry-state/tmp")) total += e.file_size();
+    return total;
+  };
+  auto check_resumed = [&](const RunResult& r, const std::string& copy) {
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(json_field(r.out, "bytes_matched") > 4 << 20);   // what arrived the first time
+    CHECK(json_field(r.out, "bytes_literal") < static_cast<long long>(size) - (4 << 20));
+    CHECK(compare(snapshot(src), snapshot(copy)) == "");
+    CHECK(fs::is_empty(copy + "/.ferry-state/tmp"));
+  };
+
+  SUBCASE("backup") {
+    RunResult cut = run(quote(kFerry) + " backup " + killed_agent + " " + quote(src) + " " + quote(dest));
+    REQUIRE(cut.code == 4);
+    CHECK_FALSE(fs::exists(dest + "/big"));
+    REQUIRE(partial_bytes(dest) > 4 << 20);
+    check_resumed(run(quote(kFerry) + " backup --json " + quote(src) + " " + quote(dest)), dest);
+  }
+  SUBCASE("restore") {
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+    std::string back = work / "back";
+    RunResult cut = run(quote(kFerry) + " restore " + killed_agent + " " + quote(dest) + " " + quote(back));
+    REQUIRE(cut.code == 4);
+    CHECK_FALSE(fs::exists(back + "/big"));
+    REQUIRE(partial_bytes(back) > 4 << 20);
+    check_resumed(run(quote(kFerry) + " restore --json " + quote(dest) + " " + quote(back)), back);
+  }
+}
