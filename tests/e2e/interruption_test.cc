@@ -7,7 +7,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <chrono>
+#include <csignal>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "e2e/e2e.h"
@@ -157,4 +160,138 @@ TEST_CASE("a large file cut off mid-transfer is resumed: the next run does not s
     REQUIRE(partial_bytes(back) > 4 << 20);
     check_resumed(run(quote(kFerry) + " restore --json " + quote(dest) + " " + quote(back)), back);
   }
+}
+
+namespace {
+
+// The fault test's tree: large files (whole, delta, appended) and a few hundred small ones.
+void write_version(const std::string& root, int version) {
+  for (int d = 0; d < 6; ++d) fs::create_directories(root + "/dir" + std::to_string(d));
+  write_random(root + "/unchanged.bin", 40 << 20, 1);
+  write_random(root + "/replaced.bin", 40 << 20, version == 1 ? 2 : 3);
+  write_random(root + "/grown.bin", version == 1 ? 40 << 20 : 45 << 20, 4);  // the same bytes, longer
+  {
+    write_random(root + "/patched.bin", 40 << 20, 5);
+    if (version == 2) {
+      std::fstream f(root + "/patched.bin", std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(17 << 20);
+      f << std::string(1 << 20, 'p');
+    }
+  }
+  if (version == 2) write_random(root + "/new.bin", 30 << 20, 6);
+  for (int i = 0; i < 300; ++i) {
+    bool changed = version == 2 && i % 3 == 0;
+    std::string path = root + "/dir" + std::to_string(i % 6) + "/f" + std::to_string(i);
+    write_random(path, 1000 + static_cast<size_t>(i) * 131, static_cast<unsigned>(100 + i + (changed ? 1000 : 0)));
+  }
+  for (int i = 0; version == 2 && i < 50; ++i) {
+    write_random(root + "/dir" + std::to_string(i % 6) + "/new" + std::to_string(i), 5000, static_cast<unsigned>(i));
+  }
+}
+
+// Every regular file in `dest` must hold its content in one of the two versions; no file may
+// be anything else (a mix, a truncated copy), and no temporary file may show among them.
+std::string torn_files(const Snapshot& dest, const Snapshot& v1, const Snapshot& v2) {
+  std::string problems;
+  for (const auto& [path, node] : dest) {
+    if (path.find(".ferry-") != std::string::npos) problems += "temporary file shown: " + path + "\n";
+    if (node.type != 'f') continue;
+    auto a = v1.find(path), b = v2.find(path);
+    bool old_version = a != v1.end() && a->second.sha256 == node.sha256;
+    bool new_version = b != v2.end() && b->second.sha256 == node.sha256;
+    if (!old_version && !new_version) problems += "neither version: " + path + "\n";
+  }
+  return problems;
+}
+
+bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+void wait_until_unlocked(const std::string& dest) {
+  int fd = ::open((dest + "/.ferry-state/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  for (int w = 0; w < 1000 && ::flock(fd, LOCK_EX | LOCK_NB) != 0; ++w) ::usleep(10'000);
+  ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("backups killed at 20 points leave every file old or new, and the next run completes") {
+  TempDir work;
+  std::string v1 = work / "v1", src = work / "src", dest = work / "dest", pristine = work / "pristine";
+  write_version(v1, 1);
+  write_version(src, 2);
+  Snapshot old_tree = snapshot(v1), new_tree = snapshot(src);
+  sshd().trust_host_key();
+  std::string home = work / "home";
+  // The agent under sshd, wrapped so the test knows its pid and can kill it.
+  std::string pid_file = work / "agent.pid", wrapper = work / "agent.sh";
+  std::ofstream(wrapper) << "#!/bin/sh\necho $$ > " << quote(pid_file) << "\nexec " << quote(kAgent) << " \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  std::string backup = ferry_over_ssh("backup --bwlimit 60M --agent " + quote(wrapper), home);
+
+  REQUIRE(run(backup + " " + quote(v1) + " " + quote(remote(dest))).code == 0);
+  REQUIRE(compare(old_tree, snapshot(dest)) == "");
+  REQUIRE(run("cp -a " + quote(dest) + " " + quote(pristine)).code == 0);
+
+  // How long an uninterrupted run of the new version takes here, to spread the kills over it.
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run(backup + " " + quote(src) + " " + quote(remote(dest))).code == 0);
+  double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(compare(new_tree, snapshot(dest)) == "");
+
+  // One run of the new version, killed after `delay` seconds. False if it finished first.
+  auto killed_run = [&](bool kill_agent, double delay) {
+    fs::remove(pid_file);
+    pid_t client = start(backup + " " + quote(src) + " " + quote(remote(dest)), work / "run.log");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay);
+    while (std::chrono::steady_clock::now() < deadline) ::usleep(5'000);
+    std::string agent_pid = read_text(pid_file);
+    pid_t agent = agent_pid.empty() ? -1 : std::stoi(agent_pid);
+    if (kill_agent && agent > 0) ::kill(agent, SIGKILL);
+    else ::kill(client, SIGKILL);
+    int status = wait_for(client);
+    // The agent of a killed client sees the connection end and exits; the next run needs its
+    // lock, and the agent may only have been starting when its client died.
+    ::usleep(200'000);
+    if (agent <= 0 && !read_text(pid_file).empty()) agent = std::stoi(read_text(pid_file));
+    for (int w = 0; agent > 0 && process_exists(agent) && w < 1000; ++w) ::usleep(10'000);
+    wait_until_unlocked(dest);
+    return status != 0;
+  };
+  auto reset = [&] {
+    REQUIRE(run("rm -rf " + quote(dest) + " && cp -a " + quote(pristine) + " " + quote(dest)).code == 0);
+  };
+
+  std::mt19937 rng(20261201);
+  std::uniform_real_distribution<double> when(0.02, 0.8);
+  double previous_fraction = 1;
+  for (int i = 0; i < 20; ++i) {
+    // Even rounds start again from the old backup; odd rounds go on from an early cut, so a cut
+    // during a resume is exercised too (with only what the cut run left to do).
+    bool go_on = i % 2 == 1 && previous_fraction < 0.5;
+    if (!go_on) reset();
+    bool kill_agent = rng() % 2 == 0;
+    double fraction = when(rng) * (go_on ? 0.6 * (1.0 - previous_fraction) : 1.0);
+    previous_fraction = fraction;
+    bool killed = killed_run(kill_agent, fraction * full);
+    INFO("round " << i << ": " << std::string(kill_agent ? "agent" : "client") << " killed after "
+                  << fraction * full << " s of " << full);
+    INFO(read_text(work / "run.log"));
+    CHECK(torn_files(snapshot(dest), old_tree, new_tree) == "");
+    // A run that finished before its kill tested nothing: the same round again, from the old
+    // backup and sooner.
+    for (int again = 0; !killed && again < 3; ++again) {
+      reset();
+      fraction /= 2;
+      killed = killed_run(kill_agent, fraction * full);
+      CHECK(torn_files(snapshot(dest), old_tree, new_tree) == "");
+    }
+    CHECK(killed);
+  }
+
+  RunResult last = run(backup + " " + quote(src) + " " + quote(remote(dest)));
+  INFO(last.err);
+  CHECK(last.code == 0);
+  CHECK(compare(new_tree, snapshot(dest)) == "");
+  CHECK(fs::is_empty(dest + "/.ferry-state/tmp"));
 }
