@@ -295,3 +295,69 @@ TEST_CASE("backups killed at 20 points leave every file old or new, and the next
   CHECK(compare(new_tree, snapshot(dest)) == "");
   CHECK(fs::is_empty(dest + "/.ferry-state/tmp"));
 }
+
+namespace {
+
+// A tmpfs of `mib` MiB mounted for the test (root only), unmounted at the end.
+class SmallDisk {
+ public:
+  SmallDisk(const std::string& path, int mib) : path_(path) {
+    fs::create_directories(path);
+    mounted_ = run("mount -t tmpfs -o size=" + std::to_string(mib) + "m ferry-test " + quote(path)).code == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) run("umount " + quote(path_));
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a full disk stops the run with a clear message; the file in progress is removed, the rest untouched") {
+  if (!running_as_root()) {
+    MESSAGE("skipped: mounting a small file system needs root");
+    return;
+  }
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  write_random(src + "/small", 100 << 10, 1);
+  std::ofstream(src + "/note") << "version 1";
+
+  auto fill_up = [&] {
+    std::ofstream(src + "/note") << "version 2, not written: the big file comes first";
+    write_random(src + "/a-big", 24 << 20, 2);  // sorts first, so it is written before the note
+  };
+  auto check_full = [&](const RunResult& r, const std::string& dest, const Snapshot& before) {
+    CHECK(r.code == 1);
+    CHECK(r.err.find("cannot write " + dest + "/a-big") != std::string::npos);
+    CHECK(r.err.find("the destination is full; free space there and run again") != std::string::npos);
+    CHECK(compare(before, snapshot(dest)) == "");  // nothing added, nothing changed
+    CHECK(fs::is_empty(dest + "/.ferry-state/tmp"));
+  };
+
+  SUBCASE("backup") {
+    std::string dest = work / "disk";
+    SmallDisk disk(dest, 16);
+    REQUIRE(disk.mounted());
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+    Snapshot before = snapshot(dest);
+    fill_up();
+    check_full(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)), dest, before);
+  }
+  SUBCASE("restore") {
+    std::string backup = work / "backup", dest = work / "disk";
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+    SmallDisk disk(dest, 16);
+    REQUIRE(disk.mounted());
+    REQUIRE(run(quote(kFerry) + " restore " + quote(backup) + " " + quote(dest)).code == 0);
+    Snapshot before = snapshot(dest);
+    fill_up();
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+    check_full(run(quote(kFerry) + " restore " + quote(backup) + " " + quote(dest)), dest, before);
+  }
+}
