@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +35,50 @@ void add_connection_options(CLI::App* cmd, ferry::TransferOptions* o) {
   cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
   cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
       ->check(CLI::Range(5, 86400));
+}
+
+// --delete, the safety net and the filters. Filter options keep their command-line order:
+// the first rule that matches a name decides.
+void add_mirror_options(CLI::App* cmd, ferry::TransferOptions* o) {
+  cmd->add_flag("--delete", o->delete_extraneous,
+                "remove from DEST what SRC no longer has, once the new data is in place; what is deleted or "
+                "replaced goes to DEST/.ferry-safetynet/<time>/");
+  cmd->add_flag("--no-safety-net", o->no_safety_net, "with --delete, remove for good instead of keeping in the safety net");
+  cmd->add_flag("--safety-net", o->safety_net, "keep the files a run replaces in the safety net, also without --delete");
+  cmd->add_option_function<std::string>(
+         "--safety-net-keep",
+         [o](const std::string& text) {
+           std::string error = ferry::parse_safety_net_keep(text, &o->safety_net_keep_s, &o->safety_net_keep_bytes);
+           if (!error.empty()) throw CLI::ValidationError("--safety-net-keep", error);
+         },
+         "prune the oldest safety-net folders: those older than an age (30d, 12h, 2w), or while all of them "
+         "hold more than a size (50G); may be given twice, once of each")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option_function<std::string>(
+         "--exclude", [o](const std::string& pattern) { o->filters.exclude(pattern); },
+         "leave out names matching PATTERN (rsync rules: see the README); repeatable")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option_function<std::string>(
+         "--include", [o](const std::string& pattern) { o->filters.include(pattern); },
+         "keep names matching PATTERN even if a later --exclude matches them; repeatable")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_option_function<std::string>(
+         "--exclude-from",
+         [o](const std::string& file) {
+           std::ifstream in(file, std::ios::binary);
+           if (!in) throw CLI::ValidationError("--exclude-from", "cannot read " + file);
+           std::stringstream text;
+           text << in.rdbuf();
+           std::string error = o->filters.add_file_lines(text.str());
+           if (!error.empty()) throw CLI::ValidationError("--exclude-from", file + ", " + error);
+         },
+         "read exclude patterns from FILE, one per line ('+ PATTERN' includes; '#' starts a comment)")
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd->add_flag("--delete-excluded", o->delete_excluded, "with --delete, also remove names the filters leave out");
 }
 
 void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string* src, std::string* dst) {
@@ -64,6 +110,7 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
         if (o->rate_limit == 0) throw CLI::ValidationError("--bwlimit", error);
       },
       "cap the bytes written to the connection per second, in both directions (e.g. 500K, 10M)");
+  add_mirror_options(cmd, o);
 }
 
 }  // namespace

@@ -36,6 +36,9 @@ void print_stats(const Summary& s) {
   }
   fmt::print("  wire bytes:   {} sent, {} received (speedup {:.2f})\n", human_bytes(s.bytes_wire_sent),
              human_bytes(s.bytes_wire_received), s.speedup());
+  if (s.deleted > 0 || s.kept_in_safety_net > 0) {
+    fmt::print("  deleted:      {} ({} kept in the safety net)\n", s.deleted, s.kept_in_safety_net);
+  }
   fmt::print("  errors:       {}\n", s.errors);
   fmt::print("  elapsed:      {:.2f} s\n", s.elapsed_s);
   std::fflush(stdout);
@@ -58,6 +61,8 @@ void print_json(const Summary& s) {
       {"bytes_wire_received", s.bytes_wire_received},
       {"speedup", s.speedup()},
       {"errors", s.errors},
+      {"deleted", s.deleted},
+      {"kept_in_safety_net", s.kept_in_safety_net},
       {"elapsed_s", s.elapsed_s},
       {"exit_code", s.exit_code},
   };

@@ -30,6 +30,8 @@ struct Summary {
   uint64_t bytes_wire_sent = 0;
   uint64_t bytes_wire_received = 0;
   uint64_t errors = 0;
+  uint64_t deleted = 0;
+  uint64_t kept_in_safety_net = 0;
   double elapsed_s = 0;
   int exit_code = 0;
   std::string error;  // the fatal error, if the run stopped
@@ -41,6 +43,8 @@ struct Summary {
     bytes_matched = done.bytes_matched;
     bytes_compressed_raw = done.bytes_compressed_raw;
     bytes_compressed_wire = done.bytes_compressed_wire;
+    deleted = done.deleted;
+    kept_in_safety_net = done.kept_in_safety_net;
   }
   // File bytes covered per byte on the wire, as rsync's "speedup".
   double speedup() const;

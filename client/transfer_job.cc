@@ -56,6 +56,31 @@ std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions&
 
 }  // namespace
 
+std::string parse_safety_net_keep(std::string_view text, uint64_t* seconds, uint64_t* bytes) {
+  std::string bad = "not an age or a size: \"" + std::string(text) + "\" (use e.g. 30d, 12h, 2w, or 50G, 500M)";
+  std::string_view s = text;
+  if (s.ends_with("iB")) s.remove_suffix(2);
+  else if (s.ends_with('B')) s.remove_suffix(1);
+  if (s.size() < 2) return bad;
+  char unit = s.back();
+  s.remove_suffix(1);
+  std::string number(s);
+  char* end = nullptr;
+  double value = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size() || !(value > 0) || value > 1e15) return bad;
+  double hour = 3600, kib = 1024;
+  switch (unit) {
+    case 'h': *seconds = static_cast<uint64_t>(value * hour); return "";
+    case 'd': *seconds = static_cast<uint64_t>(value * 24 * hour); return "";
+    case 'w': *seconds = static_cast<uint64_t>(value * 7 * 24 * hour); return "";
+    case 'K': case 'k': *bytes = static_cast<uint64_t>(value * kib); return "";
+    case 'M': case 'm': *bytes = static_cast<uint64_t>(value * kib * kib); return "";
+    case 'G': case 'g': *bytes = static_cast<uint64_t>(value * kib * kib * kib); return "";
+    case 'T': case 't': *bytes = static_cast<uint64_t>(value * kib * kib * kib * kib); return "";
+    default: return bad;
+  }
+}
+
 SshOptions ssh_options_for(const Location& where, const TransferOptions& options) {
   SshOptions ssh;
   ssh.host = where.host;
@@ -115,6 +140,13 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   open.path = far_path;
   open.flags = (options.dry_run ? wire::kOpenDryRun : 0) | (options.checksum ? wire::kOpenChecksum : 0) |
                (options.no_sync ? wire::kOpenNoSync : 0);
+  if (options.delete_extraneous) open.flags |= wire::kOpenDelete;
+  if (options.delete_excluded) open.flags |= wire::kOpenDeleteExcluded;
+  // The safety net comes with --delete unless turned off, and can be had without it.
+  if ((options.delete_extraneous && !options.no_safety_net) || options.safety_net) open.flags |= wire::kOpenSafetyNet;
+  open.filters = options.filters.serialize();
+  open.safety_net_keep_s = options.safety_net_keep_s;
+  open.safety_net_keep_bytes = options.safety_net_keep_bytes;
   open.timeout_s = static_cast<uint32_t>(options.timeout_s);
   open.rate_limit = options.rate_limit;
   channel.set_rate_limit(options.rate_limit);

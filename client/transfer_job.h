@@ -3,6 +3,9 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+
+#include "fs/filter.h"
 
 #include "base/error.h"
 #include "client/remote_spec.h"
@@ -30,7 +33,18 @@ struct TransferOptions {
   std::string skip_compress;       // empty: the default list
   bool skip_compress_set = false;
   uint64_t rate_limit = 0;         // bytes per second; 0 = none
+  bool delete_extraneous = false;  // --delete
+  bool delete_excluded = false;
+  bool no_safety_net = false;      // --delete without the safety net
+  bool safety_net = false;         // the safety net without --delete (replaced files only)
+  uint64_t safety_net_keep_s = 0;
+  uint64_t safety_net_keep_bytes = 0;
+  FilterRules filters;             // --exclude, --include, --exclude-from, in command-line order
 };
+
+// --safety-net-keep: "30d", "12h", "2w" (an age) or "50G", "500M" (a total size). Sets the one
+// it is; returns "" or what is wrong.
+std::string parse_safety_net_keep(std::string_view text, uint64_t* seconds, uint64_t* bytes);
 
 enum class Direction { kBackup, kRestore };
 

@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/bytes.h"
@@ -23,9 +26,11 @@
 #include "delta/signature.h"
 #include "engine/basis_signer.h"
 #include "engine/session.h"
+#include "fs/dir_names.h"
 #include "fs/metadata.h"
 #include "fs/platform.h"
 #include "fs/rel_path.h"
+#include "fs/safety_net.h"
 #include "fs/temp_files.h"
 
 namespace ferry {
@@ -108,6 +113,8 @@ class ReceiveSession {
     done.bytes_compressed_raw = stats_.bytes_compressed_raw;
     done.bytes_compressed_wire = stats_.bytes_compressed_wire;
     done.errors = stats_.errors;
+    done.deleted = stats_.deleted;
+    done.kept_in_safety_net = stats_.kept_in_safety_net;
     Encoder e;
     done.encode(e);
     out_.send(MsgType::kDone, e);
@@ -168,6 +175,7 @@ class ReceiveSession {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" has a name Ferry keeps for itself");
     }
     ++stats_.files_total;
+    if (options_.delete_extraneous) listed_paths_.insert(entry.path);
     warn_once_about_owner(entry);
     if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
 
@@ -220,7 +228,9 @@ class ReceiveSession {
     if (!options_.dry_run) {
       std::string leaf(leaf_of(entry.path));
       if (existing != nullptr && !S_ISDIR(existing->st_mode)) {
-        if (::unlinkat(dir, leaf.c_str(), 0) != 0) {
+        std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false);
+        if (!problem.empty()) return fail(problem + "; it was not replaced with a directory");
+        if (!safety_net_ && ::unlinkat(dir, leaf.c_str(), 0) != 0) {
           return fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
         }
         existing = nullptr;
@@ -254,7 +264,8 @@ class ReceiveSession {
     if (same_content) return refresh_metadata(dir, entry, *existing);
     ++stats_.files_transferred;
     if (options_.dry_run) {
-      spdlog::info("{}", printable(entry.path));
+      // Through the reporter: on backup this runs in the agent, and the user is at the client.
+      reporter_.report(MessageLevel::kInfo, "would copy " + printable(entry.path));
       return;
     }
     WantedFile wanted;
@@ -369,6 +380,7 @@ class ReceiveSession {
     }
     if (next_index_ == 0) throw ProtocolError("empty file list");
     list_done_ = true;
+    sender_list_errors_ = end.list_errors;
   }
 
   // ---- file data ----
@@ -643,6 +655,13 @@ class ReceiveSession {
     std::string leaf(leaf_of(path));
     changed_ = true;
     dirs_written_.emplace(parent_of(path));
+    if (safety_net_) {
+      std::string problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/true);
+      if (!problem.empty()) {
+        ::unlinkat(tmp_dir, tmp.c_str(), 0);
+        return fail(problem + "; the new version was not put in its place, run again");
+      }
+    }
     if (::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
     int err = errno;
     if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
@@ -703,11 +722,101 @@ class ReceiveSession {
     }
   }
 
+  // ---- deleting, and the safety net ----
+
+  // With the safety net on, moves what is at `leaf` in dir (the entry at `path`) into it before
+  // it is deleted or replaced: a file that a rename is about to replace is hard-linked there,
+  // anything else (a directory, or a file that will be unlinked) is moved. Returns "" or the
+  // problem; "" also when there is no safety net or nothing is there.
+  std::string set_aside(int dir, const std::string& leaf, const std::string& path, bool about_to_be_replaced) {
+    if (!safety_net_) return "";
+    struct stat st {};
+    if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return "";
+    bool link = about_to_be_replaced && !S_ISDIR(st.st_mode);
+    std::string problem = link ? safety_net_->keep_linked(dir, leaf, path) : safety_net_->keep_moved(dir, leaf, path);
+    if (problem.empty()) ++stats_.kept_in_safety_net;
+    if (S_ISDIR(st.st_mode)) root_.forget();
+    return problem;
+  }
+
+  // --delete: what the destination has in a listed folder and the sender did not list goes
+  // (into the safety net, if it is on), once every new file is in place, so a run that is cut
+  // short has never deleted before it copied. Names the filters leave out stay, unless
+  // --delete-excluded; nothing goes if the sender could not list everything, since a name it
+  // could not read is not a name it deleted (rsync does the same).
+  void delete_extraneous() {
+    if (!options_.delete_extraneous) return;
+    if (sender_list_errors_ > 0) {
+      reporter_.report(MessageLevel::kWarning,
+                       "nothing was deleted from " + root_.shown("") + ": the sender could not read " +
+                           std::to_string(sender_list_errors_) +
+                           " item(s) (reported above), so a missing name need not be a deleted one");
+      return;
+    }
+    std::vector<std::string> listed_dirs{""};
+    for (const FileEntry& dir : dirs_) listed_dirs.push_back(dir.path);
+    for (const std::string& dir_path : listed_dirs) {
+      UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
+      if (!dir.valid()) continue;  // not made (reported), or a dry run's new folder
+      for (const std::string& name : dir_names(dir.get())) {
+        std::string path = child_path(dir_path, name);
+        if (listed_paths_.count(path) != 0) continue;
+        if (dir_path.empty() && is_reserved_top_name(name)) continue;
+        if (temp_file_owner(name)) continue;  // another run's, or swept below
+        struct stat st {};
+        if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        bool is_dir = S_ISDIR(st.st_mode);
+        if (!options_.delete_excluded && options_.filters.excluded(path, is_dir)) continue;
+        delete_one(dir.get(), name, path, is_dir);
+      }
+    }
+  }
+
+  void delete_one(int dir, const std::string& leaf, const std::string& path, bool is_dir) {
+    std::string shown = printable(path) + (is_dir ? "/" : "");
+    if (options_.dry_run) {
+      reporter_.report(MessageLevel::kInfo, "would delete " + shown);
+      ++stats_.deleted;
+      return;
+    }
+    changed_ = true;
+    std::string problem;
+    if (safety_net_) {
+      problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/false);
+    } else if (int err = remove_tree_at(dir, leaf); err != 0) {
+      problem = errno_message("cannot delete " + root_.shown(path), err);
+    }
+    if (is_dir) root_.forget();
+    if (!problem.empty()) return fail(problem);
+    reporter_.report(MessageLevel::kInfo, "deleted " + shown);
+    ++stats_.deleted;
+  }
+
+
+
+  void finish_safety_net() {
+    if (!safety_net_) return;
+    if (safety_net_->kept() > 0) {
+      reporter_.report(MessageLevel::kInfo, "kept " + std::to_string(safety_net_->kept()) +
+                                                " deleted or replaced item(s) in " + safety_net_->folder_shown());
+    }
+    std::string problem;
+    size_t pruned = safety_net_->prune(options_.safety_net_keep_s, options_.safety_net_keep_bytes, &problem);
+    if (pruned > 0) {
+      changed_ = true;
+      reporter_.report(MessageLevel::kInfo, "pruned the " + std::to_string(pruned) + " oldest safety-net folder(s) in " +
+                                                root_.shown(std::string(kSafetyNetDirName)));
+    }
+    if (!problem.empty()) reporter_.report(MessageLevel::kWarning, problem);
+  }
+
   // ---- the end of the run ----
 
   void finish_tree() {
-    if (options_.dry_run) return;
+    if (options_.dry_run) return delete_extraneous();
     for (const PendingLink& link : links_) make_hardlink(link);
+    delete_extraneous();
+    finish_safety_net();
     remove_stale_temp_files_where_written();  // before directory mtimes are set
     // Directories last, deepest first: writing into a directory changes its mtime, and a
     // read-only mode must not stop us filling it.
@@ -778,6 +887,12 @@ class ReceiveSession {
   const ReceiverOptions& options_;
   ConfinedRoot& root_;
   DestinationState* state_;  // null for a dry run
+  // Set when the safety net is on and this is not a dry run.
+  std::unique_ptr<SafetyNet> safety_net_ =
+      options_.safety_net && !options_.dry_run ? std::make_unique<SafetyNet>(root_.root_fd(), root_.display(), ::time(nullptr))
+                                               : nullptr;
+  std::unordered_set<std::string> listed_paths_;  // every entry's path, for --delete
+  uint64_t sender_list_errors_ = 0;
   ApplyOptions apply_;
 
   uint64_t next_index_ = 0;

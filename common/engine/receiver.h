@@ -18,6 +18,7 @@
 #include "engine/reporter.h"
 #include "fs/confined_root.h"
 #include "fs/dest_state.h"
+#include "fs/filter.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
 
@@ -32,6 +33,16 @@ struct ReceiverOptions {
   bool flush_to_disk = true;
   // Who we are in messages about ownership ("ferry-agent", "ferry").
   std::string program_name = "ferry";
+  // --delete: once every file is in place, entries the sender did not list are removed,
+  // except those the filters leave out (unless delete_excluded), and never when the sender
+  // could not list everything. With safety_net, they and every file this run replaces are
+  // moved into DEST/.ferry-safetynet/<time>/ instead, which is then pruned to the limits.
+  bool delete_extraneous = false;
+  bool delete_excluded = false;
+  bool safety_net = false;
+  uint64_t safety_net_keep_s = 0;
+  uint64_t safety_net_keep_bytes = 0;
+  FilterRules filters;
 };
 
 class Receiver {

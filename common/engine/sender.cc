@@ -124,7 +124,7 @@ class SendSession {
   SendSession(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
               TransferStats& stats, const SenderOptions& options, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        data_(out, options.compression, stats), checksum_(options.checksum), root_(root) {}
+        data_(out, options.compression, stats), checksum_(options.checksum), filters_(options.filters), root_(root) {}
 
   Done run() {
     std::thread reader([this] { guarded([this] { read_requests(); }); });
@@ -160,6 +160,7 @@ class SendSession {
   void list_tree() {
     std::map<std::pair<dev_t, ino_t>, uint64_t> hardlink_leaders;
     uint64_t count = 0;
+    uint64_t list_errors = 0;
     Encoder e;
     EntryEncoder codec;
     UniqueFd root_fd(checksum_ ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
@@ -186,12 +187,17 @@ class SendSession {
             e.clear();
           }
         },
-        [&](const std::string& message) { fail(message); },
+        [&](const std::string& message) {
+          ++list_errors;
+          fail(message);
+        },
         // Ferry's own bookkeeping in a backup (or in a folder that receives one) is not user data.
-        [](const FileEntry& entry) { return is_reserved_top_name(entry.path); });
+        [&](const FileEntry& entry) {
+          return is_reserved_top_name(entry.path) || filters_.excluded(entry.path, entry.type == FileType::kDirectory);
+        });
     if (!e.data().empty()) out_.send(MsgType::kEntry, e);
     e.clear();
-    EndOfList{count}.encode(e);
+    EndOfList{count, list_errors}.encode(e);
     out_.send(MsgType::kEndOfList, e);
     out_.flush();
     spdlog::debug("listed {} entries", count);
@@ -385,6 +391,7 @@ class SendSession {
   TransferStats& stats_;
   DataWriter data_;  // the worker thread's
   bool checksum_;
+  const FilterRules& filters_;
   const std::string& root_;
 
   std::mutex mutex_;

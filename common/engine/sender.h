@@ -14,6 +14,7 @@
 
 #include "engine/data_writer.h"
 #include "engine/reporter.h"
+#include "fs/filter.h"
 #include "protocol/framing.h"
 #include "protocol/messages.h"
 
@@ -24,6 +25,8 @@ struct SenderOptions {
   // --checksum: send each regular file's whole-file hash in its Entry, so the receiver compares
   // contents instead of size and mtime. Costs reading every file.
   bool checksum = false;
+  // What not to list (and so not to send).
+  FilterRules filters;
 };
 
 class Sender {

@@ -85,9 +85,21 @@ KeepaliveTimer::~KeepaliveTimer() {
   thread_.join();
 }
 
+namespace {
+
+FilterRules filters_of(const Open& open) {
+  FilterRules rules;
+  std::string problem = FilterRules::parse(open.filters, &rules);
+  if (!problem.empty()) throw ProtocolError("Open: " + problem);
+  return rules;
+}
+
+}  // namespace
+
 SenderOptions sender_options(const Open& open) {
   SenderOptions options;
   options.checksum = open.flags & wire::kOpenChecksum;
+  options.filters = filters_of(open);
   CompressionSettings& c = options.compression;
   if (open.flags & wire::kOpenCompress) {
     c.mode = (open.flags & wire::kOpenCompressAuto) ? CompressionSettings::Mode::kAuto : CompressionSettings::Mode::kOn;
@@ -103,6 +115,12 @@ ReceiverOptions receiver_options(const Open& open, std::string program_name) {
   options.flush_to_disk = !(open.flags & wire::kOpenNoSync);
   options.keep_owner = ::geteuid() == 0;
   options.program_name = std::move(program_name);
+  options.delete_extraneous = open.flags & wire::kOpenDelete;
+  options.delete_excluded = open.flags & wire::kOpenDeleteExcluded;
+  options.safety_net = open.flags & wire::kOpenSafetyNet;
+  options.safety_net_keep_s = open.safety_net_keep_s;
+  options.safety_net_keep_bytes = open.safety_net_keep_bytes;
+  options.filters = filters_of(open);
   return options;
 }
 

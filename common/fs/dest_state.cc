@@ -1,6 +1,5 @@
 #include "fs/dest_state.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -15,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "fs/dir_names.h"
 
 namespace ferry {
 namespace {
@@ -72,21 +72,6 @@ bool is_key_name(std::string_view name) {
   return true;
 }
 
-std::vector<std::string> list_names(int dir_fd) {
-  std::vector<std::string> names;
-  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* dir = fd >= 0 ? ::fdopendir(fd) : nullptr;
-  if (dir == nullptr) {
-    if (fd >= 0) ::close(fd);
-    return names;
-  }
-  while (const dirent* d = ::readdir(dir)) {
-    std::string_view name = d->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
-  }
-  ::closedir(dir);
-  return names;
-}
 
 UniqueFd open_or_make_dir(int parent, const char* name, const std::string& shown) {
   if (::mkdirat(parent, name, 0700) != 0 && errno != EEXIST) {
@@ -182,7 +167,7 @@ void DestinationState::tidy_tmp() {
     if (::fstatat(tmp_.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return -1;
     return st.st_size;
   };
-  for (const std::string& name : list_names(tmp_.get())) {
+  for (const std::string& name : dir_names(tmp_.get())) {
     if (!name.ends_with(kBasisSuffix)) continue;
     std::string key = name.substr(0, name.size() - kBasisSuffix.size());
     if (is_key_name(key) && size_of(name) > size_of(key)) {
@@ -191,7 +176,7 @@ void DestinationState::tidy_tmp() {
       ::unlinkat(tmp_.get(), name.c_str(), 0);
     }
   }
-  for (const std::string& name : list_names(tmp_.get())) {
+  for (const std::string& name : dir_names(tmp_.get())) {
     int64_t size = size_of(name);
     if (is_key_name(name) && size >= static_cast<int64_t>(kResumeMinBytes)) {
       partials_[name] = static_cast<uint64_t>(size);
@@ -202,7 +187,7 @@ void DestinationState::tidy_tmp() {
 }
 
 void DestinationState::mark_finished(uint64_t files, uint64_t errors, bool durable) {
-  for (const std::string& name : list_names(tmp_.get())) ::unlinkat(tmp_.get(), name.c_str(), 0);
+  for (const std::string& name : dir_names(tmp_.get())) ::unlinkat(tmp_.get(), name.c_str(), 0);
   write_marker("state=finished " + started_ + " finished=" + utc_now() + " files=" + std::to_string(files) +
                    " errors=" + std::to_string(errors) + "\n",
                durable);

@@ -68,6 +68,9 @@ void Open::encode(Encoder& e) const {
   e.svarint(compress_level);
   e.bytes(skip_compress);
   e.varint(rate_limit);
+  e.bytes(filters);
+  e.varint(safety_net_keep_s);
+  e.varint(safety_net_keep_bytes);
 }
 
 Open Open::decode(std::string_view payload) {
@@ -91,6 +94,9 @@ Open Open::decode(std::string_view payload) {
   o.compress_level = static_cast<int32_t>(level);
   o.skip_compress = std::string(d.bytes("skip_compress", kMaxTextBytes));
   o.rate_limit = d.varint("rate_limit");
+  o.filters = std::string(d.bytes("filters", kMaxFilterBytes));
+  o.safety_net_keep_s = d.varint("safety_net_keep_s");
+  o.safety_net_keep_bytes = d.varint("safety_net_keep_bytes");
   d.expect_end("Open");
   return o;
 }
@@ -243,10 +249,15 @@ FileEntry decode_entry(std::string_view payload) {
   return entry;
 }
 
-void EndOfList::encode(Encoder& e) const { e.varint(entries); }
+void EndOfList::encode(Encoder& e) const {
+  e.varint(entries);
+  e.varint(list_errors);
+}
 EndOfList EndOfList::decode(std::string_view payload) {
   Decoder d(payload);
-  EndOfList m{d.varint_max("entries", kMaxIndex)};
+  EndOfList m;
+  m.entries = d.varint_max("entries", kMaxIndex);
+  m.list_errors = d.varint("list_errors");
   d.expect_end("EndOfList");
   return m;
 }
@@ -344,6 +355,8 @@ void Done::encode(Encoder& e) const {
   e.varint(bytes_compressed_raw);
   e.varint(bytes_compressed_wire);
   e.varint(errors);
+  e.varint(deleted);
+  e.varint(kept_in_safety_net);
 }
 Done Done::decode(std::string_view payload) {
   Decoder d(payload);
@@ -356,6 +369,8 @@ Done Done::decode(std::string_view payload) {
   m.bytes_compressed_raw = d.varint("bytes_compressed_raw");
   m.bytes_compressed_wire = d.varint("bytes_compressed_wire");
   m.errors = d.varint("errors");
+  m.deleted = d.varint("deleted");
+  m.kept_in_safety_net = d.varint("kept_in_safety_net");
   d.expect_end("Done");
   return m;
 }

@@ -34,6 +34,9 @@ struct Open {
   int32_t compress_level = 0;     // zstd level, with kOpenCompress
   std::string skip_compress;      // slash-separated suffixes the sender does not compress
   uint64_t rate_limit = 0;        // bytes per second each side may write; 0 = no limit
+  std::string filters;            // FilterRules::serialize(): what the sender leaves out
+  uint64_t safety_net_keep_s = 0;      // prune safety-net folders older than this; 0 = by age never
+  uint64_t safety_net_keep_bytes = 0;  // ... and the oldest while all of them exceed this; 0 = never
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);
@@ -74,6 +77,7 @@ FileEntry decode_entry(std::string_view payload);  // exactly one entry, nothing
 
 struct EndOfList {
   uint64_t entries = 0;
+  uint64_t list_errors = 0;  // what the sender could not list: the receiver then deletes nothing
   void encode(Encoder& e) const;
   static EndOfList decode(std::string_view payload);
 };
@@ -144,6 +148,8 @@ struct Done {
   uint64_t bytes_compressed_raw = 0;   // data bytes that arrived compressed, before compression
   uint64_t bytes_compressed_wire = 0;  // ... and their size as they travelled
   uint64_t errors = 0;
+  uint64_t deleted = 0;  // entries --delete removed (or moved into the safety net)
+  uint64_t kept_in_safety_net = 0;  // entries deleted or replaced that the safety net holds
   void encode(Encoder& e) const;
   static Done decode(std::string_view payload);
 };

@@ -14,9 +14,11 @@ inline constexpr std::string_view kMagic = "\x89" "FERRY\r\n\x1a";
 inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 
 // Version 2 added compression (Compressed frames, the compression fields of Open) and the
-// rate limit. Nothing was ever released speaking version 1, so it is not kept.
-inline constexpr uint32_t kProtocolVersion = 2;
-inline constexpr uint32_t kMinProtocolVersion = 2;
+// rate limit. Version 3 added mirroring (--delete, the safety net, filter rules in Open) and
+// the sender's listing errors in EndOfList. Nothing was ever released speaking an older
+// version, so none is kept.
+inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kMinProtocolVersion = 3;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -67,8 +69,13 @@ inline constexpr uint64_t kOpenCompress = 1u << 1;      // the sender compresses
 inline constexpr uint64_t kOpenCompressAuto = 1u << 2;  // ... only while it measures faster
 inline constexpr uint64_t kOpenChecksum = 1u << 3;      // compare content hashes, not size+mtime
 inline constexpr uint64_t kOpenNoSync = 1u << 4;        // the receiver leaves flushing to the kernel
-inline constexpr uint64_t kOpenKnownFlags =
-    kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum | kOpenNoSync;
+inline constexpr uint64_t kOpenDelete = 1u << 5;        // the receiver removes what the sender lacks
+inline constexpr uint64_t kOpenSafetyNet = 1u << 6;     // ... and what it deletes or replaces is kept
+inline constexpr uint64_t kOpenDeleteExcluded = 1u << 7;  // --delete also takes filtered-out names
+inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum |
+                                            kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded;
+// The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).
+inline constexpr size_t kMaxFilterBytes = 256 * 1024;
 
 // Capability bits in Hello: what this build can do, beyond what the version implies.
 inline constexpr uint64_t kCapZstd = 1u << 0;  // can send and receive Compressed frames

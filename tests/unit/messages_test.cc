@@ -157,6 +157,9 @@ TEST_CASE("control messages round-trip and check their fields") {
   open.compress_level = -5;
   open.skip_compress = "gz/jpg";
   open.rate_limit = 10 << 20;
+  open.filters = "- *.o\n+ /keep/**\n";
+  open.safety_net_keep_s = 30 * 86400;
+  open.safety_net_keep_bytes = 50ull << 30;
   open.encode(e);
   Open back = Open::decode(e.data());
   CHECK(back.operation == wire::Operation::kRestore);
@@ -166,6 +169,9 @@ TEST_CASE("control messages round-trip and check their fields") {
   CHECK(back.compress_level == -5);
   CHECK(back.skip_compress == "gz/jpg");
   CHECK(back.rate_limit == 10 << 20);
+  CHECK(back.filters == open.filters);
+  CHECK(back.safety_net_keep_s == 30 * 86400);
+  CHECK(back.safety_net_keep_bytes == 50ull << 30);
 
   Encoder rel;
   Open relative = open;
@@ -181,9 +187,24 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder flags;
   Open unknown = open;
-  unknown.flags = 1u << 7;
+  unknown.flags = 1u << 8;
   unknown.encode(flags);
-  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 128");
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 256");
+
+  Encoder list_end;
+  EndOfList{12, 3}.encode(list_end);
+  EndOfList list_back = EndOfList::decode(list_end.data());
+  CHECK(list_back.entries == 12);
+  CHECK(list_back.list_errors == 3);
+
+  Encoder done_e;
+  Done done;
+  done.deleted = 4;
+  done.kept_in_safety_net = 5;
+  done.encode(done_e);
+  Done done_back = Done::decode(done_e.data());
+  CHECK(done_back.deleted == 4);
+  CHECK(done_back.kept_in_safety_net == 5);
 
   FileEnd end{7, 12345, 1700000000, 5, {}};
   end.hash[0] = 0xab;
@@ -205,14 +226,14 @@ TEST_CASE("control messages round-trip and check their fields") {
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.2.0";
+  h.software_version = "0.3.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x02\x02\x05" "0.2.0" "\x01\x00", 10);
+  const std::string expected("\x03\x03\x05" "0.3.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 2);
+  CHECK(back.protocol_version == 3);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.2.0");
+  CHECK(back.software_version == "0.3.0");
 }
