@@ -51,6 +51,8 @@ int open_source(int root_fd, const std::string& path) {
   return fd;
 }
 
+bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
+
 // What the sender remembers of each listed entry until the receiver has answered.
 struct Listed {
   std::string path;
@@ -376,8 +378,16 @@ class SendSession {
       sink->flush();
       stats_.bytes_literal += encoder->literal_bytes();
     }
-    if (::fstat(fd, &st) != 0) return refuse(errno_message("cannot stat " + shown, errno));
-    FileEnd end{index, total, st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), hasher.digest()};
+    struct stat after {};
+    if (::fstat(fd, &after) != 0) return refuse(errno_message("cannot stat " + shown, errno));
+    // Written to while we read it: what was read may be a mix of two versions, which the
+    // receiver's hash check cannot see (it checks what we read). It keeps its old version.
+    if (after.st_size != st.st_size || !same_time(after.st_mtim, st.st_mtim) || !same_time(after.st_ctim, st.st_ctim) ||
+        total != static_cast<uint64_t>(st.st_size)) {
+      return refuse(shown + " changed while it was being read, so it was not copied (the old copy, if any, "
+                    "is kept); run again when it is not being written");
+    }
+    FileEnd end{index, total, after.st_mtim.tv_sec, static_cast<uint32_t>(after.st_mtim.tv_nsec), hasher.digest()};
     Encoder e;
     end.encode(e);
     out_.send(MsgType::kFileEnd, e);

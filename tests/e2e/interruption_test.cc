@@ -361,3 +361,33 @@ TEST_CASE("a full disk stops the run with a clear message; the file in progress 
     check_full(run(quote(kFerry) + " restore " + quote(backup) + " " + quote(dest)), dest, before);
   }
 }
+
+TEST_CASE("a source file written to while it is read is reported and not stored as a mix") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  write_random(src + "/growing.log", 4 << 20, 1);
+  std::ofstream(src + "/quiet") << "still";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  Snapshot before = snapshot(dest);
+  write_random(src + "/growing.log", 8 << 20, 2);
+  std::ofstream(src + "/quiet") << "still, v2";
+
+  // A writer that appends a line every 20 ms while a slow backup reads the file.
+  pid_t writer = ::fork();
+  if (writer == 0) {
+    for (int i = 0;; ++i) {
+      std::ofstream(src + "/growing.log", std::ios::app) << "line " << i << "\n";
+      ::usleep(20'000);
+    }
+  }
+  RunResult r = run(quote(kFerry) + " backup --bwlimit 2M " + quote(src) + " " + quote(dest));
+  ::kill(writer, SIGKILL);
+  ::waitpid(writer, nullptr, 0);
+  INFO(r.err);
+  CHECK(r.code == 3);
+  CHECK(r.err.find(src + "/growing.log changed while it was being read, so it was not copied") != std::string::npos);
+  Snapshot after = snapshot(dest);
+  CHECK(after.at("growing.log").sha256 == before.at("growing.log").sha256);  // the old version, whole
+  CHECK(after.at("quiet").sha256 == snapshot(src).at("quiet").sha256);      // the rest was copied
+}
