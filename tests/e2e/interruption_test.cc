@@ -215,7 +215,7 @@ void wait_until_unlocked(const std::string& dest) {
 
 }  // namespace
 
-TEST_CASE("backups killed at 20 points leave every file old or new, and the next run completes") {
+TEST_CASE("runs killed at 20 points leave every file old or new, and the next run completes") {
   TempDir work;
   std::string v1 = work / "v1", src = work / "src", dest = work / "dest", pristine = work / "pristine";
   write_version(v1, 1);
@@ -227,22 +227,35 @@ TEST_CASE("backups killed at 20 points leave every file old or new, and the next
   std::string pid_file = work / "agent.pid", wrapper = work / "agent.sh";
   std::ofstream(wrapper) << "#!/bin/sh\necho $$ > " << quote(pid_file) << "\nexec " << quote(kAgent) << " \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
-  std::string backup = ferry_over_ssh("backup --bwlimit 60M --agent " + quote(wrapper), home);
+  std::string options = " --bwlimit 60M --agent " + quote(wrapper);
 
-  REQUIRE(run(backup + " " + quote(v1) + " " + quote(remote(dest))).code == 0);
+  // The first version lands in dest uncut; then each round runs the second version into it.
+  std::string first_run, new_run;
+  SUBCASE("backup") {
+    first_run = ferry_over_ssh("backup" + options, home) + " " + quote(v1) + " " + quote(remote(dest));
+    new_run = ferry_over_ssh("backup" + options, home) + " " + quote(src) + " " + quote(remote(dest));
+  }
+  SUBCASE("restore") {
+    std::string backup1 = work / "backup1", backup2 = work / "backup2";
+    REQUIRE(run(quote(kFerry) + " backup " + quote(v1) + " " + quote(backup1)).code == 0);
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup2)).code == 0);
+    first_run = ferry_over_ssh("restore" + options, home) + " " + quote(remote(backup1)) + " " + quote(dest);
+    new_run = ferry_over_ssh("restore" + options, home) + " " + quote(remote(backup2)) + " " + quote(dest);
+  }
+  REQUIRE(run(first_run).code == 0);
   REQUIRE(compare(old_tree, snapshot(dest)) == "");
   REQUIRE(run("cp -a " + quote(dest) + " " + quote(pristine)).code == 0);
 
   // How long an uninterrupted run of the new version takes here, to spread the kills over it.
   auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(run(backup + " " + quote(src) + " " + quote(remote(dest))).code == 0);
+  REQUIRE(run(new_run).code == 0);
   double full = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   REQUIRE(compare(new_tree, snapshot(dest)) == "");
 
   // One run of the new version, killed after `delay` seconds. False if it finished first.
   auto killed_run = [&](bool kill_agent, double delay) {
     fs::remove(pid_file);
-    pid_t client = start(backup + " " + quote(src) + " " + quote(remote(dest)), work / "run.log");
+    pid_t client = start(new_run, work / "run.log");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay);
     while (std::chrono::steady_clock::now() < deadline) ::usleep(5'000);
     std::string agent_pid = read_text(pid_file);
@@ -289,7 +302,7 @@ TEST_CASE("backups killed at 20 points leave every file old or new, and the next
     CHECK(killed);
   }
 
-  RunResult last = run(backup + " " + quote(src) + " " + quote(remote(dest)));
+  RunResult last = run(new_run);
   INFO(last.err);
   CHECK(last.code == 0);
   CHECK(compare(new_tree, snapshot(dest)) == "");
