@@ -147,8 +147,11 @@ def make_home(root, rng, pools, scale):
 
 
 def regular_files(root):
+    """The user's files under root: Ferry's own .ferry-state and .ferry-safetynet left out."""
     out = []
     for d, dirs, files in os.walk(root):
+        if d == root:
+            dirs[:] = [x for x in dirs if x not in (".ferry-state", ".ferry-safetynet")]
         dirs.sort()
         for name in sorted(files):
             p = os.path.join(d, name)

@@ -53,16 +53,19 @@ void add_mirror_options(CLI::App* cmd, ferry::TransferOptions* o) {
          },
          "prune the oldest safety-net folders: those older than an age (30d, 12h, 2w), or while all of them "
          "hold more than a size (50G); may be given twice, once of each")
+      ->type_name("AGE|SIZE")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option_function<std::string>(
          "--exclude", [o](const std::string& pattern) { o->filters.exclude(pattern); },
          "leave out names matching PATTERN (rsync rules: see the README); repeatable")
+      ->type_name("PATTERN")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option_function<std::string>(
          "--include", [o](const std::string& pattern) { o->filters.include(pattern); },
          "keep names matching PATTERN even if a later --exclude matches them; repeatable")
+      ->type_name("PATTERN")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option_function<std::string>(
@@ -76,6 +79,7 @@ void add_mirror_options(CLI::App* cmd, ferry::TransferOptions* o) {
            if (!error.empty()) throw CLI::ValidationError("--exclude-from", file + ", " + error);
          },
          "read exclude patterns from FILE, one per line ('+ PATTERN' includes; '#' starts a comment)")
+      ->type_name("FILE")
       ->trigger_on_parse()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_flag("--delete-excluded", o->delete_excluded, "with --delete, also remove names the filters leave out");
