@@ -228,7 +228,8 @@ class ReceiveSession {
     if (!options_.dry_run) {
       std::string leaf(leaf_of(entry.path));
       if (existing != nullptr && !S_ISDIR(existing->st_mode)) {
-        std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false);
+        bool moved_dir = false;  // never: existing is not a directory here
+        std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false, &moved_dir);
         if (!problem.empty()) return fail(problem + "; it was not replaced with a directory");
         if (!safety_net_ && ::unlinkat(dir, leaf.c_str(), 0) != 0) {
           return fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
@@ -402,6 +403,7 @@ class ReceiveSession {
     incoming_.bytes = 0;
     incoming_.error.clear();
     incoming_.hasher.reset();
+    incoming_.tmp_dir = -1;
     const std::string& path = incoming_.entry.path;
     int dir = root_.parent_dir(path);
     if (dir < 0) {
@@ -683,26 +685,31 @@ class ReceiveSession {
   static std::string partial_basis_name(const std::string& path) { return temp_name_for(path) + ".basis"; }
 
   // Renames tmp (in tmp_dir) over `path`'s name in dir. A directory in the way (the sender has
-  // a file where we have a directory) is removed first, as a mirror must.
+  // a file where we have a directory) is removed first, as a mirror must. `dir` may be the
+  // root's cached fd: the cache is dropped only once we are done with it.
   void install(int tmp_dir, const std::string& tmp, int dir, const std::string& path) {
     std::string leaf(leaf_of(path));
     changed_ = true;
     dirs_written_.emplace(parent_of(path));
+    bool removed_dir = false;
+    int err = 0;
     if (safety_net_) {
-      std::string problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/true);
+      std::string problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/true, &removed_dir);
       if (!problem.empty()) {
         ::unlinkat(tmp_dir, tmp.c_str(), 0);
         return fail(problem + "; the new version was not put in its place, run again");
       }
     }
-    if (::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
-    int err = errno;
-    if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
-      root_.forget();
-      err = remove_tree_at(dir, leaf);
-      if (err == 0 && ::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) == 0) return;
-      if (err == 0) err = errno;
+    if (::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) != 0) {
+      err = errno;
+      if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
+        removed_dir = true;
+        err = remove_tree_at(dir, leaf);
+        if (err == 0 && ::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) != 0) err = errno;
+      }
     }
+    if (removed_dir) root_.forget();  // a cached folder may have been inside it
+    if (err == 0) return;
     ::unlinkat(tmp_dir, tmp.c_str(), 0);
     fail(errno_message("cannot put " + root_.shown(path) + " in place", err));
   }
@@ -761,14 +768,17 @@ class ReceiveSession {
   // it is deleted or replaced: a file that a rename is about to replace is hard-linked there,
   // anything else (a directory, or a file that will be unlinked) is moved. Returns "" or the
   // problem; "" also when there is no safety net or nothing is there.
-  std::string set_aside(int dir, const std::string& leaf, const std::string& path, bool about_to_be_replaced) {
+  // *moved_dir says whether a directory went (the caller then drops the root's fd cache).
+  std::string set_aside(int dir, const std::string& leaf, const std::string& path, bool about_to_be_replaced,
+                        bool* moved_dir) {
+    *moved_dir = false;
     if (!safety_net_) return "";
     struct stat st {};
     if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return "";
     bool link = about_to_be_replaced && !S_ISDIR(st.st_mode);
     std::string problem = link ? safety_net_->keep_linked(dir, leaf, path) : safety_net_->keep_moved(dir, leaf, path);
     if (problem.empty()) ++stats_.kept_in_safety_net;
-    if (S_ISDIR(st.st_mode)) root_.forget();
+    *moved_dir = problem.empty() && S_ISDIR(st.st_mode);
     return problem;
   }
 
@@ -814,8 +824,9 @@ class ReceiveSession {
     }
     changed_ = true;
     std::string problem;
+    bool moved_dir = false;
     if (safety_net_) {
-      problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/false);
+      problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/false, &moved_dir);
     } else if (int err = remove_tree_at(dir, leaf); err != 0) {
       problem = errno_message("cannot delete " + root_.shown(path), err);
     }

@@ -219,3 +219,26 @@ TEST_CASE("--delete deletes nothing when the source could not be read in full") 
   CHECK(fs::exists(dest + "/stray"));
   CHECK(fs::exists(dest + "/locked/secret"));
 }
+
+TEST_CASE("with the safety net, an entry replaced by one of another type is kept, and the rest still lands") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  // In a subfolder: the receiver's cached folder fd is then the one the replacements happen in.
+  fs::create_directories(src + "/d/was-file");
+  std::ofstream(src + "/d/was-file/inner") << "a folder now";
+  std::ofstream(src + "/d/was-dir") << "a file now";
+  fs::create_directories(src + "/z");
+  std::ofstream(src + "/z/after") << "written after the replacements";
+  fs::create_directories(dest + "/d/was-dir/sub");
+  std::ofstream(dest + "/d/was-dir/sub/old") << "old";
+  std::ofstream(dest + "/d/was-file") << "old file";
+  RunResult r = run(quote(kFerry) + " backup --delete --json " + quote(src) + " " + quote(dest));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(snapshot(src), snapshot(dest)) == "");
+  CHECK(json_field(r.out, "kept_in_safety_net") == 2);
+  std::string net = only_safety_net_folder(dest);
+  REQUIRE(!net.empty());
+  CHECK(fs::is_regular_file(net + "/d/was-dir/sub/old"));
+  CHECK(fs::is_regular_file(net + "/d/was-file"));
+}
