@@ -87,12 +87,25 @@ echo "demo: ferry restore $user@127.0.0.1:$work/backups/Documents -> $work/resto
 "$ferry" restore --port "$port" --stats "$user@127.0.0.1:$work/backups/Documents" "$work/restored"
 
 # type, mode, owner, group, mtime (ns), size, link target, hardlink count, name; plus contents and xattrs.
-listing() { (cd "$1" && find . -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort); }
+# Ferry's own .ferry-state (lock, last-run marker, files being written) and .ferry-safetynet
+# are not user data, so they are left out of the comparison.
+listing() {
+  (cd "$1" && find . \( -path ./.ferry-state -o -path ./.ferry-safetynet \) -prune -o \
+    -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort)
+}
 for copy in backups/Documents restored; do
   diff <(listing "$src") <(listing "$work/$copy")
-  diff -r --no-dereference "$src" "$work/$copy"
+  diff -r --no-dereference --exclude=.ferry-state --exclude=.ferry-safetynet "$src" "$work/$copy"
   if command -v getfattr >/dev/null; then
     diff <(cd "$src" && getfattr -R -h -d . 2>/dev/null) <(cd "$work/$copy" && getfattr -R -h -d . 2>/dev/null)
   fi
 done
 echo "demo: OK: the backup and the restored copy match the original (contents, names, modes, owners, ns mtimes, links, xattrs)"
+
+# A mirror: a file deleted from the source leaves the backup, into the safety net.
+rm "$src/Projects/photo.raw"
+echo "demo: ferry backup --delete (photo.raw was deleted from the source)"
+"$ferry" backup --port "$port" --delete --stats "$src" "$user@127.0.0.1:$work/backups/Documents"
+test ! -e "$work/backups/Documents/Projects/photo.raw"
+kept=$(ls -d "$work"/backups/Documents/.ferry-safetynet/*/Projects/photo.raw)
+echo "demo: OK: photo.raw left the backup and is kept in $kept"
