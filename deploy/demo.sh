@@ -89,9 +89,11 @@ echo "demo: ferry restore $user@127.0.0.1:$work/backups/Documents -> $work/resto
 # type, mode, owner, group, mtime (ns), size, link target, hardlink count, name; plus contents and xattrs.
 # Ferry's own .ferry-state (lock, last-run marker, files being written) and .ferry-safetynet
 # are not user data, so they are left out of the comparison.
+# The top folder's link count is left out too: .ferry-state is one more subfolder in it.
 listing() {
-  (cd "$1" && find . \( -path ./.ferry-state -o -path ./.ferry-safetynet \) -prune -o \
-    -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort)
+  (cd "$1" && find . -maxdepth 0 -printf '%y %m %U %G %T@ %p\n' &&
+    find . -mindepth 1 \( -path ./.ferry-state -o -path ./.ferry-safetynet \) -prune -o \
+      -printf '%y %m %U %G %T@ %s %n %l %p\n' | sort)
 }
 for copy in backups/Documents restored; do
   diff <(listing "$src") <(listing "$work/$copy")
