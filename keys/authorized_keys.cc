@@ -87,8 +87,9 @@ std::string authorized_line(const CredentialsPackage& package, const InstallRule
     }
   }
   std::string log = rules.log_file.empty() ? "" : " --log '" + rules.log_file + "'";
+  std::string append_only = rules.append_only ? " --append-only" : "";
   return "restrict,command=\"'" + rules.agent_path + "' forced --root '" + rules.root + "' --allow " +
-         allow_name(rules.allow) + log + "\" " + package.key_type + " " + package.key_base64 + std::string(kLabel) +
+         allow_name(rules.allow) + append_only + log + "\" " + package.key_type + " " + package.key_base64 + std::string(kLabel) +
          package.client_id() + "\n";
 }
 
@@ -133,7 +134,9 @@ std::vector<InstalledKey> installed_keys(std::string_view text) {
   for (std::string_view l : lines_of(text)) {
     std::string client = client_of(l);
     if (client.empty()) continue;
-    keys.push_back({client, key_fingerprint(key_blob_of(l)), option_value(l, "--root "), option_value(l, "--allow ")});
+    bool append_only = l.find(" --append-only") != std::string_view::npos;
+    keys.push_back({client, key_fingerprint(key_blob_of(l)), option_value(l, "--root "), option_value(l, "--allow "),
+                    append_only});
   }
   return keys;
 }

@@ -29,6 +29,9 @@ struct InstallRules {
   std::string root;        // absolute folder the key is confined to
   Allow allow = Allow::kBoth;
   std::string log_file;    // optional: the agent's debug log for this key's sessions
+  // Backups through the key never destroy: what they delete or replace always goes to the
+  // safety net, which they cannot prune (borg serve --append-only, rrsync -no-del).
+  bool append_only = false;
 };
 
 // Throws FatalError if a path cannot be written into the forced command safely.
@@ -39,6 +42,7 @@ struct InstalledKey {
   std::string fingerprint;  // SHA256:...
   std::string root;
   std::string allow;
+  bool append_only = false;
 };
 
 // What install and revoke do to the file's text; pure, so it is tested without files.

@@ -87,6 +87,8 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   if (f.type != MsgType::kOpen) throw ProtocolError(std::string("expected Open, got ") + wire::msg_type_name(f.type));
   Open open = Open::decode(f.payload);
   check_confinement(open, options.confinement);
+  std::string overridden = enforce_append_only(&open, options.confinement);
+  if (!overridden.empty()) reporter.report(MessageLevel::kWarning, overridden);
   channel.set_idle_timeout(std::chrono::seconds(open.timeout_s));
   channel.set_rate_limit(open.rate_limit);
   bool backup = open.operation == wire::Operation::kBackup;

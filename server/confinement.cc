@@ -63,6 +63,18 @@ void check_confinement(const Open& open, const Confinement& rules) {
   }
 }
 
+std::string enforce_append_only(Open* open, const Confinement& rules) {
+  if (!rules.append_only || open->operation != wire::Operation::kBackup) return "";
+  bool asked_otherwise = ((open->flags & wire::kOpenDelete) && !(open->flags & wire::kOpenSafetyNet)) ||
+                         open->safety_net_keep_s != 0 || open->safety_net_keep_bytes != 0;
+  open->flags |= wire::kOpenSafetyNet;
+  open->safety_net_keep_s = 0;
+  open->safety_net_keep_bytes = 0;
+  return asked_otherwise ? "this key is append-only: what this backup deletes or replaces is kept in the safety "
+                           "net, and the safety net is not pruned (--no-safety-net and --safety-net-keep are ignored)"
+                         : "";
+}
+
 int check_forced_command(const std::string& command) {
   std::istringstream words(command);
   std::vector<std::string> argv;

@@ -12,12 +12,17 @@ struct Confinement {
   std::string root;  // empty: not confined
   bool allow_backup = true;
   bool allow_restore = true;
+  bool append_only = false;  // backups keep what they delete or replace; no pruning
 };
 
 // Throws FatalError naming the rule when `open` asks for something the key may not do. The
 // path must be the root or lie under it, both as written (no "..") and once symlinks in the
 // part that exists are resolved, so a link planted by an earlier backup cannot lead out.
 void check_confinement(const Open& open, const Confinement& rules);
+
+// An append-only key's backup: turns the safety net on and its pruning off, whatever the
+// client asked. Returns what to tell the user if that overrode the request ("" if not).
+std::string enforce_append_only(Open* open, const Confinement& rules);
 
 // The forced command's gate: `command` is SSH_ORIGINAL_COMMAND. Only Ferry's own agent
 // invocation ("…/ferry-agent serve [-v]") passes; returns the verbosity it asked for. Throws

@@ -100,6 +100,7 @@ ExitCode install_credentials(const std::string& package_path, const InstallOptio
   InstallRules rules;
   rules.allow = options.allow;
   rules.log_file = options.log_file;
+  rules.append_only = options.append_only;
   rules.root = options.root.empty() ? who.home + "/FerryBackups" : options.root;
   rules.root = std::filesystem::path(rules.root).lexically_normal().string();
   if (rules.root.size() > 1 && rules.root.back() == '/') rules.root.pop_back();
@@ -120,6 +121,10 @@ ExitCode install_credentials(const std::string& package_path, const InstallOptio
   fmt::print("It may only run ferry-agent, for {} in {} (folders under it included).\n",
              rules.allow == Allow::kBoth ? "backups and restores" : rules.allow == Allow::kBackup ? "backups only" : "restores only",
              rules.root);
+  if (rules.append_only) {
+    fmt::print("Append-only: what its backups delete or replace is kept in the safety net (.ferry-safetynet in\n"
+               "each backup folder), and they cannot prune it; prune it here, by hand, when you choose.\n");
+  }
   print_host_fingerprints(options.host_key_dir);
   return ExitCode::kOk;
 }
@@ -134,7 +139,8 @@ ExitCode list_credentials(const CredentialsTarget& target) {
   }
   fmt::print("Ferry keys in {}:\n", path);
   for (const InstalledKey& k : keys) {
-    fmt::print("  {}  {}  root {}  allow {}\n", k.client, k.fingerprint, k.root, k.allow);
+    fmt::print("  {}  {}  root {}  allow {}{}\n", k.client, k.fingerprint, k.root, k.allow,
+               k.append_only ? "  append-only" : "");
   }
   return ExitCode::kOk;
 }

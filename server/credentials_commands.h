@@ -21,6 +21,7 @@ struct InstallOptions {
   std::string agent_path;  // empty: this ferry-agent's own absolute path
   std::string host_key_dir = "/etc/ssh";  // whose *host*.pub fingerprints to print
   std::string log_file;    // written into the forced command: the agent's debug log
+  bool append_only = false;  // backups through the key keep everything in the safety net
 };
 
 ExitCode install_credentials(const std::string& package_path, const InstallOptions& options);

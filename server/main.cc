@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   std::string allow_text = "both";
   forced->add_option("--root", options.confinement.root, "the folder backups and restores must stay in")->required();
   forced->add_option("--allow", allow_text, "backup, restore or both")->check(CLI::IsMember({"backup", "restore", "both"}));
+  forced->add_flag("--append-only", options.confinement.append_only,
+                   "backups keep what they delete or replace in the safety net, and cannot prune it");
 
   ferry::InstallOptions install;
   std::string package;
@@ -50,6 +52,9 @@ int main(int argc, char** argv) {
   std::string install_allow = "both";
   inst->add_option("--allow", install_allow, "backup, restore or both (default both)")
       ->check(CLI::IsMember({"backup", "restore", "both"}));
+  inst->add_flag("--append-only", install.append_only,
+                 "backups through this key never destroy data: what they delete or replace is kept in the safety "
+                 "net, which they cannot prune (a stolen client key cannot wipe the history)");
   inst->add_option("--agent-path", install.agent_path, "the ferry-agent the key runs (default: this one)");
   inst->add_option("--log", install.log_file, "have the agent write a debug log of this key's sessions to FILE");
   inst->add_option("--host-key-dir", install.host_key_dir, "where this machine's SSH host keys are (default /etc/ssh)");
@@ -87,7 +92,8 @@ int main(int argc, char** argv) {
       options.verbosity += ferry::check_forced_command(original != nullptr ? original : "");
       options.confinement.allow_backup = allow_text != "restore";
       options.confinement.allow_restore = allow_text != "backup";
-      spdlog::debug("forced command: confined to {}, allow {}", options.confinement.root, allow_text);
+      spdlog::debug("forced command: confined to {}, allow {}{}", options.confinement.root, allow_text,
+                    options.confinement.append_only ? ", append-only" : "");
       code = static_cast<int>(ferry::serve(options));
     } else if (serve->parsed()) {
       code = static_cast<int>(ferry::serve(options));

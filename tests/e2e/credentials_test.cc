@@ -193,6 +193,40 @@ TEST_CASE("a backup-only key writes backups but cannot read them back") {
   CHECK_FALSE(fs::exists(work / "out/secret.txt"));
 }
 
+TEST_CASE("an append-only key cannot destroy: its deletions and replacements always go to the safety net") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src", dest = root + "/l";
+  fs::create_directories(src);
+  std::ofstream(src + "/keep.txt") << "version 1";
+  std::ofstream(src + "/doomed.txt") << "deleted by a stolen key";
+  sshd().trust_host_key();
+  REQUIRE(create_key(home, "laptop", work / "p.ferrycreds").code == 0);
+  RunResult inst = install(work / "p.ferrycreds", root, "--allow backup --append-only");
+  REQUIRE(inst.code == 0);
+  CHECK(inst.out.find("Append-only") != std::string::npos);
+  CHECK(run(quote(kAgent) + " list-credentials --authorized-keys " + quote(sshd().authorized_keys())).out.find(
+            "append-only") != std::string::npos);
+  REQUIRE(run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(dest))).code == 0);
+  fs::create_directories(dest + "/.ferry-safetynet/2020-01-01T00-00-00Z");  // an old folder to prune
+
+  // What a client that wants to wipe the history would ask for.
+  fs::remove(src + "/doomed.txt");
+  std::ofstream(src + "/keep.txt") << "version 2, overwritten";
+  RunResult b = run(ferry_with_home_key("backup --delete --no-safety-net --safety-net-keep 1h", home) + " " +
+                    quote(src) + " " + quote(remote(dest)));
+  INFO(b.err);
+  CHECK(b.code == 0);
+  CHECK(b.err.find("this key is append-only") != std::string::npos);
+  CHECK_FALSE(fs::exists(dest + "/doomed.txt"));
+  CHECK(fs::exists(dest + "/.ferry-safetynet/2020-01-01T00-00-00Z"));
+  int kept = 0;
+  for (const auto& e : fs::directory_iterator(dest + "/.ferry-safetynet")) {
+    if (fs::exists(e.path() / "doomed.txt") && slurp(e.path() / "keep.txt") == "version 1") ++kept;
+  }
+  CHECK(kept == 1);
+}
+
 TEST_CASE("--host-fingerprint pins the host key on first contact") {
   TempDir work;
   std::string src = work / "src";
