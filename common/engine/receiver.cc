@@ -750,9 +750,17 @@ class ReceiveSession {
     for (const std::string& dir_path : dirs_written_) {
       UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
       if (!dir.valid()) continue;
-      size_t removed = remove_stale_temp_files(dir.get(), [&](std::string_view leaf) {
-        return listed_temp_like_.count(child_path(dir_path, leaf)) != 0;
-      });
+      // With the safety net on, even these go there: the name may be a user's file after all,
+      // and an append-only key must not be able to destroy one by leaving it out of its list.
+      auto into_safety_net = [&](const std::string& leaf) {
+        bool moved_dir = false;
+        struct stat st {};
+        if (::fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) return false;
+        return set_aside(dir.get(), leaf, child_path(dir_path, leaf), false, &moved_dir).empty();
+      };
+      size_t removed = remove_stale_temp_files(
+          dir.get(), [&](std::string_view leaf) { return listed_temp_like_.count(child_path(dir_path, leaf)) != 0; },
+          safety_net_ ? std::function<bool(const std::string&)>(into_safety_net) : nullptr);
       if (removed > 0) {
         reporter_.report(MessageLevel::kInfo, "removed " + std::to_string(removed) +
                                                   " temporary file(s) an interrupted run left in " +

@@ -46,7 +46,8 @@ std::optional<pid_t> temp_file_owner(std::string_view leaf) {
   return pid;
 }
 
-size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_view leaf)>& keep) {
+size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_view leaf)>& keep,
+                               const std::function<bool(const std::string& leaf)>& remove) {
   int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
   DIR* dir = ::fdopendir(fd);
@@ -61,7 +62,7 @@ size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_
     std::optional<pid_t> owner = temp_file_owner(leaf);
     if (!owner || *owner == self || process_exists(*owner) || keep(leaf)) continue;
     // Never a directory (no AT_REMOVEDIR), and never through anything: the name has no slash.
-    if (::unlinkat(dir_fd, d->d_name, 0) == 0) ++removed;
+    if (remove ? remove(d->d_name) : ::unlinkat(dir_fd, d->d_name, 0) == 0) ++removed;
   }
   ::closedir(dir);
   return removed;

@@ -23,7 +23,10 @@ std::string temp_file_name(uint64_t n);
 std::optional<pid_t> temp_file_owner(std::string_view leaf);
 
 // Removes the stale temporary files directly in `dir_fd`, except those `keep` says are real
-// entries of the tree (a user may have a file with such a name). Returns how many it removed.
-size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_view leaf)>& keep);
+// entries of the tree (a user may have a file with such a name). `remove`, if given, does the
+// removing instead of unlinkat (the safety net moves them) and says whether it did. Returns how
+// many it removed.
+size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_view leaf)>& keep,
+                               const std::function<bool(const std::string& leaf)>& remove = nullptr);
 
 }  // namespace ferry

@@ -1,6 +1,7 @@
 // --delete with the safety net, and the include/exclude rules, in backup and restore.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -241,4 +242,25 @@ TEST_CASE("with the safety net, an entry replaced by one of another type is kept
   REQUIRE(!net.empty());
   CHECK(fs::is_regular_file(net + "/d/was-dir/sub/old"));
   CHECK(fs::is_regular_file(net + "/d/was-file"));
+}
+
+TEST_CASE("with the safety net, a stale temporary-looking file is moved into it, not deleted") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/docs");
+  std::ofstream(src + "/docs/a.txt") << "first";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  std::string stale = ".ferry-" + std::to_string(gone) + "-1.tmp";  // perhaps a user's file after all
+  std::ofstream(dest + "/docs/" + stale) << "kept";
+  std::ofstream(src + "/docs/b.txt") << "new, so the run writes into docs/";
+  RunResult r = run(quote(kFerry) + " backup --safety-net " + quote(src) + " " + quote(dest));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_FALSE(fs::exists(dest + "/docs/" + stale));
+  std::string net = only_safety_net_folder(dest);
+  REQUIRE(!net.empty());
+  CHECK(fs::exists(net + "/docs/" + stale));
 }
