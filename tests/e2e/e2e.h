@@ -2,6 +2,8 @@
 // and a tree that holds every case Ferry must preserve.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "support/dirty_pages.h"
@@ -32,6 +34,9 @@ void build_full_tree(const std::string& root);
 
 // Writes `size` pseudo-random bytes (the same for the same seed) to path.
 void write_random(const std::string& path, size_t size, unsigned seed);
+
+// A pid that certainly belongs to no process: a child we started and reaped.
+pid_t dead_pid();
 
 // Reads one integer field from the --json line in out; -1 if missing.
 long long json_field(const std::string& out, const std::string& field);

@@ -50,13 +50,6 @@ int wait_for(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-pid_t dead_pid() {
-  pid_t gone = ::fork();
-  if (gone == 0) ::_exit(0);
-  ::waitpid(gone, nullptr, 0);
-  return gone;
-}
-
 }  // namespace
 
 TEST_CASE("a second run into the same destination is refused, naming the run that holds it") {

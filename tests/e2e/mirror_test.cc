@@ -250,10 +250,7 @@ TEST_CASE("with the safety net, a stale temporary-looking file is moved into it,
   fs::create_directories(src + "/docs");
   std::ofstream(src + "/docs/a.txt") << "first";
   REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
-  pid_t gone = ::fork();
-  if (gone == 0) ::_exit(0);
-  ::waitpid(gone, nullptr, 0);
-  std::string stale = ".ferry-" + std::to_string(gone) + "-1.tmp";  // perhaps a user's file after all
+  std::string stale = ".ferry-" + std::to_string(dead_pid()) + "-1.tmp";  // perhaps a user's file after all
   std::ofstream(dest + "/docs/" + stale) << "kept";
   std::ofstream(src + "/docs/b.txt") << "new, so the run writes into docs/";
   RunResult r = run(quote(kFerry) + " backup --safety-net " + quote(src) + " " + quote(dest));

@@ -255,11 +255,7 @@ TEST_CASE("temporary files an interrupted run left are removed where the next ru
   std::ofstream(src + "/docs/a.txt") << "first";
   REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
 
-  // A pid that is certainly gone: a child we started and reaped.
-  pid_t gone = ::fork();
-  if (gone == 0) ::_exit(0);
-  REQUIRE(gone > 0);
-  REQUIRE(::waitpid(gone, nullptr, 0) == gone);
+  pid_t gone = dead_pid();
   std::string stale = ".ferry-" + std::to_string(gone) + "-1.tmp";
   std::string live = ".ferry-" + std::to_string(::getpid()) + "-1.tmp";  // a run still going
   std::string real = ".ferry-" + std::to_string(gone) + "-2.tmp";         // the user's own file
