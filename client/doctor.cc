@@ -163,6 +163,40 @@ bool check_network(const std::string& host, int port, Report& report) {
 
 std::string seconds_text(double s) { return fmt::format("{:.1f} s", s); }
 
+// The value of "key=" in the "k=v k=v" lines of .ferry-state, or "".
+std::string state_field(const std::string& line, const std::string& key) {
+  size_t at = line.find(key + "=");
+  if (at == std::string::npos || (at > 0 && line[at - 1] != ' ')) return "";
+  size_t start = at + key.size() + 1;
+  return line.substr(start, line.find(' ', start) - start);
+}
+
+// What the destination's own state says: a run going on now, or how the last one ended.
+void check_last_run(const ProbeReport& r, const std::string& path, Report& report) {
+  if (!r.holder.empty()) {
+    report.warn("last run", "a run is writing to " + path + " right now (pid " + state_field(r.holder, "pid") + " on " +
+                                state_field(r.holder, "host") + ", started " + state_field(r.holder, "started") + ")",
+                "wait for it to finish: a second run into the same folder is refused");
+  } else if (state_field(r.last_run, "state") == "running") {
+    report.warn("last run", "the last run into " + path + " did not finish (started " +
+                                state_field(r.last_run, "started") + " by pid " + state_field(r.last_run, "pid") + " on " +
+                                state_field(r.last_run, "host") + ")",
+                "run the backup again: it completes the folder and resumes large files that were cut off");
+  } else if (state_field(r.last_run, "state") == "finished") {
+    std::string errors = state_field(r.last_run, "errors");
+    std::string when = "the last run into " + path + " finished at " + state_field(r.last_run, "finished") + " (" +
+                       state_field(r.last_run, "files") + " files copied";
+    if (errors.empty() || errors == "0") {
+      report.pass("last run", when + ")");
+    } else {
+      report.warn("last run", when + ", " + errors + " errors)",
+                  "see that run's messages for the files it could not copy, fix them, and run again");
+    }
+  } else {
+    report.pass("last run", "no Ferry run has finished into " + path + " yet");
+  }
+}
+
 void check_probe(const ProbeReport& r, double skew_s, const std::string& path, Report& report) {
   if (r.exists && r.writable) {
     report.pass("destination", path + " exists and the agent can write to it");
@@ -194,6 +228,7 @@ void check_probe(const ProbeReport& r, double skew_s, const std::string& path, R
   } else {
     report.pass("clock", "the clocks agree within " + seconds_text(std::abs(skew_s)));
   }
+  check_last_run(r, path, report);
   std::string space = human_bytes(r.free_bytes) + " free of " + human_bytes(r.total_bytes);
   if (r.total_bytes > 0 && (r.free_bytes < (uint64_t{1} << 30) || r.free_bytes * 20 < r.total_bytes)) {
     report.warn("free space", "only " + space + " at the destination", "free some space, or back up elsewhere");

@@ -72,6 +72,11 @@ ProbeReport probe(const std::string& path) {
     r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
   }
   if (r.read_only_fs) r.writable = false;
+  if (r.exists) {
+    DestinationStatus status = read_destination_status(path);
+    r.last_run = status.last_run.substr(0, wire::kMaxTextBytes);
+    r.holder = status.holder.substr(0, wire::kMaxTextBytes);
+  }
   return r;
 }
 

@@ -98,6 +98,23 @@ std::string temp_name_for(std::string_view path) {
   return text;
 }
 
+DestinationStatus read_destination_status(const std::string& dest_path) {
+  DestinationStatus status;
+  std::string state = dest_path + "/" + std::string(kStateDirName) + "/";
+  UniqueFd marker(::open((state + kMarkerName).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (marker.valid()) {
+    std::string text = read_small_file(marker.get());
+    status.last_run = text.substr(0, text.find('\n'));
+  }
+  // A shared lock attempt only asks; it is dropped when the fd closes.
+  UniqueFd lock(::open((state + kLockName).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (lock.valid() && ::flock(lock.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    std::string text = read_small_file(lock.get());
+    status.holder = text.empty() ? "(a run that has not written its name yet)" : text.substr(0, text.find('\n'));
+  }
+  return status;
+}
+
 DestinationState::DestinationState(int root_fd, const std::string& display, const std::string& where) {
   std::string shown = display + "/" + std::string(kStateDirName) + where;
   state_ = open_or_make_dir(root_fd, std::string(kStateDirName).c_str(), shown);

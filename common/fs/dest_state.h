@@ -35,6 +35,14 @@ bool is_reserved_top_name(std::string_view path);
 // The name of the file in tmp/ that holds `path` while it is written.
 std::string temp_name_for(std::string_view path);
 
+// What `ferry doctor` shows of a destination, read without taking or changing anything: the
+// first line of its last-run marker, and the lock's line if a run holds the lock now.
+struct DestinationStatus {
+  std::string last_run;
+  std::string holder;
+};
+DestinationStatus read_destination_status(const std::string& dest_path);
+
 class DestinationState {
  public:
   // Opens (creating if needed) DEST/.ferry-state under root_fd and takes the lock. Throws

@@ -394,6 +394,8 @@ void ProbeReport::encode(Encoder& e) const {
   e.varint((exists ? 1u : 0u) | (parent_exists ? 2u : 0u) | (writable ? 4u : 0u) | (read_only_fs ? 8u : 0u));
   e.varint(free_bytes);
   e.varint(total_bytes);
+  e.bytes(last_run);
+  e.bytes(holder);
 }
 
 ProbeReport ProbeReport::decode(std::string_view payload) {
@@ -408,6 +410,8 @@ ProbeReport ProbeReport::decode(std::string_view payload) {
   r.read_only_fs = flags & 8;
   r.free_bytes = d.varint("free_bytes");
   r.total_bytes = d.varint("total_bytes");
+  r.last_run = std::string(d.bytes("last_run", kMaxTextBytes));
+  r.holder = std::string(d.bytes("holder", kMaxTextBytes));
   d.expect_end("ProbeReport");
   return r;
 }

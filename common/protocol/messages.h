@@ -165,6 +165,8 @@ struct ProbeReport {
   bool read_only_fs = false;
   uint64_t free_bytes = 0;   // on the path's (or its parent's) file system
   uint64_t total_bytes = 0;
+  std::string last_run;  // the first line of DEST/.ferry-state/last-run ("" if none)
+  std::string holder;    // the lock's line while a run holds it ("" if none does)
 
   void encode(Encoder& e) const;
   static ProbeReport decode(std::string_view payload);

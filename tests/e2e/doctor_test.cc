@@ -2,7 +2,9 @@
 // port with something else on it, a key the server does not know...), each asserting the
 // specific diagnosis.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -193,6 +195,34 @@ TEST_CASE("doctor names each failure and its fix") {
     CHECK(has(r.out, "[warn] ownership: the agent runs as uid 65534"));
     CHECK(has(r.out, "PermitRootLogin forced-commands-only"));
   }
+}
+
+TEST_CASE("doctor reports how the last run into the destination ended, and a run going on now") {
+  TempDir work;
+  sshd().trust_host_key();
+  std::string home = work / "home", src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "data";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  RunResult done = run(doctor(home, "", remote(dest)));
+  INFO(done.out);
+  CHECK(has(done.out, "[ok  ] last run: the last run into " + dest + " finished at 20"));
+  CHECK(has(done.out, "(1 files copied)"));
+
+  std::ofstream(dest + "/.ferry-state/last-run") << "state=running host=box pid=4242 started=2026-12-01T10:00:00Z\n";
+  RunResult cut = run(doctor(home, "", remote(dest)));
+  INFO(cut.out);
+  CHECK(has(cut.out, "[warn] last run: the last run into " + dest +
+                         " did not finish (started 2026-12-01T10:00:00Z by pid 4242 on box)"));
+
+  std::ofstream(dest + "/.ferry-state/lock") << "host=box pid=77 started=now\n";
+  int held = ::open((dest + "/.ferry-state/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  REQUIRE(::flock(held, LOCK_EX) == 0);
+  RunResult busy = run(doctor(home, "", remote(dest)));
+  ::close(held);
+  INFO(busy.out);
+  CHECK(has(busy.out, "[warn] last run: a run is writing to " + dest + " right now (pid 77 on box, started now)"));
 }
 
 }  // namespace ferry::test

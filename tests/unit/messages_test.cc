@@ -217,6 +217,17 @@ TEST_CASE("control messages round-trip and check their fields") {
   CHECK(end_back.hash == end.hash);
   CHECK_THROWS_AS(FileEnd::decode(fe.data().substr(0, fe.data().size() - 1)), ProtocolError);
 
+  Encoder pe;
+  ProbeReport probe;
+  probe.exists = true;
+  probe.last_run = "state=finished files=3";
+  probe.holder = "host=h pid=1";
+  probe.encode(pe);
+  ProbeReport probe_back = ProbeReport::decode(pe.data());
+  CHECK(probe_back.exists);
+  CHECK(probe_back.last_run == "state=finished files=3");
+  CHECK(probe_back.holder == "host=h pid=1");
+
   Encoder m;
   Message{wire::MessageLevel::kWarning, "careful"}.encode(m);
   std::string bad_level = m.data();
