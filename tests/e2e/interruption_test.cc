@@ -110,6 +110,10 @@ TEST_CASE("the lock of a run that died is taken over, and the next run says the 
     CHECK(busy.code == 1);
     CHECK(busy.err.find("another Ferry run is writing to " + dest) != std::string::npos);
     CHECK(busy.err.find("right now (pid " + me + " on " + this_host() + ", started now)") != std::string::npos);
+    // A restore into a folder being written is refused the same way, on the client's side.
+    RunResult restore = run(quote(kFerry) + " restore " + quote(src) + " " + quote(dest));
+    CHECK(restore.code == 1);
+    CHECK(restore.err.find("another Ferry run is writing to " + dest + " right now (pid " + me) != std::string::npos);
     ::close(held);
   }
 }
