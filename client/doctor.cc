@@ -23,6 +23,7 @@
 #include "client/remote_spec.h"
 #include "client/summary.h"
 #include "engine/session.h"
+#include "fs/dest_state.h"
 #include "fs/unique_fd.h"
 #include "protocol/framing.h"
 
@@ -162,14 +163,6 @@ bool check_network(const std::string& host, int port, Report& report) {
 }
 
 std::string seconds_text(double s) { return fmt::format("{:.1f} s", s); }
-
-// The value of "key=" in the "k=v k=v" lines of .ferry-state, or "".
-std::string state_field(const std::string& line, const std::string& key) {
-  size_t at = line.find(key + "=");
-  if (at == std::string::npos || (at > 0 && line[at - 1] != ' ')) return "";
-  size_t start = at + key.size() + 1;
-  return line.substr(start, line.find(' ', start) - start);
-}
 
 // What the destination's own state says: a run going on now, or how the last one ended.
 void check_last_run(const ProbeReport& r, const std::string& path, Report& report) {

@@ -50,20 +50,6 @@ std::string read_small_file(int fd) {
   return text;
 }
 
-// The value of "key=" in a "k=v k=v" line, or "".
-std::string field(const std::string& text, const std::string& key) {
-  size_t at = 0;
-  while ((at = text.find(key + "=", at)) != std::string::npos) {
-    if (at == 0 || text[at - 1] == ' ' || text[at - 1] == '\n') {
-      size_t start = at + key.size() + 1;
-      size_t end = text.find_first_of(" \n", start);
-      return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    }
-    at += key.size();
-  }
-  return "";
-}
-
 bool is_key_name(std::string_view name) {
   if (name.size() != 16) return false;
   for (char c : name) {
@@ -89,6 +75,19 @@ UniqueFd open_or_make_dir(int parent, const char* name, const std::string& shown
 }
 
 }  // namespace
+
+std::string state_field(const std::string& text, const std::string& key) {
+  size_t at = 0;
+  while ((at = text.find(key + "=", at)) != std::string::npos) {
+    if (at == 0 || text[at - 1] == ' ' || text[at - 1] == '\n') {
+      size_t start = at + key.size() + 1;
+      size_t end = text.find_first_of(" \n", start);
+      return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    }
+    at += key.size();
+  }
+  return "";
+}
 
 bool is_reserved_top_name(std::string_view path) { return path == kStateDirName || path == kSafetyNetDirName; }
 
@@ -136,18 +135,18 @@ void DestinationState::take_lock(const std::string& display, const std::string& 
   if (!lock_.valid()) throw FatalError(errno_message("cannot open the lock file in " + display + where, errno));
   std::string holder = read_small_file(lock_.get());
   auto refuse = [&](const std::string& why) {
-    std::string who = holder.empty() ? "" : " (pid " + field(holder, "pid") + " on " + field(holder, "host") +
-                                                ", started " + field(holder, "started") + ")";
+    std::string who = holder.empty() ? "" : " (pid " + state_field(holder, "pid") + " on " + state_field(holder, "host") +
+                                                ", started " + state_field(holder, "started") + ")";
     throw FatalError("another Ferry run is writing to " + display + where + " right now" + who + why);
   };
   if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) refuse("; wait for it to finish (or stop it) and run again");
     // No flock here (some network file systems): trust the file, and take it over only from a
     // holder that is provably gone, a process of this host that no longer exists.
-    std::string pid_text = field(holder, "pid");
+    std::string pid_text = state_field(holder, "pid");
     pid_t pid = 0;
     std::from_chars(pid_text.data(), pid_text.data() + pid_text.size(), pid);
-    bool gone = pid > 0 && field(holder, "host") == host_name() && ::kill(pid, 0) != 0 && errno == ESRCH;
+    bool gone = pid > 0 && state_field(holder, "host") == host_name() && ::kill(pid, 0) != 0 && errno == ESRCH;
     if (!holder.empty() && !gone) {
       refuse("; if that run is certainly over, delete " + display + "/" + std::string(kStateDirName) + "/lock");
     }
@@ -163,7 +162,7 @@ void DestinationState::read_previous_marker() {
   UniqueFd fd(::openat(state_.get(), kMarkerName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return;
   std::string text = read_small_file(fd.get());
-  if (field(text, "state") == "running") unfinished_ = text.substr(0, text.find('\n'));
+  if (state_field(text, "state") == "running") unfinished_ = text.substr(0, text.find('\n'));
 }
 
 void DestinationState::write_marker(const std::string& text, bool durable) {

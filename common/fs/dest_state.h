@@ -35,6 +35,9 @@ bool is_reserved_top_name(std::string_view path);
 // The name of the file in tmp/ that holds `path` while it is written.
 std::string temp_name_for(std::string_view path);
 
+// The value of "key=" in the "key=value key=value" lines of the lock and the marker, or "".
+std::string state_field(const std::string& text, const std::string& key);
+
 // What `ferry doctor` shows of a destination, read without taking or changing anything: the
 // first line of its last-run marker, and the lock's line if a run holds the lock now.
 struct DestinationStatus {
