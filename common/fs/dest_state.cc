@@ -195,7 +195,7 @@ void DestinationState::tidy_tmp() {
   for (const std::string& name : dir_names(tmp_.get())) {
     int64_t size = size_of(name);
     if (is_key_name(name) && size >= static_cast<int64_t>(kResumeMinBytes)) {
-      partials_[name] = static_cast<uint64_t>(size);
+      partials_.insert(name);
     } else if (::unlinkat(tmp_.get(), name.c_str(), 0) != 0 && errno == EISDIR) {
       spdlog::warn(".ferry-state/tmp/{} is a directory Ferry did not make; left alone", name);
     }

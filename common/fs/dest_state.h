@@ -18,7 +18,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -65,9 +65,9 @@ class DestinationState {
   // Set when this run took over the lock file of a run that is provably gone: for a message.
   const std::string& took_over_from() const { return took_over_; }
 
-  // Leftovers of a cut-off run that are worth resuming: tmp/ name -> size. Everything else a
+  // The tmp/ names of a cut-off run's leftovers that are worth resuming. Everything else a
   // previous run left in tmp/ was removed when the state was opened.
-  const std::map<std::string, uint64_t>& partials() const { return partials_; }
+  const std::set<std::string>& partials() const { return partials_; }
 
   // Removes what is left in tmp/ (partials nobody asked for), writes "state=finished" to the
   // marker and releases the lock. With `durable`, the marker is on disk when this returns.
@@ -86,7 +86,7 @@ class DestinationState {
   std::string started_;  // "host=... pid=... started=..." of this run
   std::string unfinished_;
   std::string took_over_;
-  std::map<std::string, uint64_t> partials_;
+  std::set<std::string> partials_;
 };
 
 }  // namespace ferry
