@@ -1,12 +1,13 @@
 #include "fs/temp_files.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+
+#include "fs/dir_names.h"
 
 namespace ferry {
 namespace {
@@ -48,23 +49,14 @@ std::optional<pid_t> temp_file_owner(std::string_view leaf) {
 
 size_t remove_stale_temp_files(int dir_fd, const std::function<bool(std::string_view leaf)>& keep,
                                const std::function<bool(const std::string& leaf)>& remove) {
-  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    ::close(fd);
-    return 0;
-  }
   size_t removed = 0;
   const pid_t self = ::getpid();
-  while (const dirent* d = ::readdir(dir)) {
-    std::string_view leaf = d->d_name;
+  for (const std::string& leaf : dir_names(dir_fd)) {
     std::optional<pid_t> owner = temp_file_owner(leaf);
     if (!owner || *owner == self || process_exists(*owner) || keep(leaf)) continue;
     // Never a directory (no AT_REMOVEDIR), and never through anything: the name has no slash.
-    if (remove ? remove(d->d_name) : ::unlinkat(dir_fd, d->d_name, 0) == 0) ++removed;
+    if (remove ? remove(leaf) : ::unlinkat(dir_fd, leaf.c_str(), 0) == 0) ++removed;
   }
-  ::closedir(dir);
   return removed;
 }
 
