@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 
@@ -39,49 +40,47 @@ void add_connection_options(CLI::App* cmd, ferry::TransferOptions* o) {
 
 // --delete, the safety net and the filters. Filter options keep their command-line order:
 // the first rule that matches a name decides.
+// A repeatable option that acts on each value as soon as it is parsed, so in command-line order:
+// the filter rules depend on it, since the first rule that matches a name decides.
+void add_each_in_order(CLI::App* cmd, const std::string& name, const std::string& value_name,
+                       std::function<void(const std::string&)> each, const std::string& help) {
+  cmd->add_option_function<std::string>(name, std::move(each), help)
+      ->type_name(value_name)
+      ->trigger_on_parse()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
 void add_mirror_options(CLI::App* cmd, ferry::TransferOptions* o) {
   cmd->add_flag("--delete", o->delete_extraneous,
                 "remove from DEST what SRC no longer has, once the new data is in place; what is deleted or "
                 "replaced goes to DEST/.ferry-safetynet/<time>/");
   cmd->add_flag("--no-safety-net", o->no_safety_net, "with --delete, remove for good instead of keeping in the safety net");
   cmd->add_flag("--safety-net", o->safety_net, "keep the files a run replaces in the safety net, also without --delete");
-  cmd->add_option_function<std::string>(
-         "--safety-net-keep",
-         [o](const std::string& text) {
-           std::string error = ferry::parse_safety_net_keep(text, &o->safety_net_keep_s, &o->safety_net_keep_bytes);
-           if (!error.empty()) throw CLI::ValidationError("--safety-net-keep", error);
-         },
-         "prune the oldest safety-net folders: those older than an age (30d, 12h, 2w), or while all of them "
-         "hold more than a size (50G); may be given twice, once of each")
-      ->type_name("AGE|SIZE")
-      ->trigger_on_parse()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option_function<std::string>(
-         "--exclude", [o](const std::string& pattern) { o->filters.exclude(pattern); },
-         "leave out names matching PATTERN (rsync rules: see the README); repeatable")
-      ->type_name("PATTERN")
-      ->trigger_on_parse()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option_function<std::string>(
-         "--include", [o](const std::string& pattern) { o->filters.include(pattern); },
-         "keep names matching PATTERN even if a later --exclude matches them; repeatable")
-      ->type_name("PATTERN")
-      ->trigger_on_parse()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_option_function<std::string>(
-         "--exclude-from",
-         [o](const std::string& file) {
-           std::ifstream in(file, std::ios::binary);
-           if (!in) throw CLI::ValidationError("--exclude-from", "cannot read " + file);
-           std::stringstream text;
-           text << in.rdbuf();
-           std::string error = o->filters.add_file_lines(text.str());
-           if (!error.empty()) throw CLI::ValidationError("--exclude-from", file + ", " + error);
-         },
-         "read exclude patterns from FILE, one per line ('+ PATTERN' includes; '#' starts a comment)")
-      ->type_name("FILE")
-      ->trigger_on_parse()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_each_in_order(
+      cmd, "--safety-net-keep", "AGE|SIZE",
+      [o](const std::string& text) {
+        std::string error = ferry::parse_safety_net_keep(text, &o->safety_net_keep_s, &o->safety_net_keep_bytes);
+        if (!error.empty()) throw CLI::ValidationError("--safety-net-keep", error);
+      },
+      "prune the oldest safety-net folders: those older than an age (30d, 12h, 2w), or while all of them "
+      "hold more than a size (50G); may be given twice, once of each");
+  add_each_in_order(
+      cmd, "--exclude", "PATTERN", [o](const std::string& pattern) { o->filters.exclude(pattern); },
+      "leave out names matching PATTERN (rsync rules: see the README); repeatable");
+  add_each_in_order(
+      cmd, "--include", "PATTERN", [o](const std::string& pattern) { o->filters.include(pattern); },
+      "keep names matching PATTERN even if a later --exclude matches them; repeatable");
+  add_each_in_order(
+      cmd, "--exclude-from", "FILE",
+      [o](const std::string& file) {
+        std::ifstream in(file, std::ios::binary);
+        if (!in) throw CLI::ValidationError("--exclude-from", "cannot read " + file);
+        std::stringstream text;
+        text << in.rdbuf();
+        std::string error = o->filters.add_file_lines(text.str());
+        if (!error.empty()) throw CLI::ValidationError("--exclude-from", file + ", " + error);
+      },
+      "read exclude patterns from FILE, one per line ('+ PATTERN' includes; '#' starts a comment)");
   cmd->add_flag("--delete-excluded", o->delete_excluded, "with --delete, also remove names the filters leave out");
 }
 
