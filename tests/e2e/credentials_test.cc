@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "e2e/e2e.h"
 
@@ -15,13 +14,6 @@ namespace ferry::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // Restores the shared sshd's authorized_keys when a test is done with it.
 class AuthorizedKeysGuard {

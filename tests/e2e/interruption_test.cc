@@ -11,7 +11,6 @@
 #include <csignal>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "e2e/e2e.h"
 
@@ -19,13 +18,6 @@ using namespace ferry::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string this_host() {
   char name[256] = {};
@@ -60,8 +52,8 @@ TEST_CASE("a second run into the same destination is refused, naming the run tha
   // The first run is slowed down by its bandwidth limit, so it is surely still going.
   pid_t first = start(quote(kFerry) + " backup --bwlimit 2M " + quote(src) + " " + quote(dest), work / "first.log");
   std::string lock = dest + "/.ferry-state/lock";
-  for (int i = 0; i < 200 && read_text(lock).find("pid=") == std::string::npos; ++i) ::usleep(20'000);
-  std::string holder = read_text(lock);
+  for (int i = 0; i < 200 && slurp(lock).find("pid=") == std::string::npos; ++i) ::usleep(20'000);
+  std::string holder = slurp(lock);
   REQUIRE(holder.find("pid=") != std::string::npos);
   std::string holder_pid = holder.substr(holder.find("pid=") + 4);
   holder_pid = holder_pid.substr(0, holder_pid.find(' '));
@@ -71,10 +63,10 @@ TEST_CASE("a second run into the same destination is refused, naming the run tha
   CHECK(second.err.find("another Ferry run is writing to " + dest) != std::string::npos);
   CHECK(second.err.find("right now (pid " + holder_pid + " on " + this_host() + ", started ") != std::string::npos);
   CHECK(wait_for(first) == 0);
-  INFO(read_text(work / "first.log"));
+  INFO(slurp(work / "first.log"));
   CHECK(compare(snapshot(src), snapshot(dest)) == "");  // the refused run changed nothing of it
-  CHECK(read_text(lock).empty());                       // released by a run that finished
-  CHECK(read_text(dest + "/.ferry-state/last-run").find("state=finished") == 0);
+  CHECK(slurp(lock).empty());                       // released by a run that finished
+  CHECK(slurp(dest + "/.ferry-state/last-run").find("state=finished") == 0);
 }
 
 TEST_CASE("the lock of a run that died is taken over, and the next run says the last one did not finish") {
@@ -98,7 +90,7 @@ TEST_CASE("the lock of a run that died is taken over, and the next run says the 
   CHECK(r.err.find("the previous run into " + dest + " did not finish (state=running " + line +
                    "); this run completes it") != std::string::npos);
   CHECK(compare(snapshot(src), snapshot(dest)) == "");
-  CHECK(read_text(dest + "/.ferry-state/last-run").find("state=finished") == 0);
+  CHECK(slurp(dest + "/.ferry-state/last-run").find("state=finished") == 0);
 
   SUBCASE("a lock held through the kernel is never taken over, whatever its file says") {
     std::string me = std::to_string(::getpid());
@@ -255,7 +247,7 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     pid_t client = start(new_run, work / "run.log");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(delay);
     while (std::chrono::steady_clock::now() < deadline) ::usleep(5'000);
-    std::string agent_pid = read_text(pid_file);
+    std::string agent_pid = slurp(pid_file);
     pid_t agent = agent_pid.empty() ? -1 : std::stoi(agent_pid);
     if (kill_agent && agent > 0) ::kill(agent, SIGKILL);
     else ::kill(client, SIGKILL);
@@ -263,7 +255,7 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     // The agent of a killed client sees the connection end and exits; the next run needs its
     // lock, and the agent may only have been starting when its client died.
     ::usleep(200'000);
-    if (agent <= 0 && !read_text(pid_file).empty()) agent = std::stoi(read_text(pid_file));
+    if (agent <= 0 && !slurp(pid_file).empty()) agent = std::stoi(slurp(pid_file));
     for (int w = 0; agent > 0 && process_exists(agent) && w < 1000; ++w) ::usleep(10'000);
     wait_until_unlocked(dest);
     return status != 0;
@@ -286,7 +278,7 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     bool killed = killed_run(kill_agent, fraction * full);
     INFO("round " << i << ": " << std::string(kill_agent ? "agent" : "client") << " killed after "
                   << fraction * full << " s of " << full);
-    INFO(read_text(work / "run.log"));
+    INFO(slurp(work / "run.log"));
     CHECK(torn_files(snapshot(dest), old_tree, new_tree) == "");
     // A run that finished before its kill tested nothing: the same round again, from the old
     // backup and sooner.

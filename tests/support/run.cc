@@ -8,7 +8,6 @@
 #include <sstream>
 
 namespace ferry::test {
-namespace {
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -16,8 +15,6 @@ std::string slurp(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-}  // namespace
 
 std::string quote(const std::string& s) {
   std::string out = "'";

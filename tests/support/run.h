@@ -13,5 +13,6 @@ struct RunResult {
 
 RunResult run(const std::string& command);
 std::string quote(const std::string& s);  // for /bin/sh
+std::string slurp(const std::string& path);  // a whole file's bytes; "" if it cannot be read
 
 }  // namespace ferry::test
