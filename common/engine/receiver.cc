@@ -228,8 +228,7 @@ class ReceiveSession {
     if (!options_.dry_run) {
       std::string leaf(leaf_of(entry.path));
       if (existing != nullptr && !S_ISDIR(existing->st_mode)) {
-        bool moved_dir = false;  // never: existing is not a directory here
-        std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false, &moved_dir);
+        std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false);
         if (!problem.empty()) return fail(problem + "; it was not replaced with a directory");
         if (!safety_net_ && ::unlinkat(dir, leaf.c_str(), 0) != 0) {
           return fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
@@ -753,10 +752,9 @@ class ReceiveSession {
       // With the safety net on, even these go there: the name may be a user's file after all,
       // and an append-only key must not be able to destroy one by leaving it out of its list.
       auto into_safety_net = [&](const std::string& leaf) {
-        bool moved_dir = false;
         struct stat st {};
         if (::fstatat(dir.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode)) return false;
-        return set_aside(dir.get(), leaf, child_path(dir_path, leaf), false, &moved_dir).empty();
+        return set_aside(dir.get(), leaf, child_path(dir_path, leaf), /*about_to_be_replaced=*/false).empty();
       };
       size_t removed = remove_stale_temp_files(
           dir.get(), [&](std::string_view leaf) { return listed_temp_like_.count(child_path(dir_path, leaf)) != 0; },
@@ -776,17 +774,18 @@ class ReceiveSession {
   // it is deleted or replaced: a file that a rename is about to replace is hard-linked there,
   // anything else (a directory, or a file that will be unlinked) is moved. Returns "" or the
   // problem; "" also when there is no safety net or nothing is there.
-  // *moved_dir says whether a directory went (the caller then drops the root's fd cache).
+  // *moved_dir, if asked, says whether a directory went (the caller then drops the root's fd
+  // cache once it is done with `dir`).
   std::string set_aside(int dir, const std::string& leaf, const std::string& path, bool about_to_be_replaced,
-                        bool* moved_dir) {
-    *moved_dir = false;
+                        bool* moved_dir = nullptr) {
+    if (moved_dir != nullptr) *moved_dir = false;
     if (!safety_net_) return "";
     struct stat st {};
     if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return "";
     bool link = about_to_be_replaced && !S_ISDIR(st.st_mode);
     std::string problem = link ? safety_net_->keep_linked(dir, leaf, path) : safety_net_->keep_moved(dir, leaf, path);
     if (problem.empty()) ++stats_.kept_in_safety_net;
-    *moved_dir = problem.empty() && S_ISDIR(st.st_mode);
+    if (moved_dir != nullptr) *moved_dir = problem.empty() && S_ISDIR(st.st_mode);
     return problem;
   }
 
@@ -832,9 +831,8 @@ class ReceiveSession {
     }
     changed_ = true;
     std::string problem;
-    bool moved_dir = false;
     if (safety_net_) {
-      problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/false, &moved_dir);
+      problem = set_aside(dir, leaf, path, /*about_to_be_replaced=*/false);
     } else if (int err = remove_tree_at(dir, leaf); err != 0) {
       problem = errno_message("cannot delete " + root_.shown(path), err);
     }
@@ -843,8 +841,6 @@ class ReceiveSession {
     reporter_.report(MessageLevel::kInfo, "deleted " + shown);
     ++stats_.deleted;
   }
-
-
 
   void finish_safety_net() {
     if (!safety_net_) return;
