@@ -38,12 +38,14 @@ uint32_t Signature::block_length(uint64_t index) const {
 std::string signature_shape_problem(uint64_t basis_size, uint32_t block_size, uint32_t strong_len,
                                     uint64_t block_count) {
   if (basis_size > kMaxBasisBytes) return "basis size " + std::to_string(basis_size) + " too large";
-  if (block_size < kMinBlock || block_size > kMaxBlock) {
-    return "block size " + std::to_string(block_size) + " outside " + std::to_string(kMinBlock) + ".." +
-           std::to_string(kMaxBlock);
+  SignatureShape expected = signature_shape(basis_size);
+  if (block_size != expected.block_size) {
+    return "block size " + std::to_string(block_size) + " is not " + std::to_string(expected.block_size) +
+           ", the one for a basis of " + std::to_string(basis_size) + " bytes";
   }
-  if (strong_len < kMinStrongLen || strong_len > kMaxStrongLen) {
-    return "strong hash length " + std::to_string(strong_len) + " outside 4..16";
+  if (strong_len != expected.strong_len) {
+    return "strong hash length " + std::to_string(strong_len) + " is not " + std::to_string(expected.strong_len) +
+           ", the one for a basis of " + std::to_string(basis_size) + " bytes";
   }
   if (block_count != block_count_for(basis_size, block_size)) {
     return std::to_string(block_count) + " blocks do not cover " + std::to_string(basis_size) + " bytes in blocks of " +

@@ -21,8 +21,13 @@ inline constexpr uint32_t kMaxBlock = 128 * 1024;
 // hash catches the rest), never more than the 16 bytes XXH3-128 gives.
 inline constexpr uint32_t kMinStrongLen = 4;
 inline constexpr uint32_t kMaxStrongLen = 16;
-// A basis larger than this is not used for a delta (the file is sent whole).
-inline constexpr uint64_t kMaxBasisBytes = uint64_t{1} << 42;  // 4 TiB
+// The most blocks a signature may have, on either side: a receiver never signs more, and a
+// sender refuses a Want announcing more before it holds a single block. 8 Mi blocks of at most
+// 4 + 16 bytes each bound a signature in memory to 160 MiB (a 1 TiB basis at the largest block).
+inline constexpr uint64_t kMaxSignatureBlocks = uint64_t{1} << 23;
+// A basis larger than this is not used for a delta (the file is sent whole): its blocks at the
+// largest size would exceed kMaxSignatureBlocks.
+inline constexpr uint64_t kMaxBasisBytes = kMaxSignatureBlocks * kMaxBlock;  // 1 TiB
 
 struct SignatureShape {
   uint32_t block_size = 0;
@@ -49,8 +54,10 @@ struct Signature {
 // Blocks needed for a basis of this size and block size.
 uint64_t block_count_for(uint64_t basis_size, uint32_t block_size);
 
-// "" if a signature's shape is one this side accepts from a peer, else why not. Checked before
-// any allocation sized by the peer's numbers (rsync CVE-2024-12084, CVE-2026-53792).
+// "" if a signature's shape is one this side accepts from a peer, else why not: the block size
+// and hash length must be the ones signature_shape() derives from the basis size, and the block
+// count the one they give, so the count is bounded by kMaxSignatureBlocks. Checked before any
+// allocation sized by the peer's numbers (rsync CVE-2024-12084, CVE-2026-53792).
 std::string signature_shape_problem(uint64_t basis_size, uint32_t block_size, uint32_t strong_len,
                                     uint64_t block_count);
 

@@ -22,12 +22,15 @@ namespace {
 constexpr uint64_t kSignInHalvesBytes = 64 * 1024 * 1024;
 
 // Signs `length` bytes from `offset` as a piece of a basis of the given shape. False if the file
-// ended early or could not be read.
-bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, Signature* out) {
+// ended early or could not be read, or `stop` was set (the session is ending: a multi-gigabyte
+// basis must not keep it alive).
+bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, const std::atomic<bool>& stop,
+                Signature* out) {
   SignatureBuilder builder(length, shape);
   PageBuffer buf(wire::kDataChunkBytes);
   uint64_t done = 0;
   while (done < length) {
+    if (stop.load(std::memory_order_relaxed)) return false;
     std::span<char> slot = buf.slot_for(offset + done);
     size_t want = static_cast<size_t>(std::min<uint64_t>(slot.size(), length - done));
     ssize_t n = ::pread(fd, slot.data(), want, static_cast<off_t>(offset + done));
@@ -42,16 +45,17 @@ bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, 
 
 // The signature of the whole basis, or nothing if it could not be read as `size` bytes (then the
 // file is sent whole).
-std::optional<Signature> sign_basis(int fd, uint64_t size) {
+std::optional<Signature> sign_basis(int fd, uint64_t size, const std::atomic<bool>& stop) {
+  if (size > kMaxBasisBytes) return std::nullopt;  // more blocks than a peer accepts
   SignatureShape shape = signature_shape(size);
   Signature head, tail;
   if (size < kSignInHalvesBytes) {
-    if (!sign_piece(fd, 0, size, shape, &head)) return std::nullopt;
+    if (!sign_piece(fd, 0, size, shape, stop, &head)) return std::nullopt;
   } else {
     uint64_t split = block_count_for(size, shape.block_size) / 2 * shape.block_size;
     bool tail_ok = false;
-    std::thread second([&] { tail_ok = sign_piece(fd, split, size - split, shape, &tail); });
-    bool head_ok = sign_piece(fd, 0, split, shape, &head);
+    std::thread second([&] { tail_ok = sign_piece(fd, split, size - split, shape, stop, &tail); });
+    bool head_ok = sign_piece(fd, 0, split, shape, stop, &head);
     second.join();
     if (!head_ok || !tail_ok) return std::nullopt;
     head.append(tail);
@@ -70,7 +74,7 @@ BasisSigner::BasisSigner(FrameWriter& out, std::mutex& wire_order)
 BasisSigner::~BasisSigner() {
   {
     std::lock_guard lock(mutex_);
-    stop_ = true;
+    stop_ = true;  // also read, without the lock, by a signing in progress
   }
   wake_.notify_all();
   thread_.join();
@@ -122,8 +126,9 @@ void BasisSigner::run() {
 // Reads the basis and describes it in block signatures. Any problem reading it just means
 // "send it whole".
 void BasisSigner::sign_one(Job& job) {
-  std::optional<Signature> signed_basis = sign_basis(job.fd.get(), static_cast<uint64_t>(job.st.st_size));
+  std::optional<Signature> signed_basis = sign_basis(job.fd.get(), static_cast<uint64_t>(job.st.st_size), stop_);
   job.fd.reset();
+  if (stop_) return;  // the session is over: nobody waits for this Want
   Signature sig = signed_basis ? std::move(*signed_basis) : Signature{};
   Want want{job.index};
   if (signed_basis) {

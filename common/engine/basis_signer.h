@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,7 +36,7 @@ struct BasisShape {
 class BasisSigner {
  public:
   BasisSigner(FrameWriter& out, std::mutex& wire_order);
-  ~BasisSigner();  // stops at once; queued files are dropped
+  ~BasisSigner();  // stops at once, within one chunk of a basis being read; queued files are dropped
   BasisSigner(const BasisSigner&) = delete;
   BasisSigner& operator=(const BasisSigner&) = delete;
 
@@ -63,7 +64,7 @@ class BasisSigner {
   std::unordered_set<uint64_t> pending_;  // queued or being signed
   std::unordered_map<uint64_t, BasisShape> signed_;
   std::exception_ptr failure_;
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
   std::thread thread_;  // last: starts once everything above exists
 };
 

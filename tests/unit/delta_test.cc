@@ -127,7 +127,7 @@ TEST_CASE("block size follows the square-root rule within its bounds") {
   CHECK(signature_shape(490000).block_size == kMinBlock);
   CHECK(signature_shape(100'000'000).block_size == 10000);
   CHECK(signature_shape(uint64_t{1} << 40).block_size == kMaxBlock);
-  for (uint64_t size : {uint64_t{0}, uint64_t{1000}, uint64_t{1} << 30, uint64_t{1} << 42}) {
+  for (uint64_t size : {uint64_t{0}, uint64_t{1000}, uint64_t{1} << 30, uint64_t{1} << 40}) {
     SignatureShape s = signature_shape(size);
     CHECK(s.strong_len >= kMinStrongLen);
     CHECK(s.strong_len <= kMaxStrongLen);
@@ -136,10 +136,28 @@ TEST_CASE("block size follows the square-root rule within its bounds") {
 }
 
 TEST_CASE("signature shapes from a peer are checked before anything is allocated") {
-  CHECK(signature_shape_problem(1000, 0, 8, 0) == "block size 0 outside 700..131072");
-  CHECK(signature_shape_problem(1000, 700, 17, 2) == "strong hash length 17 outside 4..16");
-  CHECK(signature_shape_problem(1000, 700, 8, 1u << 30) == "1073741824 blocks do not cover 1000 bytes in blocks of 700");
+  CHECK(signature_shape_problem(1000, 0, 4, 0) == "block size 0 is not 700, the one for a basis of 1000 bytes");
+  CHECK(signature_shape_problem(1000, 700, 17, 2) == "strong hash length 17 is not 4, the one for a basis of 1000 bytes");
+  CHECK(signature_shape_problem(1000, 700, 4, 1u << 30) == "1073741824 blocks do not cover 1000 bytes in blocks of 700");
   CHECK(signature_shape_problem(uint64_t{1} << 50, 131072, 16, 1) != "");
+}
+
+TEST_CASE("a peer cannot make the other side hold more signature blocks than the cap") {
+  // A block size that is in range but far smaller than the basis size calls for would announce
+  // 1.5 billion blocks for a 1 TiB basis: refused before a single block is kept.
+  uint64_t tib = uint64_t{1} << 40;
+  SignatureShape s = signature_shape(tib);
+  CHECK(signature_shape_problem(tib, kMinBlock, s.strong_len, block_count_for(tib, kMinBlock)) ==
+        "block size 700 is not 131072, the one for a basis of 1099511627776 bytes");
+  // The largest basis either side uses has exactly the cap's blocks; one byte more is refused.
+  CHECK(signature_shape_problem(kMaxBasisBytes, s.block_size, s.strong_len, kMaxSignatureBlocks) == "");
+  CHECK(block_count_for(kMaxBasisBytes, signature_shape(kMaxBasisBytes).block_size) == kMaxSignatureBlocks);
+  SignatureShape over = signature_shape(kMaxBasisBytes + 1);
+  CHECK(signature_shape_problem(kMaxBasisBytes + 1, over.block_size, over.strong_len,
+                                block_count_for(kMaxBasisBytes + 1, over.block_size)) != "");
+}
+
+TEST_CASE("copy extents from a peer stay inside the basis") {
   uint64_t offset, length;
   CHECK_FALSE(copy_extent(1000, 700, 2, 1, &offset, &length));  // past the end
   CHECK_FALSE(copy_extent(1000, 700, 1, UINT64_MAX, &offset, &length));  // overflow
