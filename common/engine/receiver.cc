@@ -215,6 +215,13 @@ class ReceiveSession {
   }
 
   void warn_once_about_owner(const FileEntry& entry) {
+    if (!options_.keep_owner && !warned_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
+      warned_setid_ = true;
+      reporter_.report(MessageLevel::kWarning,
+                       options_.program_name + " is not running as root, so setuid and setgid bits are not kept (" +
+                           printable(entry.path) + " is the first file that has them); the files are copied "
+                           "without them. Run it as root to keep them.");
+    }
     if (options_.keep_owner || warned_owner_) return;
     if (entry.uid == ::geteuid() && entry.gid == ::getegid()) return;
     warned_owner_ = true;
@@ -955,6 +962,7 @@ class ReceiveSession {
   std::vector<std::string> dir_stack_;
   bool list_done_ = false;
   bool warned_owner_ = false;
+  bool warned_setid_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
   PageBuffer copy_buf_{wire::kDataChunkBytes};

@@ -17,6 +17,10 @@ struct ApplyOptions {
   bool keep_owner = false;  // chown to the entry's uid/gid (needs root)
 };
 
+// The permission bits the receiver gives the entry: all of them when it keeps owners (runs as
+// root); otherwise without setuid and setgid on anything but a directory.
+uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options);
+
 // For regular files and directories, open as fd. Returns "" or "what failed: why".
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
 

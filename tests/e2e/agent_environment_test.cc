@@ -1,0 +1,53 @@
+// The agent in the places it really runs: as a plain user, with a debug log, without /proc.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/e2e.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("a non-root agent does not make files setuid or setgid") {
+  if (!running_as_root()) return;  // needs root to hand the destination to another user
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/shared");
+  write_file(src + "/tool", "#!/bin/sh\n");
+  write_file(src + "/grouptool", "#!/bin/sh\n");
+  ::chmod((src + "/tool").c_str(), 04755);
+  ::chmod((src + "/grouptool").c_str(), 02755);
+  ::chmod((src + "/shared").c_str(), 02775);  // setgid on a folder only sets the group of new files
+  fs::create_directory(dest);
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  std::string as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups " + kAgent;
+  RunResult r = run(quote(kFerry) + " backup --agent " + quote(as_nobody) + " " + quote(src) + " " + quote(dest));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(mode_of(dest + "/tool") == 0755);
+  CHECK(mode_of(dest + "/grouptool") == 0755);
+  CHECK(mode_of(dest + "/shared") == 02775);
+  CHECK(r.err.find("setuid and setgid bits are not kept") != std::string::npos);
+  // Kept as root: the same tree into a root agent's destination.
+  RunResult as_root = run(quote(kFerry) + " backup " + quote(src) + " " + quote(work / "rootdest"));
+  CHECK(as_root.code == 0);
+  CHECK(mode_of(work / "rootdest/tool") == 04755);
+  CHECK(as_root.err.find("setuid") == std::string::npos);
+}
