@@ -71,8 +71,8 @@ class Report {
     if (step.mark == Mark::kFail) failed_ = true;
     if (!json_) {
       const char* mark = step.mark == Mark::kPass ? "ok  " : step.mark == Mark::kWarn ? "warn" : "FAIL";
-      fmt::print("[{}] {}: {}\n", mark, step.name, step.detail);
-      if (!step.fix.empty()) fmt::print("       fix: {}\n", step.fix);
+      fmt::print("[{}] {}: {}\n", mark, step.name, terminal_safe(step.detail));
+      if (!step.fix.empty()) fmt::print("       fix: {}\n", terminal_safe(step.fix));
       std::fflush(stdout);
     }
     steps_.push_back(std::move(step));
@@ -325,11 +325,14 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
     while (true) {
       Frame f = in.next();
       if (f.type == MsgType::kKeepalive || f.type == MsgType::kMessage) continue;
-      if (f.type == MsgType::kFatal) throw FatalError(Fatal::decode(f.payload).text);
+      if (f.type == MsgType::kFatal) throw peer_fatal(Fatal::decode(f.payload));
       if (f.type != MsgType::kProbeReport) {
         throw ProtocolError(std::string("expected ProbeReport, got ") + wire::msg_type_name(f.type));
       }
       probe = ProbeReport::decode(f.payload);
+      // The agent chose these lines: escaped once here, they are safe in every step below.
+      probe.last_run = printable(probe.last_run);
+      probe.holder = printable(probe.holder);
       break;
     }
     int64_t midpoint = sent + (now_ns() - sent) / 2;

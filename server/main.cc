@@ -80,7 +80,6 @@ int main(int argc, char** argv) {
   if (!log_file.empty()) {
     try {
       ferry::add_log_file(log_file);
-      spdlog::set_level(spdlog::level::debug);
     } catch (const std::exception& e) {
       spdlog::error("cannot open log file {}: {}", log_file, e.what());
     }
@@ -108,6 +107,12 @@ int main(int argc, char** argv) {
   } catch (const ferry::FatalError& e) {
     spdlog::error("{}", e.what());
     code = static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    code = static_cast<int>(ferry::ExitCode::kFatal);
+  } catch (...) {
+    spdlog::error("failed with an unknown error");
+    code = static_cast<int>(ferry::ExitCode::kFatal);
   }
   std::fflush(stdout);
   std::fflush(stderr);

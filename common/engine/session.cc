@@ -10,6 +10,15 @@ namespace ferry {
 
 using wire::MsgType;
 
+FatalError peer_fatal(const Fatal& fatal, const std::string& prefix) {
+  // The peer's number only picks between two of our own codes: "it lost the connection to us"
+  // stays a connection failure, anything else is a run that stopped. Never 0, never "partial":
+  // a peer that ends the session cannot make the run look finished.
+  ExitCode code = fatal.exit_code == static_cast<uint8_t>(ExitCode::kConnection) ? ExitCode::kConnection
+                                                                                  : ExitCode::kFatal;
+  return FatalError(prefix + printable(fatal.text), code);
+}
+
 Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
                      const std::string& my_name, const std::string& peer_name, std::string* noise) {
   Encoder e;
@@ -19,10 +28,7 @@ Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
   out.flush();
   *noise = in.read_magic();
   Frame f = in.next();
-  if (f.type == MsgType::kFatal) {
-    Fatal fatal = Fatal::decode(f.payload);
-    throw FatalError(peer_name + ": " + fatal.text, static_cast<ExitCode>(fatal.exit_code));
-  }
+  if (f.type == MsgType::kFatal) throw peer_fatal(Fatal::decode(f.payload), peer_name + ": ");
   if (f.type != MsgType::kHello) {
     throw ProtocolError(std::string("expected Hello, got ") + wire::msg_type_name(f.type));
   }
@@ -47,15 +53,10 @@ bool handle_common_frame(const Frame& frame, Reporter& reporter) {
       return true;
     case MsgType::kMessage: {
       Message m = Message::decode(frame.payload);
-      reporter.from_peer(m.level, m.text);
+      reporter.from_peer(m.level, printable(m.text));
       return true;
     }
-    case MsgType::kFatal: {
-      Fatal fatal = Fatal::decode(frame.payload);
-      int code = fatal.exit_code;
-      if (code < 1 || code > 4) code = 1;
-      throw FatalError(fatal.text, static_cast<ExitCode>(code));
-    }
+    case MsgType::kFatal: throw peer_fatal(Fatal::decode(frame.payload));
     default: return false;
   }
 }

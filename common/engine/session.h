@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "base/error.h"
 #include "engine/data_writer.h"
 #include "engine/receiver.h"
 #include "engine/sender.h"
@@ -23,8 +24,12 @@ namespace ferry {
 Hello exchange_hello(FrameReader& in, FrameWriter& out, const Hello& mine,
                      const std::string& my_name, const std::string& peer_name, std::string* noise);
 
+// The error a peer's Fatal ends the session with: its text escaped, prefixed, and an exit code
+// from our own table (the peer cannot choose 0).
+FatalError peer_fatal(const Fatal& fatal, const std::string& prefix = "");
+
 // Handles a frame type that may arrive at any point of a session. Returns true if it did:
-// Keepalive is dropped, Message goes to the reporter, Fatal is thrown as FatalError.
+// Keepalive is dropped, Message goes to the reporter (escaped), Fatal is thrown as peer_fatal().
 bool handle_common_frame(const Frame& frame, Reporter& reporter);
 
 // What the Open message asks of a sender (compression, --checksum).

@@ -51,3 +51,18 @@ TEST_CASE("a non-root agent does not make files setuid or setgid") {
   CHECK(mode_of(work / "rootdest/tool") == 04755);
   CHECK(as_root.err.find("setuid") == std::string::npos);
 }
+
+TEST_CASE("the agent's --log file gets debug lines without raising what goes to stderr") {
+  TempDir work;
+  fs::create_directories(work / "src");
+  write_file(work / "src/a", "a");
+  std::string log = work / "agent.log";
+  // The client appends " serve" to --agent; the wrapper shell takes it as $1 and drops it.
+  std::string agent = "sh -c " + quote("exec " + quote(kAgent) + " serve --log " + quote(log)) + " sh";
+  RunResult r = run(quote(kFerry) + " backup --agent " + quote(agent) + " " + quote(work / "src") + " " +
+                    quote(work / "dest"));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("ferry-agent:") == std::string::npos);  // nothing at debug level relayed
+  CHECK(slurp(log).find("backup to " + work / "dest") != std::string::npos);
+}

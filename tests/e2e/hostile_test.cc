@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "e2e/e2e.h"
 
 using namespace ferry::test;
@@ -42,4 +44,39 @@ TEST_CASE("the agent refuses a hostile client's escaping path") {
   CHECK(r.out.find("agent said: protocol error: refused path \"../escape\": '..' component") != std::string::npos);
   CHECK(r.out.find("agent exit status: 1") != std::string::npos);
   CHECK_FALSE(fs::exists(work / "escape"));
+}
+
+TEST_CASE("a peer's Fatal cannot choose the exit status: a run that did not finish never exits 0") {
+  TempDir work;
+  for (const char* mode : {"fatal-ok", "fatal-partial"}) {
+    CAPTURE(mode);
+    RunResult r = run(quote(kFerry) + " restore --agent " + quote(kHostile + " " + mode) + " " +
+                      quote(work / "backup") + " " + quote(work / "restore"));
+    CHECK(r.code == 1);  // "the run stopped", from our own table
+    CHECK(r.err.find("all done") != std::string::npos);
+  }
+}
+
+TEST_CASE("text a peer chose reaches the terminal escaped, in plain and --json output") {
+  TempDir work;
+  for (const char* json : {"", " --json"}) {
+    CAPTURE(json);
+    RunResult r = run(quote(kFerry) + " restore" + json + " --agent " + quote(kHostile + std::string(" terminal")) +
+                      " " + quote(work / "backup") + " " + quote(work / "restore"));
+    INFO(r.err);
+    CHECK(r.code == 1);
+    for (const std::string& stream : {r.err, r.out}) {
+      CHECK(stream.find('\x1b') == std::string::npos);
+      CHECK(stream.find('\x07') == std::string::npos);
+      CHECK(stream.find("\nrestore finished OK") == std::string::npos);
+    }
+    // Both the Message and the Fatal arrived, visibly and on one line each.
+    CHECK(r.err.find("agent: \\x1b]0;pwned\\x07\\x1b[2J\\x0arestore finished OK") != std::string::npos);
+    CHECK(r.err.find("ferry: \\x1b]0;pwned") != std::string::npos);
+    if (*json) {
+      auto summary = nlohmann::json::parse(r.out);  // throws if not valid JSON
+      CHECK(summary["exit_code"] == 1);
+      CHECK(summary["error"].get<std::string>().find("\\x1b]0;pwned") != std::string::npos);
+    }
+  }
 }

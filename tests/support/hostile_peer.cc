@@ -1,6 +1,10 @@
 // A peer that breaks the protocol on purpose, to prove both ends refuse it.
 //
-//   hostile_peer MODE serve          pretends to be ferry-agent (use with ferry --agent)
+//   hostile_peer MODE serve          pretends to be ferry-agent (use with ferry --agent); MODE is
+//                                    dotdot, absolute, symlink-parent, oversized (bad entries),
+//                                    fatal-ok, fatal-partial (a Fatal with its own exit status
+//                                    instead of Hello), terminal (escape sequences in Message
+//                                    and Fatal), uncompressed (a Compressed frame not negotiated)
 //   hostile_peer client-dotdot AGENT DEST
 //                                    pretends to be the client, against a real agent
 #include <sys/socket.h>
@@ -45,10 +49,27 @@ FileEntry entry(const std::string& path, FileType type) {
   return e;
 }
 
+// Text that would act on a terminal if printed raw: a window title, a screen clear, and a
+// newline that forges a line of Ferry's own.
+const char kTerminalAttack[] = "\x1b]0;pwned\x07\x1b[2J\nrestore finished OK";
+
+void send_fatal(FrameWriter& out, uint8_t code, const std::string& text) {
+  Encoder e;
+  Fatal{code, text}.encode(e);
+  out.send(MsgType::kFatal, e);
+  out.flush();
+}
+
 int fake_agent(const std::string& mode) {
   FdChannel channel(0, 1, "client");
   FrameReader in(channel);
   FrameWriter out(channel);
+  if (mode == "fatal-ok" || mode == "fatal-partial") {
+    // A Fatal in place of Hello, with an exit status of the peer's choosing.
+    out.write_magic();
+    send_fatal(out, mode == "fatal-ok" ? 0 : 3, "all done");
+    return 0;
+  }
   Hello hello;
   hello.software_version = "hostile";
   if (mode == "version") {
@@ -72,6 +93,17 @@ int fake_agent(const std::string& mode) {
     link.link_target = "/tmp";
     send_entry(out, link);
     send_entry(out, entry("l/ferry-hostile-through-link", FileType::kRegular));
+  } else if (mode == "terminal") {
+    Encoder m;
+    Message{wire::MessageLevel::kWarning, kTerminalAttack}.encode(m);
+    out.send(MsgType::kMessage, m);
+    send_fatal(out, 1, kTerminalAttack);
+  } else if (mode == "uncompressed") {
+    // Compressed data the client never asked for (it did not pass --compress).
+    Encoder c;
+    c.u8(static_cast<uint8_t>(MsgType::kFileData));
+    c.raw("not even zstd");
+    out.send(MsgType::kCompressed, c);
   } else if (mode == "oversized") {
     out.flush();
     const char header[5] = {static_cast<char>(MsgType::kEntry), 0, 0, 0, 0x40};  // 1 GiB
