@@ -96,7 +96,10 @@ class ReceiveSession {
         case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
         case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
         case MsgType::kFileDelta: on_file_delta(f.payload); break;
-        case MsgType::kCompressed: on_compressed(CompressedView::decode(f.payload)); break;
+        case MsgType::kCompressed:
+          if (!options_.compressed) throw ProtocolError("Compressed frame, but compression was not negotiated");
+          on_compressed(CompressedView::decode(f.payload));
+          break;
         case MsgType::kFileEnd: on_file_end(FileEnd::decode(f.payload)); break;
         case MsgType::kFileFailed: on_file_failed(FileFailed::decode(f.payload)); break;
         default:

@@ -26,6 +26,8 @@ namespace ferry {
 
 struct ReceiverOptions {
   bool dry_run = false;
+  // Open asked for compression: only then may Compressed frames arrive.
+  bool compressed = false;
   bool keep_owner = false;  // true when running as root
   // Whether the run ends with everything it wrote on disk (writeback while data arrives, one
   // syncfs at the end). Off (--no-sync) is rsync's default: faster, and a power cut soon after

@@ -113,6 +113,7 @@ SenderOptions sender_options(const Open& open) {
 ReceiverOptions receiver_options(const Open& open, std::string program_name) {
   ReceiverOptions options;
   options.dry_run = open.flags & wire::kOpenDryRun;
+  options.compressed = open.flags & wire::kOpenCompress;
   options.flush_to_disk = !(open.flags & wire::kOpenNoSync);
   options.keep_owner = ::geteuid() == 0;
   options.program_name = std::move(program_name);

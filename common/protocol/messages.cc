@@ -98,6 +98,20 @@ Open Open::decode(std::string_view payload) {
   o.safety_net_keep_s = d.varint("safety_net_keep_s");
   o.safety_net_keep_bytes = d.varint("safety_net_keep_bytes");
   d.expect_end("Open");
+  // A field that belongs to a feature the flags did not ask for is refused, not ignored: the
+  // two ends must never disagree about what was negotiated.
+  if (!(o.flags & kOpenCompress)) {
+    if (o.flags & kOpenCompressAuto) throw ProtocolError("Open asks for compress=auto without compression");
+    if (o.compress_level != 0 || !o.skip_compress.empty()) {
+      throw ProtocolError("Open carries compression settings but does not ask for compression");
+    }
+  }
+  if ((o.flags & kOpenDeleteExcluded) && !(o.flags & kOpenDelete)) {
+    throw ProtocolError("Open asks for delete-excluded without delete");
+  }
+  if (!(o.flags & kOpenSafetyNet) && (o.safety_net_keep_s != 0 || o.safety_net_keep_bytes != 0)) {
+    throw ProtocolError("Open carries safety-net limits but no safety net");
+  }
   return o;
 }
 

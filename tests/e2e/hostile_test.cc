@@ -80,3 +80,11 @@ TEST_CASE("text a peer chose reaches the terminal escaped, in plain and --json o
     }
   }
 }
+
+TEST_CASE("a Compressed frame the client did not negotiate is a protocol error") {
+  TempDir work;
+  RunResult r = run(quote(kFerry) + " restore --agent " + quote(kHostile + std::string(" uncompressed")) + " " +
+                    quote(work / "backup") + " " + quote(work / "restore"));
+  CHECK(r.code == 1);
+  CHECK(r.err.find("protocol error: Compressed frame, but compression was not negotiated") != std::string::npos);
+}

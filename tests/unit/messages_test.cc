@@ -152,7 +152,7 @@ TEST_CASE("control messages round-trip and check their fields") {
   Open open;
   open.operation = wire::Operation::kRestore;
   open.path = "/backups/mac/Users/ann";
-  open.flags = wire::kOpenDryRun | wire::kOpenCompress;
+  open.flags = wire::kOpenDryRun | wire::kOpenCompress | wire::kOpenSafetyNet;
   open.timeout_s = 30;
   open.compress_level = -5;
   open.skip_compress = "gz/jpg";
@@ -164,7 +164,7 @@ TEST_CASE("control messages round-trip and check their fields") {
   Open back = Open::decode(e.data());
   CHECK(back.operation == wire::Operation::kRestore);
   CHECK(back.path == "/backups/mac/Users/ann");
-  CHECK(back.flags == (wire::kOpenDryRun | wire::kOpenCompress));
+  CHECK(back.flags == (wire::kOpenDryRun | wire::kOpenCompress | wire::kOpenSafetyNet));
   CHECK(back.timeout_s == 30);
   CHECK(back.compress_level == -5);
   CHECK(back.skip_compress == "gz/jpg");
@@ -190,6 +190,35 @@ TEST_CASE("control messages round-trip and check their fields") {
   unknown.flags = 1u << 8;
   unknown.encode(flags);
   CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 256");
+
+  // Fields of a feature the flags did not ask for are refused, not ignored.
+  struct NotNegotiated {
+    uint64_t flags_cleared;
+    const char* error;
+  };
+  for (NotNegotiated c : {NotNegotiated{wire::kOpenCompress, "protocol error: Open carries compression settings but "
+                                                              "does not ask for compression"},
+                          NotNegotiated{wire::kOpenSafetyNet, "protocol error: Open carries safety-net limits but no "
+                                                               "safety net"}}) {
+    Encoder without;
+    Open o = open;
+    o.flags &= ~c.flags_cleared;
+    o.encode(without);
+    CHECK_THROWS_WITH(Open::decode(without.data()), c.error);
+  }
+  Encoder auto_alone;
+  Open a = open;
+  a.flags = wire::kOpenCompressAuto;
+  a.compress_level = 0;
+  a.skip_compress.clear();
+  a.safety_net_keep_s = a.safety_net_keep_bytes = 0;
+  a.encode(auto_alone);
+  CHECK_THROWS_WITH(Open::decode(auto_alone.data()), "protocol error: Open asks for compress=auto without compression");
+  Encoder excluded_alone;
+  a.flags = wire::kOpenDeleteExcluded;
+  a.encode(excluded_alone);
+  CHECK_THROWS_WITH(Open::decode(excluded_alone.data()), "protocol error: Open asks for delete-excluded without delete");
+
 
   Encoder list_end;
   EndOfList{12, 3}.encode(list_end);

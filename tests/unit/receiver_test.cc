@@ -74,7 +74,7 @@ class Script {
   void raw(MsgType type, const std::string& payload) { frame(type, [&](Encoder& enc) { enc.raw(payload); }); }
 
   // Plays the script, then hangs up. Returns the receiver's exception message ("" if none).
-  std::string run(const std::string& dest) {
+  std::string run(const std::string& dest, ReceiverOptions options = {}) {
     ::shutdown(ours_.get(), SHUT_WR);
     FdChannel channel(theirs_.get(), theirs_.get(), "scripted sender");
     channel.set_idle_timeout(std::chrono::seconds(5));
@@ -83,7 +83,7 @@ class Script {
     TransferStats stats;
     ConfinedRoot root(UniqueFd(::open(dest.c_str(), O_RDONLY | O_DIRECTORY)), dest);
     try {
-      Receiver(in, out, reporter, stats, ReceiverOptions{}).run(root);
+      Receiver(in, out, reporter, stats, std::move(options)).run(root);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -319,20 +319,36 @@ TEST_CASE("a delta that copies outside the basis is refused and the old file kep
 TEST_CASE("corrupt or misused Compressed frames end the session and keep the old file") {
   test::TempDir dest;
   std::ofstream(dest / "f") << "old";
+  ReceiverOptions compressed;  // Open asked for compression
+  compressed.compressed = true;
+  SUBCASE("compressed data where compression was not negotiated") {
+    StreamCompressor c(1);
+    std::string wire(1, static_cast<char>(MsgType::kFileData));
+    Encoder head;
+    encode_file_data_head(1, head);
+    c.compress(head.data(), "new", &wire);
+    Script s;
+    s.entry(dir_entry(""));
+    s.entry(file_entry("f", 3));
+    s.end_of_list(2);
+    s.raw(MsgType::kCompressed, wire);
+    CHECK(s.run(dest.path()) == "protocol error: Compressed frame, but compression was not negotiated");
+  }
   SUBCASE("garbage where the zstd stream should be") {
     Script s;
     s.entry(dir_entry(""));
     s.entry(file_entry("f", 5));
     s.end_of_list(2);
     s.raw(MsgType::kCompressed, std::string(1, static_cast<char>(MsgType::kFileData)) + "not zstd at all");
-    std::string error = s.run(dest.path());
+    std::string error = s.run(dest.path(), compressed);
     CHECK(error.starts_with("protocol error: corrupt compressed data"));
   }
   SUBCASE("a compressed Entry") {
     Script s;
     s.entry(dir_entry(""));
     s.raw(MsgType::kCompressed, std::string(1, static_cast<char>(MsgType::kEntry)) + "x");
-    CHECK(s.run(dest.path()) == "protocol error: Compressed frame carries type 4; only FileData and FileDelta may be compressed");
+    CHECK(s.run(dest.path(), compressed) ==
+          "protocol error: Compressed frame carries type 4; only FileData and FileDelta may be compressed");
   }
   SUBCASE("a valid stream that expands beyond the frame limit") {
     StreamCompressor c(1);
@@ -345,7 +361,7 @@ TEST_CASE("corrupt or misused Compressed frames end the session and keep the old
     s.entry(file_entry("f", 2 << 20));
     s.end_of_list(2);
     s.raw(MsgType::kCompressed, wire);
-    CHECK(s.run(dest.path()) == "protocol error: compressed frame expands beyond the frame size limit");
+    CHECK(s.run(dest.path(), compressed) == "protocol error: compressed frame expands beyond the frame size limit");
   }
   CHECK(read_file(dest / "f") == "old");
   CHECK_FALSE(has_temp_files(dest.path()));
@@ -366,6 +382,8 @@ TEST_CASE("compressed data lands the same as plain data") {
   s.raw(MsgType::kCompressed, wire);
   s.end(1, content);
   s.raw(MsgType::kBye, "");
-  CHECK(s.run(dest.path()) == "");
+  ReceiverOptions compressed;
+  compressed.compressed = true;
+  CHECK(s.run(dest.path(), compressed) == "");
   CHECK(read_file(dest / "f") == content);
 }
