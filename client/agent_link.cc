@@ -22,7 +22,13 @@ class LocalAgent : public AgentLink {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
       throw FatalError(errno_message("socketpair", errno));
     }
-    std::string sibling = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ferry-agent";
+    // The agent beside this program, if /proc can say where that is.
+    std::string sibling;
+    if (agent_command.empty()) {
+      std::error_code ec;
+      std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+      if (!ec) sibling = (self.parent_path() / "ferry-agent").string();
+    }
     pid_ = ::fork();
     if (pid_ < 0) throw FatalError(errno_message("fork", errno));
     if (pid_ == 0) {
@@ -31,7 +37,7 @@ class LocalAgent : public AgentLink {
       if (!agent_command.empty()) {
         std::string command = agent_command + " serve";
         ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-      } else if (::access(sibling.c_str(), X_OK) == 0) {
+      } else if (!sibling.empty() && ::access(sibling.c_str(), X_OK) == 0) {
         ::execl(sibling.c_str(), "ferry-agent", "serve", static_cast<char*>(nullptr));
       } else {
         ::execlp("ferry-agent", "ferry-agent", "serve", static_cast<char*>(nullptr));

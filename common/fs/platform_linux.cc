@@ -1,10 +1,12 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <string>
 #include <vector>
@@ -95,15 +97,16 @@ bool read_xattrs(ssize_t (*list)(const char*, char*, size_t),
 }  // namespace
 
 int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
-  static bool have_openat2 = true;
-  if (have_openat2) {
+  // Written by whichever thread first meets an old kernel, read by all.
+  static std::atomic<bool> have_openat2{true};
+  if (have_openat2.load(std::memory_order_relaxed)) {
     open_how how{};
     how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW | O_CLOEXEC);
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     long fd = ::syscall(SYS_openat2, dir_fd, rel.c_str(), &how, sizeof(how));
     if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
-    have_openat2 = false;  // kernel older than 5.6
+    have_openat2.store(false, std::memory_order_relaxed);  // kernel older than 5.6
   }
   return open_beneath_by_walk(dir_fd, rel, flags, mode);
 }
@@ -111,7 +114,25 @@ int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
 bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out) {
   // The /proc magic link pins the directory by fd; the last component is never followed.
   std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
-  return read_xattrs(::llistxattr, ::lgetxattr, path, -1, out);
+  if (read_xattrs(::llistxattr, ::lgetxattr, path, -1, out)) return true;
+  if (errno != ENOENT || ::faccessat(dir_fd, name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  // The object exists but its /proc path does not: /proc is not mounted (a container, a
+  // chroot). Linux allows user.* attributes only on files and directories, so those are read
+  // through an fd of their own; anything else has none. O_NONBLOCK and the type check after
+  // the open keep a name swapped for a fifo or a device from blocking or acting.
+  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid()) {
+    bool not_a_file = errno == ELOOP || errno == ENXIO || errno == ENODEV;
+    out->clear();
+    return not_a_file;
+  }
+  if (::fstat(fd.get(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    out->clear();
+    return true;
+  }
+  return list_xattrs_fd(fd.get(), out);
 }
 
 bool list_xattrs_fd(int fd, std::vector<Xattr>* out) {

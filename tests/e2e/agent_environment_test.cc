@@ -66,3 +66,26 @@ TEST_CASE("the agent's --log file gets debug lines without raising what goes to 
   CHECK(r.err.find("ferry-agent:") == std::string::npos);  // nothing at debug level relayed
   CHECK(slurp(log).find("backup to " + work / "dest") != std::string::npos);
 }
+
+TEST_CASE("without /proc, xattrs are still read and --delete still runs") {
+  if (!running_as_root()) return;  // a mount namespace of our own needs root
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/dir");
+  write_file(src + "/dir/file", "data");
+  REQUIRE(::setxattr((src + "/dir/file").c_str(), "user.tag", "blue", 4, 0) == 0);
+  fs::create_directories(dest);
+  write_file(dest + "/stale", "only in the destination");
+  // /proc unmounted for this command only, in a mount namespace of its own.
+  std::string command = quote(kFerry) + " backup --delete --no-safety-net --agent " + quote(kAgent) + " " +
+                        quote(src) + " " + quote(dest);
+  RunResult r = run("unshare --mount --propagation private sh -c " +
+                    quote("umount -l /proc && test ! -e /proc/self && exec " + command));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("extended attributes") == std::string::npos);
+  CHECK_FALSE(fs::exists(dest + "/stale"));
+  char value[16] = {};
+  CHECK(::getxattr((dest + "/dir/file").c_str(), "user.tag", value, sizeof(value)) == 4);
+  CHECK(std::string(value) == "blue");
+}
