@@ -17,6 +17,7 @@
 #include "engine/sender.h"
 #include "engine/session.h"
 #include "fs/confined_root.h"
+#include "fs/tree_walker.h"
 #include "transport/fd_channel.h"
 
 namespace ferry {
@@ -113,17 +114,25 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   if (backup) {
     bool dry_run = open.flags & wire::kOpenDryRun;
     ReceiveFolder folder(open.path, dry_run);
-    ConfinedRoot root = open_destination(folder.path(), " on the agent's machine");
+    const char* where = " on the agent's machine";
+    bool stand_in = folder.path() != open.path;  // a dry run into a folder that does not exist
+    UniqueFd confined = stand_in ? UniqueFd() : open_confined(open, options.confinement, /*create=*/true);
+    ConfinedRoot root = confined.valid() ? open_destination(std::move(confined), open.path, where)
+                                         : open_destination(folder.path(), where);
     std::optional<DestinationState> state;
     if (!dry_run) state.emplace(root.root_fd(), open.path, " on the agent's machine");
     Opened{::geteuid() == 0}.encode(e);
     out.send(MsgType::kOpened, e);
     Receiver(in, out, reporter, stats, receiver_options(open, "ferry-agent")).run(root, state ? &*state : nullptr);
   } else {
-    check_restore_source(open.path);
+    UniqueFd source = open_confined(open, options.confinement, /*create=*/false);
+    if (!source.valid()) {
+      check_restore_source(open.path);
+      source = TreeWalker::open_root(open.path);
+    }
     Opened{false}.encode(e);
     out.send(MsgType::kOpened, e);
-    Sender(channel, in, out, reporter, stats, sender_options(open)).run(open.path);
+    Sender(channel, in, out, reporter, stats, sender_options(open)).run(source.get(), open.path);
   }
   return ExitCode::kOk;
 }

@@ -1,5 +1,7 @@
 #include "server/confinement.h"
 
+#include <fcntl.h>
+
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -8,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "fs/confined_root.h"
 
 namespace ferry {
 
@@ -61,6 +64,25 @@ void check_confinement(const Open& open, const Confinement& rules) {
     throw FatalError(open.path + " is outside the folder this key is confined to (" + rules.root +
                      "); use a path under it");
   }
+}
+
+UniqueFd open_confined(const Open& open, const Confinement& rules, bool create) {
+  if (rules.root.empty()) return UniqueFd();
+  // The root itself is the administrator's choice (install-credentials --root), trusted as
+  // written; what lies beneath it is the client's, and is walked without following links.
+  UniqueFd root(::open(rules.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) {
+    throw FatalError(errno_message("cannot open " + rules.root + ", the folder this key is confined to", errno));
+  }
+  std::string lexical = std::filesystem::path(open.path).lexically_normal().string();
+  std::string top = std::filesystem::path(rules.root).lexically_normal().string();
+  while (lexical.size() > 1 && lexical.back() == '/') lexical.pop_back();
+  while (top.size() > 1 && top.back() == '/') top.pop_back();
+  if (!is_within(lexical, top)) {
+    throw FatalError(open.path + " is outside the folder this key is confined to (" + rules.root + ")");
+  }
+  std::string rel = lexical.size() == top.size() ? "" : lexical.substr(top == "/" ? 1 : top.size() + 1);
+  return open_dir_beneath(root.get(), rel, create, open.path, " on the agent's machine");
 }
 
 std::string enforce_append_only(Open* open, const Confinement& rules) {

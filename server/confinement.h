@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "fs/unique_fd.h"
 #include "protocol/messages.h"
 
 namespace ferry {
@@ -19,6 +20,12 @@ struct Confinement {
 // path must be the root or lie under it, both as written (no "..") and once symlinks in the
 // part that exists are resolved, so a link planted by an earlier backup cannot lead out.
 void check_confinement(const Open& open, const Confinement& rules);
+
+// For a confined key, the folder `open` names, reached from one fd of the confinement root
+// without following any symlink (see open_dir_beneath): the check above looked at paths, and
+// another session of the same key may change them before this open. Creates the last
+// component if `create`. Returns an invalid fd for a key that is not confined.
+UniqueFd open_confined(const Open& open, const Confinement& rules, bool create);
 
 // An append-only key's backup: turns the safety net on and its pruning off, whatever the
 // client asked. Returns what to tell the user if that overrode the request ("" if not).

@@ -124,9 +124,10 @@ class FrameDeltaSink : public DeltaSink {
 class SendSession {
  public:
   SendSession(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
-              TransferStats& stats, const SenderOptions& options, const std::string& root)
+              TransferStats& stats, const SenderOptions& options, int root_fd, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        data_(out, options.compression, stats), checksum_(options.checksum), filters_(options.filters), root_(root) {}
+        data_(out, options.compression, stats), checksum_(options.checksum), filters_(options.filters),
+        root_fd_(root_fd), root_(root) {}
 
   Done run() {
     std::thread reader([this] { guarded([this] { read_requests(); }); });
@@ -165,9 +166,8 @@ class SendSession {
     uint64_t list_errors = 0;
     Encoder e;
     EntryEncoder codec;
-    UniqueFd root_fd(checksum_ ? ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1);
     TreeWalker::walk(
-        root_,
+        root_fd_, root_,
         [&](FileEntry& entry, const SourceId& id) {
           uint64_t index = count++;
           Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, false};
@@ -176,7 +176,7 @@ class SendSession {
             entry.hardlink_of = it->second + 1;  // a leader points at itself
             listed.sendable = first;
           }
-          if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd.get(), entry.path);
+          if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd_, entry.path);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
           {
@@ -290,7 +290,6 @@ class SendSession {
   }
 
   void send_wanted() {
-    UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     PageBuffer buf(wire::kDataChunkBytes);
     while (true) {
       Request request;
@@ -312,7 +311,7 @@ class SendSession {
         queue_.pop_front();
         listed = listed_[request.index];
       }
-      send_file(root_fd.get(), request.index, listed, request.basis.get(), buf);
+      send_file(root_fd_, request.index, listed, request.basis.get(), buf);
     }
   }
 
@@ -402,6 +401,7 @@ class SendSession {
   DataWriter data_;  // the worker thread's
   bool checksum_;
   const FilterRules& filters_;
+  int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;
 
   std::mutex mutex_;
@@ -419,7 +419,12 @@ class SendSession {
 }  // namespace
 
 Done Sender::run(const std::string& root) {
-  return SendSession(channel_, in_, out_, reporter_, stats_, options_, root).run();
+  UniqueFd root_fd = TreeWalker::open_root(root);
+  return run(root_fd.get(), root);
+}
+
+Done Sender::run(int root_fd, const std::string& root) {
+  return SendSession(channel_, in_, out_, reporter_, stats_, options_, root_fd, root).run();
 }
 
 }  // namespace ferry

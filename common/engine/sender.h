@@ -38,6 +38,9 @@ class Sender {
   // Sends the tree at `root` (a local directory). Returns the receiver's Done. Throws
   // FatalError if the session cannot go on (the root is unusable, the connection is lost).
   Done run(const std::string& root);
+  // The same for a tree already open: `root_fd` (borrowed) is where every file is opened
+  // beneath; `root` names it in messages.
+  Done run(int root_fd, const std::string& root);
 
  private:
   Channel& channel_;

@@ -100,6 +100,10 @@ ConfinedRoot open_destination(const std::string& path, const std::string& where)
     if (errno == ENOTDIR) throw FatalError(path + " exists" + where + " and is not a directory");
     throw FatalError(errno_message("cannot open " + path + where, errno));
   }
+  return open_destination(std::move(fd), path, where);
+}
+
+ConfinedRoot open_destination(UniqueFd fd, const std::string& path, const std::string& where) {
   struct statvfs vfs {};
   if (::fstatvfs(fd.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
     throw FatalError(path + " is on a read-only file system" + where);
@@ -109,6 +113,57 @@ ConfinedRoot open_destination(const std::string& path, const std::string& where)
                                    errno));
   }
   return ConfinedRoot(std::move(fd), path);
+}
+
+namespace {
+
+// Whether a component of `rel` beneath base_fd is a symlink: what an open that refuses them
+// meant by ELOOP or ENOTDIR (openat2 says ENOTDIR for a link where a directory must be).
+bool symlink_on_the_way(int base_fd, const std::string& rel) {
+  UniqueFd held;
+  int at = base_fd;
+  for (size_t start = 0; start <= rel.size();) {
+    size_t slash = rel.find('/', start);
+    if (slash == std::string::npos) slash = rel.size();
+    std::string name = rel.substr(start, slash - start);
+    struct stat st {};
+    if (::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISLNK(st.st_mode)) return true;
+    if (!S_ISDIR(st.st_mode)) return false;
+    held.reset(::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!held.valid()) return false;
+    at = held.get();
+    start = slash + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+UniqueFd open_dir_beneath(int base_fd, const std::string& rel, bool create, const std::string& shown,
+                          const std::string& where) {
+  if (rel.empty()) return UniqueFd(::fcntl(base_fd, F_DUPFD_CLOEXEC, 0));
+  size_t slash = rel.rfind('/');
+  std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+  std::string last = rel.substr(slash == std::string::npos ? 0 : slash + 1);
+  UniqueFd parent_fd(parent.empty() ? ::fcntl(base_fd, F_DUPFD_CLOEXEC, 0)
+                                    : platform::open_beneath(base_fd, parent, O_RDONLY | O_DIRECTORY));
+  auto refuse = [&](int err) -> FatalError {
+    if (err == ELOOP || err == EXDEV || (err == ENOTDIR && symlink_on_the_way(base_fd, rel))) {
+      return FatalError("refused " + shown + where + ": a symlink is in the way (it may have been put there while "
+                        "this run started); remove it, or use a path without one");
+    }
+    if (err == ENOENT && create) {
+      return FatalError("cannot create " + shown + ": its parent directory does not exist" + where + "; create it first");
+    }
+    if (err == ENOTDIR) return FatalError(shown + where + " is not a directory (or something in its path is not)");
+    return FatalError(errno_message("cannot open " + shown + where, err));
+  };
+  if (!parent_fd.valid()) throw refuse(errno);
+  if (create && ::mkdirat(parent_fd.get(), last.c_str(), 0700) != 0 && errno != EEXIST) throw refuse(errno);
+  UniqueFd dir(::openat(parent_fd.get(), last.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) throw refuse(errno);
+  return dir;
 }
 
 }  // namespace ferry

@@ -70,5 +70,15 @@ int remove_tree_at(int dir_fd, const std::string& name);
 // this machine, " on the agent's machine" for the agent. Throws FatalError naming the fix.
 // The lock that keeps a second run out is DestinationState's (fs/dest_state.h).
 ConfinedRoot open_destination(const std::string& path, const std::string& where);
+// The same checks on a folder already open (reached beneath a confinement root by fd).
+ConfinedRoot open_destination(UniqueFd dir, const std::string& path, const std::string& where);
+
+// Opens the directory `rel` beneath `base_fd` without following a symlink in any component and
+// without leaving base_fd, creating its last component if `create` (its parent must exist).
+// Everything a confined session touches is reached this way from one fd of its root, never by
+// a path string resolved again later: a second session that swaps a folder for a symlink in
+// between finds the open refused. `shown` names the path in messages. Throws FatalError.
+UniqueFd open_dir_beneath(int base_fd, const std::string& rel, bool create, const std::string& shown,
+                          const std::string& where);
 
 }  // namespace ferry

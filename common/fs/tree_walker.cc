@@ -47,23 +47,20 @@ class Walk {
        const TreeWalker::LeaveOut& leave_out)
       : root_(root), visit_(visit), on_error_(on_error), leave_out_(leave_out) {}
 
-  void run() {
-    UniqueFd root_fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root_fd.valid()) {
-      int err = errno;
-      if (err == ENOENT) throw FatalError("source " + root_ + " does not exist");
-      if (err == ENOTDIR) throw FatalError("source " + root_ + " is not a directory");
-      throw FatalError(errno_message("cannot open source " + root_, err));
-    }
+  void run(int root_fd) {
     struct stat st {};
-    if (::fstat(root_fd.get(), &st) != 0) throw FatalError(errno_message("stat " + root_, errno));
+    if (::fstat(root_fd, &st) != 0) throw FatalError(errno_message("stat " + root_, errno));
     FileEntry entry;
     entry_from_stat(st, &entry);
-    if (!platform::list_xattrs_fd(root_fd.get(), &entry.xattrs)) {
+    if (!platform::list_xattrs_fd(root_fd, &entry.xattrs)) {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
     }
     visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
-    walk_dir(root_fd.get(), "");
+    // A fresh open of the same directory: listing it moves a directory offset, which the
+    // caller's fd (shared with other threads, perhaps walked before) must not see.
+    UniqueFd own(::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!own.valid()) throw FatalError(errno_message("cannot open source " + root_, errno));
+    walk_dir(own.get(), "");
   }
 
  private:
@@ -159,9 +156,20 @@ class Walk {
 
 }  // namespace
 
-void TreeWalker::walk(const std::string& root, const Visit& visit, const OnError& on_error,
+UniqueFd TreeWalker::open_root(const std::string& root) {
+  UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd.valid()) {
+    int err = errno;
+    if (err == ENOENT) throw FatalError("source " + root + " does not exist");
+    if (err == ENOTDIR) throw FatalError("source " + root + " is not a directory");
+    throw FatalError(errno_message("cannot open source " + root, err));
+  }
+  return root_fd;
+}
+
+void TreeWalker::walk(int root_fd, const std::string& root, const Visit& visit, const OnError& on_error,
                       const LeaveOut& leave_out) {
-  Walk(root, visit, on_error, leave_out).run();
+  Walk(root, visit, on_error, leave_out).run(root_fd);
 }
 
 }  // namespace ferry

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fs/file_entry.h"
+#include "fs/unique_fd.h"
 
 namespace ferry {
 
@@ -35,7 +36,10 @@ class TreeWalker {
   using OnError = std::function<void(const std::string& message)>;
   using LeaveOut = std::function<bool(const FileEntry& entry)>;
 
-  static void walk(const std::string& root, const Visit& visit, const OnError& on_error,
+  // Opens the folder a walk starts from; throws FatalError saying why it cannot be used.
+  static UniqueFd open_root(const std::string& root);
+  // Walks the tree under `root_fd` (borrowed), an open directory; `root` names it in messages.
+  static void walk(int root_fd, const std::string& root, const Visit& visit, const OnError& on_error,
                    const LeaveOut& leave_out = nullptr);
 };
 

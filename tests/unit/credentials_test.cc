@@ -1,6 +1,7 @@
 // Credentials packages, the authorized_keys edits, and the forced command's gate: pure text and
 // path logic, tested without sshd (the e2e tests cover the same over a real one).
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -143,6 +144,38 @@ TEST_CASE("a confined key stays under its root, through symlinks too") {
   open.operation = wire::Operation::kRestore;
   CHECK_THROWS_WITH(check_confinement(open, rules),
                     doctest::Contains("this key may only make backups"));
+}
+
+TEST_CASE("a confined destination is opened by fd from the root: a folder swapped for a symlink after the check is refused") {
+  test::TempDir dir;
+  std::string root = dir / "root";
+  std::string outside = dir / "outside";
+  std::filesystem::create_directories(root + "/laptop/docs");
+  std::filesystem::create_directories(outside);
+  Confinement rules{root, true, true};
+  Open open;
+  open.path = root + "/laptop/docs";
+  CHECK_NOTHROW(check_confinement(open, rules));
+  {
+    UniqueFd fd = open_confined(open, rules, /*create=*/true);
+    REQUIRE(fd.valid());
+    struct stat by_fd {}, by_path {};
+    REQUIRE(::fstat(fd.get(), &by_fd) == 0);
+    REQUIRE(::stat(open.path.c_str(), &by_path) == 0);
+    CHECK(by_fd.st_ino == by_path.st_ino);
+  }
+  // Another session of the same key replaces a folder on the way with a link out, between
+  // this session's check and its open: in the middle of the path, and as the last component.
+  std::filesystem::rename(root + "/laptop", root + "/laptop.old");
+  std::filesystem::create_symlink(outside, root + "/laptop");
+  CHECK_THROWS_WITH(open_confined(open, rules, true), doctest::Contains("a symlink is in the way"));
+  open.path = root + "/laptop";
+  CHECK_THROWS_AS(open_confined(open, rules, false), FatalError);
+  open.path = root + "/laptop/new";
+  CHECK_THROWS_AS(open_confined(open, rules, true), FatalError);
+  CHECK(std::filesystem::is_empty(outside));  // nothing was created through the link
+  // A key that is not confined gets no fd: the agent opens its path as given.
+  CHECK_FALSE(open_confined(open, Confinement{}, true).valid());
 }
 
 TEST_CASE("authorized_keys is never read or written through a symlink") {
