@@ -222,5 +222,9 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     std::fflush(stdout);
     std::_Exit(static_cast<int>(ferry::ExitCode::kFatal));
+  } catch (...) {
+    spdlog::error("failed with an unknown error");
+    std::fflush(stdout);
+    std::_Exit(static_cast<int>(ferry::ExitCode::kFatal));
   }
 }

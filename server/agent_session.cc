@@ -143,20 +143,30 @@ ExitCode serve(const AgentOptions& options) {
   FdChannel channel(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
   FrameReader in(channel);
   FrameWriter out(channel);
-  try {
-    return run_session(channel, in, out, options);
-  } catch (const FatalError& error) {
-    spdlog::debug("fatal: {}", error.what());
+  // Whatever ends the session, the client hears why, and the exit code is one of ours: an
+  // exception that is not Ferry's own (bad_alloc, a thread that could not start, a filesystem
+  // error) becomes a Fatal too, never std::terminate.
+  auto tell_client = [&](ExitCode code, const std::string& text) {
+    spdlog::debug("fatal: {}", text);
     try {
       Encoder e;
-      Fatal{static_cast<uint8_t>(error.code()), std::string(error.what()).substr(0, wire::kMaxTextBytes)}.encode(e);
+      Fatal{static_cast<uint8_t>(code), text.substr(0, wire::kMaxTextBytes)}.encode(e);
       channel.set_idle_timeout(std::chrono::seconds(5));
       out.send(MsgType::kFatal, e);
       out.flush();
     } catch (const std::exception&) {
-      spdlog::error("{}", error.what());  // the client is gone; leave a trace here at least
+      spdlog::error("{}", text);  // the client is gone; leave a trace here at least
     }
-    return error.code();
+    return code;
+  };
+  try {
+    return run_session(channel, in, out, options);
+  } catch (const FatalError& error) {
+    return tell_client(error.code(), error.what());
+  } catch (const std::exception& error) {
+    return tell_client(ExitCode::kFatal, std::string("ferry-agent failed: ") + error.what());
+  } catch (...) {
+    return tell_client(ExitCode::kFatal, "ferry-agent failed with an unknown error");
   }
 }
 

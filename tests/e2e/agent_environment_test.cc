@@ -89,3 +89,22 @@ TEST_CASE("without /proc, xattrs are still read and --delete still runs") {
   CHECK(::getxattr((dest + "/dir/file").c_str(), "user.tag", value, sizeof(value)) == 4);
   CHECK(std::string(value) == "blue");
 }
+
+TEST_CASE("an agent that fails outside Ferry's own errors tells the client, and exits with our code") {
+  if (!running_as_root()) return;  // needs another user, whose process count the limit counts
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  fs::create_directories(work / "src");
+  write_file(work / "src/a", "a");
+  fs::create_directory(work / "dest");
+  REQUIRE(::chown((work / "dest").c_str(), 65534, 65534) == 0);
+  // One process for the user and no more: the agent's first thread cannot start
+  // (std::system_error, not a FatalError), which used to end it in std::terminate.
+  std::string agent = "prlimit --nproc=1:1 setpriv --reuid=65534 --regid=65534 --clear-groups " + kAgent;
+  RunResult r = run(quote(kFerry) + " backup --agent " + quote(agent) + " " + quote(work / "src") + " " +
+                    quote(work / "dest"));
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("ferry-agent failed: ") != std::string::npos);
+  CHECK(r.err.find("connection") == std::string::npos);
+}
