@@ -40,6 +40,7 @@ void print_stats(const Summary& s) {
     fmt::print("  deleted:      {} ({} kept in the safety net)\n", s.deleted, s.kept_in_safety_net);
   }
   fmt::print("  errors:       {}\n", s.errors);
+  if (s.vanished > 0) fmt::print("  vanished:     {} (changed or gone while read)\n", s.vanished);
   fmt::print("  elapsed:      {:.2f} s\n", s.elapsed_s);
   std::fflush(stdout);
 }
@@ -61,6 +62,7 @@ void print_json(const Summary& s) {
       {"bytes_wire_received", s.bytes_wire_received},
       {"speedup", s.speedup()},
       {"errors", s.errors},
+      {"vanished", s.vanished},
       {"deleted", s.deleted},
       {"kept_in_safety_net", s.kept_in_safety_net},
       {"elapsed_s", s.elapsed_s},

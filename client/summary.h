@@ -30,6 +30,7 @@ struct Summary {
   uint64_t bytes_wire_sent = 0;
   uint64_t bytes_wire_received = 0;
   uint64_t errors = 0;
+  uint64_t vanished = 0;  // source files that vanished or kept changing (not errors: exit 24)
   uint64_t deleted = 0;
   uint64_t kept_in_safety_net = 0;
   double elapsed_s = 0;

@@ -204,14 +204,21 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   summary.files_total = stats.files_total;
   summary.bytes_total = stats.bytes_total;
   summary.errors = stats.errors + reporter.peer_errors;
+  summary.vanished = stats.vanished;
   summary.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ExitCode code = summary.errors > 0 ? ExitCode::kPartial : ExitCode::kOk;
+  ExitCode code = summary.errors > 0     ? ExitCode::kPartial
+                  : summary.vanished > 0 ? ExitCode::kVanished
+                                         : ExitCode::kOk;
   summary.exit_code = static_cast<int>(code);
   if (options.json) print_json(summary);
   else if (options.stats) print_stats(summary);
   if (code == ExitCode::kPartial) {
     spdlog::error("{} finished with {} error(s): the files named above were not copied; the rest were",
                   summary.operation, summary.errors);
+  } else if (code == ExitCode::kVanished) {
+    spdlog::warn("{} finished, but {} file(s) vanished or kept changing while read (named above): everything "
+                 "else was copied",
+                 summary.operation, summary.vanished);
   }
   return code;
 }

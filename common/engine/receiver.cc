@@ -631,14 +631,26 @@ class ReceiveSession {
 
   void on_file_failed(const FileFailed& failed) {
     // The sender has told the user why; here we only drop what was started.
+    std::optional<WantedFile> wanted;
     if (incoming_.active && incoming_.index == failed.index) {
-      --stats_.files_transferred;
+      drop_partial_basis();
+      wanted = std::move(incoming_.wanted);
       discard_incoming();
-      return;
-    }
-    if (wanted_.erase(failed.index) == 0) {
+    } else if (auto it = wanted_.find(failed.index); it != wanted_.end()) {
+      wanted = std::move(it->second);
+      wanted_.erase(it);
+      signer_.take(failed.index);  // forget the shape of a basis no data was matched against
+    } else {
       throw ProtocolError("FileFailed for entry " + std::to_string(failed.index) + ", which was not wanted");
     }
+    if (failed.flags & wire::kFailedWillRetry) {
+      // It changed while the sender read it: ask again, whole (the basis may be what changed).
+      wanted->signed_basis.reset();
+      send_want(Want{failed.index, wire::kWantRetry});
+      wanted_.emplace(failed.index, std::move(*wanted));
+      return;
+    }
+    if (failed.flags & wire::kFailedVanished) ++stats_.vanished;
     --stats_.files_transferred;
   }
 

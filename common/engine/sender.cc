@@ -60,7 +60,13 @@ struct Listed {
   ino_t ino = 0;
   bool sendable = false;  // a regular file that is not a follower in a hardlink group
   int wants = 0;          // a second Want is allowed once, as a retry
+  int change_retries = 0;  // times we told the receiver we would send it again (each allows a Want)
 };
+
+// A file that changes while it is read is read again this many times before it is given up as
+// "kept changing" (exit status 24): enough for a file saved in a burst, not so many that one
+// always being written holds up the run.
+constexpr int kMaxChangeRetries = 3;
 
 // A wanted file, with the receiver's basis signature when it has one.
 struct Request {
@@ -224,7 +230,7 @@ class SendSession {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + ", which is not a file to send");
         }
         Listed& listed = listed_[want.index];
-        if (listed.wants >= 2 || (listed.wants == 1 && !(want.flags & wire::kWantRetry))) {
+        if (listed.wants >= 2 + listed.change_retries || (listed.wants >= 1 && !(want.flags & wire::kWantRetry))) {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + " repeated");
         }
         ++listed.wants;
@@ -319,25 +325,37 @@ class SendSession {
   void send_file(int root_fd, uint64_t index, const Listed& listed, const Signature* basis,
                  PageBuffer& buf) {
     std::string shown = printable(join_path(root_, listed.path));
+    auto send_failed = [&](const std::string& reason, uint64_t flags) {
+      Encoder e;
+      FileFailed{index, reason, flags}.encode(e);
+      out_.send(MsgType::kFileFailed, e);
+    };
     auto refuse = [&](const std::string& reason) {
       fail(reason);
-      Encoder e;
-      FileFailed{index, reason}.encode(e);
-      out_.send(MsgType::kFileFailed, e);
+      send_failed(reason, 0);
+    };
+    // The source is in use, not broken: said as a warning and counted apart (exit status 24).
+    auto vanished = [&](const std::string& reason) {
+      ++stats_.vanished;
+      reporter_.report(MessageLevel::kWarning, reason);
+      send_failed(reason, wire::kFailedVanished);
     };
 
     int fd = open_source(root_fd, listed.path);
     if (fd < 0) {
-      if (errno == ENOENT) return refuse("file vanished before it could be sent: " + shown);
-      if (errno == ELOOP) return refuse("file was replaced by a symlink, not sent: " + shown);
+      if (errno == ENOENT) return vanished("file vanished before it could be sent: " + shown);
+      if (errno == ELOOP) return vanished("file was replaced by a symlink, not sent: " + shown);
       return refuse(errno_message("cannot open " + shown, errno));
     }
     UniqueFd file(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0) return refuse(errno_message("cannot stat " + shown, errno));
     if (!S_ISREG(st.st_mode) || st.st_dev != listed.dev || st.st_ino != listed.ino) {
-      return refuse("file changed type or was replaced while listed, not sent: " + shown);
+      return vanished("file changed type or was replaced while listed, not sent: " + shown);
     }
+    // What is sent is the file as it was when opened: never more than its size then, so a file
+    // being appended to still yields a consistent earlier version (below).
+    const auto size = static_cast<uint64_t>(st.st_size);
 
     spdlog::info("{}", printable(listed.path));
     FileHasher hasher;
@@ -353,8 +371,10 @@ class SendSession {
     }
     while (true) {
       // A delta is scanned where it is read: straight into the encoder's window.
-      char* into = encoder ? reinterpret_cast<char*>(encoder->space(buf.size())) : buf.data();
-      ssize_t n = ::read(fd, into, buf.size());
+      size_t room = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - total));
+      if (room == 0) break;
+      char* into = encoder ? reinterpret_cast<char*>(encoder->space(room)) : buf.data();
+      ssize_t n = ::read(fd, into, room);
       if (n < 0) {
         if (errno == EINTR) continue;
         // The receiver discards what it got so far when told the file failed.
@@ -379,18 +399,42 @@ class SendSession {
     }
     struct stat after {};
     if (::fstat(fd, &after) != 0) return refuse(errno_message("cannot stat " + shown, errno));
-    // Written to while we read it: what was read may be a mix of two versions, which the
-    // receiver's hash check cannot see (it checks what we read). It keeps its old version.
-    if (after.st_size != st.st_size || !same_time(after.st_mtim, st.st_mtim) || !same_time(after.st_ctim, st.st_ctim) ||
-        total != static_cast<uint64_t>(st.st_size)) {
-      return refuse(shown + " changed while it was being read, so it was not copied (the old copy, if any, "
-                    "is kept); run again when it is not being written");
+    bool unchanged = after.st_size == st.st_size && same_time(after.st_mtim, st.st_mtim) &&
+                     same_time(after.st_ctim, st.st_ctim) && total == size;
+    // Only grew (a log being appended to): the bytes read are the file as it was when opened,
+    // stored with the mtime it had then, so the next run sees it changed and sends the rest.
+    bool grew = !unchanged && total == size && static_cast<uint64_t>(after.st_size) > size;
+    if (grew) {
+      reporter_.report(MessageLevel::kWarning, shown + " grew while it was read: stored as it was when opened (" +
+                                                   std::to_string(size) + " bytes); the next run takes the rest");
+    } else if (!unchanged) {
+      // Written to while we read it: what was read may be a mix of two versions, which the
+      // receiver's hash check cannot see (it checks what we read). It keeps its old version,
+      // and we read the file again a few times before giving up on it.
+      if (take_change_retry(index)) {
+        spdlog::debug("{} changed while it was read: sending it again", shown);
+        return send_failed(shown + " changed while it was read", wire::kFailedWillRetry);
+      }
+      return vanished(shown + " kept changing while it was read (" + std::to_string(kMaxChangeRetries + 1) +
+                      " tries), so it was not copied (the old copy, if any, is kept); run again when it is not "
+                      "being written");
     }
-    FileEnd end{index, total, after.st_mtim.tv_sec, static_cast<uint32_t>(after.st_mtim.tv_nsec), hasher.digest()};
+    const timespec& mtime = grew ? st.st_mtim : after.st_mtim;
+    FileEnd end{index, total, mtime.tv_sec, static_cast<uint32_t>(mtime.tv_nsec), hasher.digest()};
     Encoder e;
     end.encode(e);
     out_.send(MsgType::kFileEnd, e);
     ++stats_.files_transferred;
+  }
+
+  // Whether a file that changed while read may be sent again; if so, the receiver's retry Want
+  // is now allowed.
+  bool take_change_retry(uint64_t index) {
+    std::lock_guard lock(mutex_);
+    Listed& listed = listed_[index];
+    if (listed.change_retries >= kMaxChangeRetries) return false;
+    ++listed.change_retries;
+    return true;
   }
 
   Channel& channel_;

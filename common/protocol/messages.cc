@@ -335,12 +335,18 @@ FileEnd FileEnd::decode(std::string_view payload) {
 void FileFailed::encode(Encoder& e) const {
   e.varint(index);
   e.bytes(reason);
+  e.varint(flags);
 }
 FileFailed FileFailed::decode(std::string_view payload) {
   Decoder d(payload);
   FileFailed m;
   m.index = d.varint_max("index", kMaxIndex);
   m.reason = std::string(d.bytes("reason", kMaxTextBytes));
+  m.flags = d.varint("flags");
+  if (m.flags & ~kFailedKnownFlags) throw ProtocolError("unknown FileFailed flags " + std::to_string(m.flags));
+  if ((m.flags & kFailedWillRetry) && (m.flags & kFailedVanished)) {
+    throw ProtocolError("FileFailed both retries and gives up");
+  }
   d.expect_end("FileFailed");
   return m;
 }

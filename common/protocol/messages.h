@@ -127,6 +127,7 @@ struct FileEnd {
 struct FileFailed {
   uint64_t index = 0;
   std::string reason;
+  uint64_t flags = 0;  // wire::kFailedWillRetry, wire::kFailedVanished
   void encode(Encoder& e) const;
   static FileFailed decode(std::string_view payload);
 };

@@ -15,10 +15,11 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 
 // Version 2 added compression (Compressed frames, the compression fields of Open) and the
 // rate limit. Version 3 added mirroring (--delete, the safety net, filter rules in Open) and
-// the sender's listing errors in EndOfList. Nothing was ever released speaking an older
-// version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 3;
-inline constexpr uint32_t kMinProtocolVersion = 3;
+// the sender's listing errors in EndOfList. Version 4 added the flags of FileFailed (a file the
+// sender sends again, a file that vanished or kept changing). Nothing was ever released
+// speaking an older version, so none is kept.
+inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kMinProtocolVersion = 4;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -85,6 +86,15 @@ inline constexpr uint64_t kCapabilities = kCapZstd;
 inline constexpr uint64_t kWantHasSignature = 1u << 0;  // block signatures of a basis follow
 inline constexpr uint64_t kWantRetry = 1u << 1;         // send whole: the delta did not verify
 inline constexpr uint64_t kWantKnownFlags = kWantHasSignature | kWantRetry;
+
+// FileFailed flags.
+// The file changed while it was read; the sender sends it again once the receiver asks with a
+// Want carrying kWantRetry (whole, without a signature). What arrived for it is dropped.
+inline constexpr uint64_t kFailedWillRetry = 1u << 0;
+// The file vanished, or kept changing through every retry: not an error of the transfer but of
+// a source in use, counted apart (exit status 24, as rsync's).
+inline constexpr uint64_t kFailedVanished = 1u << 1;
+inline constexpr uint64_t kFailedKnownFlags = kFailedWillRetry | kFailedVanished;
 
 // FileDelta operations. On the wire: never renumber.
 inline constexpr uint8_t kOpCopy = 1;     // first:varint count:varint  (basis blocks)

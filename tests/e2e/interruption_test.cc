@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "e2e/e2e.h"
@@ -364,32 +365,112 @@ TEST_CASE("a full disk stops the run with a clear message; the file in progress 
   }
 }
 
-TEST_CASE("a source file written to while it is read is reported and not stored as a mix") {
+namespace {
+
+// Runs `act` in a child process while `command` runs; ends the child (by its pid) afterwards.
+RunResult run_while(const std::string& command, const std::function<void()>& act) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    act();
+    ::_exit(0);
+  }
+  RunResult r = run(command);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a log appended to while it is read is stored as it was when opened, and whole the next run") {
   TempDir work;
   std::string src = work / "src", dest = work / "dest";
   fs::create_directories(src);
-  write_random(src + "/growing.log", 4 << 20, 1);
+  write_random(src + "/growing.log", 8 << 20, 1);
   std::ofstream(src + "/quiet") << "still";
-  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
-  Snapshot before = snapshot(dest);
-  write_random(src + "/growing.log", 8 << 20, 2);
-  std::ofstream(src + "/quiet") << "still, v2";
-
-  // A writer that appends a line every 20 ms while a slow backup reads the file.
-  pid_t writer = ::fork();
-  if (writer == 0) {
-    for (int i = 0;; ++i) {
+  std::string backup = quote(kFerry) + " backup --bwlimit 2M " + quote(src) + " " + quote(dest);
+  RunResult r = run_while(backup, [&] {
+    for (int i = 0;; ++i) {  // a line every 20 ms while the slow backup reads the file
       std::ofstream(src + "/growing.log", std::ios::app) << "line " << i << "\n";
       ::usleep(20'000);
     }
-  }
-  RunResult r = run(quote(kFerry) + " backup --bwlimit 2M " + quote(src) + " " + quote(dest));
-  ::kill(writer, SIGKILL);
-  ::waitpid(writer, nullptr, 0);
+  });
   INFO(r.err);
-  CHECK(r.code == 3);
-  CHECK(r.err.find(src + "/growing.log changed while it was being read, so it was not copied") != std::string::npos);
-  Snapshot after = snapshot(dest);
-  CHECK(after.at("growing.log").sha256 == before.at("growing.log").sha256);  // the old version, whole
-  CHECK(after.at("quiet").sha256 == snapshot(src).at("quiet").sha256);      // the rest was copied
+  CHECK(r.code == 0);  // a consistent earlier version is a success, said as a warning
+  std::string stored = slurp(dest + "/growing.log"), now = slurp(src + "/growing.log");
+  CHECK(r.err.find(src + "/growing.log grew while it was read: stored as it was when opened (" +
+                   std::to_string(stored.size()) + " bytes)") != std::string::npos);
+  REQUIRE(now.size() > stored.size());
+  CHECK(stored.size() >= (8u << 20));
+  CHECK(now.compare(0, stored.size(), stored) == 0);  // exactly the prefix
+  CHECK(slurp(dest + "/quiet") == "still");
+  // Once the writer stops, the next run takes the rest: the log is not left behind forever.
+  RunResult again = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  CHECK(again.code == 0);
+  CHECK(slurp(dest + "/growing.log") == now);
+}
+
+TEST_CASE("a file rewritten while it is read is read again, and one that keeps changing gets exit 24") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  write_random(src + "/busy.db", 4 << 20, 1);
+  write_random(src + "/once.db", 4 << 20, 2);
+  std::ofstream(src + "/quiet") << "still";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  Snapshot before = snapshot(dest);
+  write_random(src + "/busy.db", 4 << 20, 3);
+  write_random(src + "/once.db", 4 << 20, 4);
+  std::ofstream(src + "/quiet") << "still, v2";
+
+  SUBCASE("changed once: the second read is stored") {
+    std::string backup = quote(kFerry) + " backup -v --bwlimit 2M " + quote(work / "src") + " " + quote(dest);
+    RunResult r = run_while(backup, [&] {
+      ::usleep(700'000);  // well inside the first read of busy.db (4 MiB at 2 MiB/s)
+      write_random(src + "/busy.db", 4 << 20, 5);  // same size, new bytes: a rewrite, not growth
+    });
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(snapshot(dest).at("busy.db").sha256 == snapshot(src).at("busy.db").sha256);
+  }
+  SUBCASE("always changing: given up after the retries, the old copy kept, exit 24") {
+    std::string backup = quote(kFerry) + " backup --json --bwlimit 8M " + quote(src) + " " + quote(dest);
+    RunResult r = run_while(backup, [&] {
+      for (unsigned i = 0;; ++i) {  // rewrites the first page every 20 ms, never growing
+        std::fstream f(src + "/busy.db", std::ios::in | std::ios::out | std::ios::binary);
+        f << "rewrite " << i;
+        f.close();
+        ::usleep(20'000);
+      }
+    });
+    INFO(r.err);
+    CHECK(r.code == 24);
+    CHECK(r.err.find(src + "/busy.db kept changing while it was read (4 tries), so it was not copied") !=
+          std::string::npos);
+    CHECK(json_field(r.out, "vanished") == 1);
+    CHECK(json_field(r.out, "errors") == 0);
+    Snapshot after = snapshot(dest);
+    CHECK(after.at("busy.db").sha256 == before.at("busy.db").sha256);  // the old version, whole
+    CHECK(after.at("once.db").sha256 == snapshot(src).at("once.db").sha256);  // the rest was copied
+    CHECK(after.at("quiet").sha256 == snapshot(src).at("quiet").sha256);
+  }
+}
+
+TEST_CASE("a file that vanishes before it is sent gets exit 24, not a failure") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  write_random(src + "/a-large", 6 << 20, 1);
+  std::ofstream(src + "/z-removed") << "here when listed";
+  RunResult r = run_while(quote(kFerry) + " backup --json --bwlimit 2M " + quote(src) + " " + quote(dest), [&] {
+    ::usleep(500'000);  // listed by now; a-large takes three seconds to send
+    ::unlink((src + "/z-removed").c_str());
+  });
+  INFO(r.err);
+  CHECK(r.code == 24);
+  CHECK(r.err.find("file vanished before it could be sent: " + src + "/z-removed") != std::string::npos);
+  CHECK(json_field(r.out, "vanished") == 1);
+  CHECK(json_field(r.out, "errors") == 0);
+  CHECK(fs::exists(dest + "/a-large"));
+  CHECK_FALSE(fs::exists(dest + "/z-removed"));
 }

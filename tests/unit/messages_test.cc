@@ -219,6 +219,15 @@ TEST_CASE("control messages round-trip and check their fields") {
   a.encode(excluded_alone);
   CHECK_THROWS_WITH(Open::decode(excluded_alone.data()), "protocol error: Open asks for delete-excluded without delete");
 
+  Encoder failed_e;
+  FileFailed{7, "gone", wire::kFailedVanished}.encode(failed_e);
+  FileFailed failed_back = FileFailed::decode(failed_e.data());
+  CHECK(failed_back.index == 7);
+  CHECK(failed_back.reason == "gone");
+  CHECK(failed_back.flags == wire::kFailedVanished);
+  Encoder both_e;
+  FileFailed{7, "gone", wire::kFailedVanished | wire::kFailedWillRetry}.encode(both_e);
+  CHECK_THROWS_WITH(FileFailed::decode(both_e.data()), "protocol error: FileFailed both retries and gives up");
 
   Encoder list_end;
   EndOfList{12, 3}.encode(list_end);
@@ -266,14 +275,14 @@ TEST_CASE("control messages round-trip and check their fields") {
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.3.0";
+  h.software_version = "0.4.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x03\x03\x05" "0.3.0" "\x01\x00", 10);
+  const std::string expected("\x04\x04\x05" "0.4.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 3);
+  CHECK(back.protocol_version == 4);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.3.0");
+  CHECK(back.software_version == "0.4.0");
 }
