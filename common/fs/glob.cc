@@ -1,6 +1,7 @@
 #include "fs/glob.h"
 
-#include <utility>
+#include <bitset>
+#include <map>
 
 namespace ferry {
 namespace {
@@ -30,57 +31,70 @@ size_t read_class(std::string_view glob, std::bitset<256>* members) {
   return i + 1;
 }
 
-}  // namespace
-
-// A set of pattern positions: a flag each for membership in O(1), and the list of members so a
-// step visits only the live ones.
-class Glob::Positions {
- public:
-  explicit Positions(size_t count) : in_(count, false) {}
-
-  bool insert(size_t position) {
-    if (in_[position]) return false;
-    in_[position] = true;
-    members_.push_back(static_cast<uint32_t>(position));
-    return true;
-  }
-  bool contains(size_t position) const { return in_[position]; }
-  bool empty() const { return members_.empty(); }
-  const std::vector<uint32_t>& members() const { return members_; }
-  void clear() {
-    for (uint32_t position : members_) in_[position] = false;
-    members_.clear();
-  }
-
- private:
-  std::vector<bool> in_;
-  std::vector<uint32_t> members_;
+// One token of a pattern: a star, or the set of bytes it takes before moving on.
+struct Token {
+  bool star = false;
+  bool crosses_slash = false;  // "**"
+  std::bitset<256> takes;
 };
 
-Glob::Glob(std::string_view pattern) {
+std::vector<Token> read_tokens(std::string_view pattern) {
+  std::vector<Token> tokens;
   for (size_t g = 0; g < pattern.size();) {
+    Token token;
     char p = pattern[g];
-    std::bitset<256> members;
     size_t class_length = 0;
     if (p == '*') {
-      size_t after = g;
-      while (after < pattern.size() && pattern[after] == '*') ++after;
-      tokens_.push_back({after - g > 1 ? Kind::kStars : Kind::kStar});
+      // A run of stars is one token, so two stars are never adjacent.
+      size_t after = pattern.find_first_not_of('*', g);
+      if (after == std::string_view::npos) after = pattern.size();
+      token.star = true;
+      token.crosses_slash = after - g > 1;
       g = after;
     } else if (p == '?') {
-      tokens_.push_back({Kind::kOneButSlash});
+      token.takes.set().reset('/');
       ++g;
-    } else if (p == '[' && (class_length = read_class(pattern.substr(g), &members)) > 0) {
-      tokens_.push_back({Kind::kClass, 0, static_cast<uint32_t>(classes_.size())});
-      classes_.push_back(members);
+    } else if (p == '[' && (class_length = read_class(pattern.substr(g), &token.takes)) > 0) {
       g += class_length;
     } else if (p == '\\' && g + 1 < pattern.size()) {
-      tokens_.push_back({Kind::kByte, static_cast<unsigned char>(pattern[g + 1])});
+      token.takes.set(static_cast<unsigned char>(pattern[g + 1]));
       g += 2;
     } else {
-      tokens_.push_back({Kind::kByte, static_cast<unsigned char>(p)});
+      token.takes.set(static_cast<unsigned char>(p));
       ++g;
     }
+    tokens.push_back(token);
+  }
+  return tokens;
+}
+
+void set_position(std::vector<uint64_t>& words, size_t at, size_t position) {
+  words[at + position / 64] |= uint64_t{1} << (position % 64);
+}
+
+}  // namespace
+
+Glob::Glob(std::string_view pattern) {
+  std::vector<Token> tokens = read_tokens(pattern);
+  whole_ = tokens.size();
+  words_ = whole_ / 64 + 1;
+  stars_.assign(words_, 0);
+  double_stars_.assign(words_, 0);
+  std::vector<uint64_t> column(256 * words_, 0);  // the positions that take each byte
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].star) set_position(stars_, 0, i);
+    if (tokens[i].crosses_slash) set_position(double_stars_, 0, i);
+    for (unsigned c = 0; c < 256; ++c) {
+      if (tokens[i].takes.test(c)) set_position(column, c * words_, i);
+    }
+  }
+  // Bytes with the same column share a row: "*.o" keeps three, not 256.
+  std::map<std::vector<uint64_t>, uint8_t> row_of_column;
+  for (unsigned c = 0; c < 256; ++c) {
+    std::vector<uint64_t> one(column.begin() + c * words_, column.begin() + (c + 1) * words_);
+    auto [it, added] = row_of_column.try_emplace(std::move(one), static_cast<uint8_t>(row_of_column.size()));
+    if (added) takes_.insert(takes_.end(), it->first.begin(), it->first.end());
+    row_of_byte_[c] = it->second;
   }
 }
 
@@ -88,58 +102,51 @@ bool Glob::matches(std::string_view text, size_t* steps) const { return run(text
 
 bool Glob::matches_some_tail(std::string_view text, size_t* steps) const { return run(text, true, steps); }
 
-bool Glob::takes(const Token& token, unsigned char c) const {
-  switch (token.kind) {
-    case Kind::kByte:
-      return c == token.byte;
-    case Kind::kOneButSlash:
-      return c != '/';
-    case Kind::kClass:
-      return classes_[token.class_index].test(c);
-    case Kind::kStar:
-    case Kind::kStars:
-      break;
-  }
-  return false;
-}
-
-// A star may match nothing, so reaching it also reaches the position after it (and after that
-// one, were stars ever adjacent: a run of them is one token, so they are not).
-void Glob::add_with_empty_stars(size_t position, Positions* to) const {
-  while (to->insert(position) && position < tokens_.size() &&
-         (tokens_[position].kind == Kind::kStar || tokens_[position].kind == Kind::kStars)) {
-    ++position;
+// A star may match nothing, so a live star makes the position after it live too. One hop is
+// enough: the position after a star is never a star.
+void Glob::add_empty_stars(Positions* live) const {
+  uint64_t carry = 0;  // the top position of the word below, moving up one
+  for (size_t w = 0; w < words_; ++w) {
+    uint64_t at_star = (*live)[w] & stars_[w];
+    (*live)[w] |= (at_star << 1) | carry;
+    carry = at_star >> 63;
   }
 }
 
-// Position i means "tokens [0, i) have matched the text read so far"; tokens_.size() means the
-// whole pattern has. Each byte moves every live position at once, so no choice is ever undone.
+// Each byte moves every live position at once: a token that takes the byte moves its position up
+// one, a star that takes it stays. No choice is ever made, so none is ever undone.
 bool Glob::run(std::string_view text, bool from_each_component, size_t* steps) const {
-  const size_t whole = tokens_.size();
-  Positions now(whole + 1), next(whole + 1);
-  add_with_empty_stars(0, &now);
+  Positions start(words_, 0);
+  start[0] = 1;
+  add_empty_stars(&start);
+  Positions live = start;
+  Positions next(words_);
   size_t work = 0;
   for (char byte : text) {
     unsigned char c = static_cast<unsigned char>(byte);
-    for (uint32_t position : now.members()) {
-      ++work;
-      if (position == whole) continue;  // the pattern is used up; more text ends this way
-      const Token& token = tokens_[position];
-      bool star_takes_it = token.kind == Kind::kStars || (token.kind == Kind::kStar && c != '/');
-      if (star_takes_it) {
-        add_with_empty_stars(position, &next);
-      } else if (takes(token, c)) {
-        add_with_empty_stars(position + 1, &next);
-      }
+    const uint64_t* takes = &takes_[row_of_byte_[c] * words_];
+    const Positions& stay = c == '/' ? double_stars_ : stars_;
+    uint64_t carry = 0;
+    uint64_t any = 0;
+    for (size_t w = 0; w < words_; ++w) {
+      uint64_t moved = live[w] & takes[w];
+      next[w] = (moved << 1) | carry | (live[w] & stay[w]);
+      carry = moved >> 63;
+      any |= next[w];
     }
+    work += words_;
+    add_empty_stars(&next);
     // A tail starting at the next component is one more way in, followed in the same pass.
-    if (from_each_component && c == '/') add_with_empty_stars(0, &next);
-    std::swap(now, next);
-    next.clear();
-    if (now.empty() && !from_each_component) break;
+    if (from_each_component && c == '/') {
+      for (size_t w = 0; w < words_; ++w) next[w] |= start[w];
+    } else if (any == 0 && !from_each_component) {
+      live.swap(next);
+      break;
+    }
+    live.swap(next);
   }
   if (steps != nullptr) *steps += work;
-  return now.contains(whole);
+  return (live[whole_ / 64] >> (whole_ % 64)) & 1;
 }
 
 bool glob_match(std::string_view glob, std::string_view text) { return Glob(glob).matches(text); }
