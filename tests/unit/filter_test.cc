@@ -36,14 +36,14 @@ TEST_CASE("globs: the corners of classes, escapes and runs of stars") {
   CHECK(glob_match("[!]a]", "b"));
   CHECK_FALSE(glob_match("[!]a]", "]"));
   CHECK(glob_match("[^a]", "b"));
-  CHECK(glob_match("[\\]]", "]"));  // escaped inside the class
-  CHECK(glob_match("[a-]", "-"));    // a '-' before the ']' is a member, not a range
+  CHECK(glob_match("[\\]]", "]"));       // escaped inside the class
+  CHECK(glob_match("[a-]", "-"));        // a '-' before the ']' is a member, not a range
   CHECK_FALSE(glob_match("[!a]", "/"));  // no class matches '/', negated or not
   CHECK(glob_match("[ab", "[ab"));       // no ']': the '[' is a literal
   CHECK(glob_match("\\[a]", "[a]"));
   CHECK(glob_match("a\\", "a\\"));  // a trailing '\' is itself
-  CHECK(glob_match("***", "a/b"));     // a run of stars is "**"
-  CHECK(glob_match("a**", "a"));       // "**" may match nothing
+  CHECK(glob_match("***", "a/b"));  // a run of stars is "**"
+  CHECK(glob_match("a**", "a"));    // "**" may match nothing
   CHECK(glob_match("a/**/b", "a/x/y/b"));
   CHECK_FALSE(glob_match("a/**/b", "a/b"));  // both slashes are in the pattern
   CHECK(glob_match("*/*", "a/b"));
