@@ -73,7 +73,9 @@ struct PendingLink {
   uint64_t leader = 0;
 };
 
-bool is_disk_full(int err) { return err == ENOSPC || err == EDQUOT; }
+// Errors that say the destination as a whole can take no more: the run ends at the first,
+// with its cause, instead of failing every file that follows.
+bool ends_the_run(int err) { return err == ENOSPC || err == EDQUOT || err == EROFS; }
 
 class ReceiveSession {
  public:
@@ -128,6 +130,7 @@ class ReceiveSession {
 
  private:
   void fail(const std::string& text) {
+    check_still_writable("");
     ++stats_.errors;
     reporter_.report(MessageLevel::kError, text);
   }
@@ -249,7 +252,7 @@ class ReceiveSession {
         // 0700 until the end of the run, so a read-only directory can still be filled.
         changed_ = true;
         if (::mkdirat(dir, leaf.c_str(), 0700) != 0) {
-          if (is_disk_full(errno)) throw_disk_full(entry.path, errno);
+          if (ends_the_run(errno)) throw_unwritable(entry.path, errno);
           return fail(errno_message("cannot create directory " + root_.shown(entry.path), errno));
         }
       } else if (!options_.keep_owner && (existing->st_mode & S_IRWXU) != S_IRWXU) {
@@ -373,7 +376,7 @@ class ReceiveSession {
       default: FERRY_CHECK(false);
     }
     if (rc != 0) {
-      if (is_disk_full(errno)) throw_disk_full(entry.path, errno);
+      if (ends_the_run(errno)) throw_unwritable(entry.path, errno);
       return fail(errno_message(std::string("cannot create ") + file_type_name(entry.type) + " " +
                                     root_.shown(entry.path), errno));
     }
@@ -428,7 +431,7 @@ class ReceiveSession {
     if (!incoming_.fd.valid()) {
       int err = errno;
       incoming_.tmp_name.clear();
-      if (is_disk_full(err)) throw_disk_full(path, err);
+      if (ends_the_run(err)) throw_unwritable(path, err);
       incoming_.error = errno_message("cannot create a file in the directory of " + root_.shown(path), err);
     }
   }
@@ -539,7 +542,7 @@ class ReceiveSession {
       if (n < 0) {
         if (errno == EINTR) continue;
         int err = errno;
-        if (is_disk_full(err)) throw_disk_full(incoming_.entry.path, err);
+        if (ends_the_run(err)) throw_unwritable(incoming_.entry.path, err);
         incoming_.error = errno_message("write error in " + root_.shown(incoming_.entry.path), err);
         return;
       }
@@ -731,15 +734,29 @@ class ReceiveSession {
     }
     if (removed_dir) root_.forget();  // a cached folder may have been inside it
     if (err == 0) return;
+    if (ends_the_run(err)) throw_unwritable(path, err);
     ::unlinkat(tmp_dir, tmp.c_str(), 0);
     fail(errno_message("cannot put " + root_.shown(path) + " in place", err));
   }
 
-  [[noreturn]] void throw_disk_full(const std::string& path, int err) {
+  [[noreturn]] void throw_unwritable(const std::string& path, int err) {
     discard_incoming();
-    throw FatalError(errno_message("cannot write " + root_.shown(path), err) +
-                     ": the destination is full; free space there and run again (files already "
-                     "copied are complete, nothing was left half-written)");
+    std::string what = err == EROFS ? ": the destination's file system became read-only (the kernel does this after a "
+                                      "disk error: see its log); repair it and run again"
+                                    : ": the destination is full; free space there and run again";
+    throw FatalError(errno_message("cannot write " + root_.shown(path), err) + what +
+                     " (files already copied are complete, nothing was left half-written)");
+  }
+
+  // A write failed in a way that names no errno we can see (a metadata call, a rename): first
+  // make sure the destination can still be written at all, by creating a file where we keep
+  // our own. One that cannot ends the run with that cause, instead of one error per file.
+  void check_still_writable(const std::string& path) {
+    if (state_ == nullptr) return;
+    const char* probe = "write-probe";
+    UniqueFd fd(::openat(state_->tmp_dir(), probe, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid() && ends_the_run(errno)) throw_unwritable(path, errno);
+    if (fd.valid()) ::unlinkat(state_->tmp_dir(), probe, 0);
   }
 
   // Where a new version of `path` is made before it is renamed over the real name: in

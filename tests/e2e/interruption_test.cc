@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -320,6 +321,84 @@ class SmallDisk {
 
 }  // namespace
 
+namespace {
+
+// Runs `act` in a child process while `command` runs; ends the child (by its pid) afterwards.
+RunResult run_while(const std::string& command, const std::function<void()>& act) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    act();
+    ::_exit(0);
+  }
+  RunResult r = run(command);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  return r;
+}
+
+// An ext4 image on a loop device, mounted errors=remount-ro: trigger_error() makes the kernel
+// record a file-system error, and the file system then refuses every write (EROFS), open
+// files or not, as it does after a real disk error.
+class Ext4Disk {
+ public:
+  Ext4Disk(const std::string& image, const std::string& path, int mib) : image_(image), path_(path) {
+    fs::create_directories(path);
+    mounted_ = run("truncate -s " + std::to_string(mib) + "M " + quote(image) + " && mkfs.ext4 -q " + quote(image) +
+                   " && mount -o loop,errors=remount-ro " + quote(image) + " " + quote(path))
+                   .code == 0;
+  }
+  ~Ext4Disk() {
+    if (mounted_) run("umount " + quote(path_));
+  }
+  bool mounted() const { return mounted_; }
+  bool trigger_error() const {
+    RunResult dev = run("basename $(findmnt -n -o SOURCE " + quote(path_) + ")");
+    std::string name = dev.out.substr(0, dev.out.find('\n'));
+    return run("echo ferry-test > /sys/fs/ext4/" + name + "/trigger_fs_error").code == 0;
+  }
+
+ private:
+  std::string image_, path_;
+  bool mounted_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a destination that turns read-only mid-run ends the run at once, with that cause") {
+  if (!running_as_root()) {
+    MESSAGE("skipped: mounting a file system needs root");
+    return;
+  }
+  TempDir work;
+  std::string src = work / "src", dest = work / "disk";
+  fs::create_directories(src);
+  for (int i = 0; i < 40; ++i) write_random(src + "/f" + std::to_string(100 + i), 64 << 10, static_cast<unsigned>(i));
+  Ext4Disk disk(work / "disk.img", dest, 64);
+  REQUIRE(disk.mounted());
+  // 40 files of 64 KiB at 256 KiB/s: the error comes while most are still to be written.
+  RunResult r = run_while(quote(kFerry) + " backup --bwlimit 256K " + quote(src) + " " + quote(dest), [&] {
+    ::usleep(1'500'000);
+    disk.trigger_error();
+  });
+  INFO(r.err);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("the destination's file system became read-only") != std::string::npos);
+  // One message, not one per file that could not be written.
+  size_t lines = std::count(r.err.begin(), r.err.end(), '\n');
+  CHECK(lines <= 2);
+  // What is under a real name is whole.
+  Snapshot source = snapshot(src), stored = snapshot(dest);
+  size_t complete = 0;
+  for (const auto& [path, entry] : stored) {
+    if (path.empty() || path.starts_with(".ferry-state") || path == "lost+found") continue;
+    CAPTURE(path);
+    REQUIRE(source.count(path) == 1);
+    CHECK(entry.sha256 == source.at(path).sha256);
+    ++complete;
+  }
+  CHECK(complete < 40);  // the error came mid-run
+}
+
 TEST_CASE("a full disk stops the run with a clear message; the file in progress is removed, the rest untouched") {
   if (!running_as_root()) {
     MESSAGE("skipped: mounting a small file system needs root");
@@ -364,23 +443,6 @@ TEST_CASE("a full disk stops the run with a clear message; the file in progress 
     check_full(run(quote(kFerry) + " restore " + quote(backup) + " " + quote(dest)), dest, before);
   }
 }
-
-namespace {
-
-// Runs `act` in a child process while `command` runs; ends the child (by its pid) afterwards.
-RunResult run_while(const std::string& command, const std::function<void()>& act) {
-  pid_t child = ::fork();
-  if (child == 0) {
-    act();
-    ::_exit(0);
-  }
-  RunResult r = run(command);
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  return r;
-}
-
-}  // namespace
 
 TEST_CASE("a log appended to while it is read is stored as it was when opened, and whole the next run") {
   TempDir work;
