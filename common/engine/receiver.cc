@@ -727,8 +727,18 @@ class ReceiveSession {
     if (::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) != 0) {
       err = errno;
       if (err == EISDIR || err == ENOTEMPTY || err == EEXIST) {
-        removed_dir = true;
-        err = remove_tree_at(dir, leaf);
+        // A folder where the sender now has a file. What it holds was never listed (nothing is
+        // listed below a file), so only a mirror run (--delete) may remove a folder with
+        // contents; otherwise it stays, as rsync leaves it without --delete or --force.
+        err = options_.delete_extraneous ? remove_tree_at(dir, leaf)
+                                         : (::unlinkat(dir, leaf.c_str(), AT_REMOVEDIR) == 0 ? 0 : errno);
+        if (err == ENOTEMPTY || err == EEXIST) {
+          ::unlinkat(tmp_dir, tmp.c_str(), 0);
+          return fail(root_.shown(path) + " is a folder with contents on the destination, where the source now has "
+                      "a file: it was left as it is. Run with --delete to replace it (what it holds then goes to the "
+                      "safety net)");
+        }
+        removed_dir = err == 0;
         if (err == 0 && ::renameat(tmp_dir, tmp.c_str(), dir, leaf.c_str()) != 0) err = errno;
       }
     }

@@ -261,3 +261,34 @@ TEST_CASE("with the safety net, a stale temporary-looking file is moved into it,
   REQUIRE(!net.empty());
   CHECK(fs::exists(net + "/docs/" + stale));
 }
+
+TEST_CASE("without --delete, a folder with contents is not replaced by a file; an empty one is") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src + "/photos");
+  std::ofstream(src + "/photos/a.jpg") << "a";
+  fs::create_directories(src + "/empty");
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  std::ofstream(dest + "/photos/only-in-the-backup.jpg") << "kept from an older source";
+  // The source replaces both folders with files.
+  fs::remove_all(src + "/photos");
+  fs::remove_all(src + "/empty");
+  std::ofstream(src + "/photos") << "now a file";
+  std::ofstream(src + "/empty") << "now a file too";
+  RunResult r = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  INFO(r.err);
+  CHECK(r.code == 3);
+  CHECK(r.err.find(dest + "/photos is a folder with contents on the destination, where the source now has a file: "
+                          "it was left as it is. Run with --delete") != std::string::npos);
+  CHECK(slurp(dest + "/photos/only-in-the-backup.jpg") == "kept from an older source");
+  CHECK(slurp(dest + "/photos/a.jpg") == "a");
+  CHECK(slurp(dest + "/empty") == "now a file too");  // nothing was lost replacing it
+  CHECK(fs::is_empty(dest + "/.ferry-state/tmp"));
+  // A mirror run replaces it, keeping what it held in the safety net.
+  RunResult mirror = run(quote(kFerry) + " backup --delete " + quote(src) + " " + quote(dest));
+  CHECK(mirror.code == 0);
+  CHECK(slurp(dest + "/photos") == "now a file");
+  std::string net = only_safety_net_folder(dest);
+  REQUIRE(!net.empty());
+  CHECK(slurp(net + "/photos/only-in-the-backup.jpg") == "kept from an older source");
+}

@@ -114,7 +114,7 @@ TEST_CASE("a mirror replaces entries of another type, and never writes through a
   fs::create_directories(dest + "/was-dir/sub");
   std::ofstream(dest + "/was-dir/sub/old") << "old";
   fs::create_directory_symlink(outside.path(), dest + "/was-link");
-  RunResult b = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  RunResult b = run(quote(kFerry) + " backup --delete " + quote(src) + " " + quote(dest));
   INFO(b.err);
   REQUIRE(b.code == 0);
   CHECK(fs::is_empty(outside.path()));
