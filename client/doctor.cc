@@ -221,6 +221,13 @@ void check_probe(const ProbeReport& r, double skew_s, const std::string& path, R
   } else {
     report.pass("clock", "the clocks agree within " + seconds_text(std::abs(skew_s)));
   }
+  if (r.fs_kind == "fuse") {
+    report.warn("file system", path + " is on a FUSE file system (sshfs, GlusterFS, ceph-fuse, s3fs…), where a "
+                "batched flush reaches nothing: each file is flushed on its own before it is put in place, which is "
+                "slower", "back up to a local file system on that machine if you can");
+  } else if (!r.fs_kind.empty()) {
+    report.pass("file system", r.fs_kind);
+  }
   check_last_run(r, path, report);
   std::string space = human_bytes(r.free_bytes) + " free of " + human_bytes(r.total_bytes);
   if (r.total_bytes > 0 && (r.free_bytes < (uint64_t{1} << 30) || r.free_bytes * 20 < r.total_bytes)) {
@@ -333,6 +340,7 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
       // The agent chose these lines: escaped once here, they are safe in every step below.
       probe.last_run = printable(probe.last_run);
       probe.holder = printable(probe.holder);
+      probe.fs_kind = printable(probe.fs_kind);
       break;
     }
     int64_t midpoint = sent + (now_ns() - sent) / 2;

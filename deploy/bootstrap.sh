@@ -12,6 +12,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
   # tests and benchmark: a real sshd and the tool we compare against
   openssh-server openssh-client rsync attr
+  # tests: a FUSE destination (bindfs), and which flush calls the agent makes (strace)
+  bindfs strace
   # bench/bench.py
   python3 e2fsprogs
 )

@@ -17,6 +17,7 @@
 #include "engine/sender.h"
 #include "engine/session.h"
 #include "fs/confined_root.h"
+#include "fs/platform.h"
 #include "fs/tree_walker.h"
 #include "transport/fd_channel.h"
 
@@ -66,6 +67,8 @@ ProbeReport probe(const std::string& path) {
   r.parent_exists = ::stat(parent.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   const std::string& there = r.exists ? path : parent;
   r.writable = ::access(there.c_str(), W_OK) == 0;
+  UniqueFd there_fd(::open(there.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (there_fd.valid()) r.fs_kind = platform::file_system_kind(there_fd.get());
   struct statvfs vfs {};
   if (::statvfs(there.c_str(), &vfs) == 0) {
     r.read_only_fs = vfs.f_flag & ST_RDONLY;

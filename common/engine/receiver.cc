@@ -82,7 +82,8 @@ class ReceiveSession {
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
                  const ReceiverOptions& options, ConfinedRoot& root, DestinationState* state)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root), state_(state),
-        apply_{options.keep_owner} {}
+        apply_{options.keep_owner},
+        fsync_each_(options.flush_to_disk && !options.dry_run && !platform::syncfs_reaches_disk(root.root_fd())) {}
 
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
   // in .ferry-state/tmp: the next run resumes from it, or removes it.
@@ -617,11 +618,17 @@ class ReceiveSession {
     entry.mtime_nsec = end.mtime_nsec;
     std::string problem = apply_metadata_fd(incoming_.fd.get(), entry, apply_);
     if (!problem.empty()) fail(shown + ": " + problem);
+    if (fsync_each_ && ::fsync(incoming_.fd.get()) != 0) {
+      int err = errno;
+      if (ends_the_run(err)) throw_unwritable(entry.path, err);
+      fail(errno_message("cannot flush " + shown + " to disk", err) + "; the old version was kept");
+      return discard_incoming();
+    }
     incoming_.fd.reset();
     std::string tmp = std::move(incoming_.tmp_name);
     incoming_.tmp_name.clear();
     bool in_state = state_ != nullptr && incoming_.tmp_dir == state_->tmp_dir();
-    if (options_.flush_to_disk && in_state) {
+    if (options_.flush_to_disk && in_state && !fsync_each_) {
       install_when_on_disk(std::move(tmp), entry.path, end.size);
     } else {
       install(incoming_.tmp_dir, tmp, incoming_.dir.get(), entry.path);
@@ -909,6 +916,23 @@ class ReceiveSession {
 
   // ---- the end of the run ----
 
+  // Puts what the run wrote on disk: one syncfs, or where that flushes nothing (FUSE) the
+  // folders that received renames, each file having been fsynced before its own.
+  void flush_run() {
+    if (!fsync_each_) {
+      if (::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+      return;
+    }
+    std::set<std::string> folders = dirs_written_;
+    folders.insert("");
+    for (const std::string& folder : folders) {
+      UniqueFd fd = root_.open(folder, O_RDONLY | O_DIRECTORY);
+      if (fd.valid() && ::fsync(fd.get()) != 0 && errno != EINVAL) {
+        fail(errno_message("cannot flush " + root_.shown(folder) + " to disk", errno));
+      }
+    }
+  }
+
   void finish_tree() {
     if (options_.dry_run) return delete_extraneous();
     install_waiting();  // hardlinks, deletions and directory times need every file in place
@@ -932,7 +956,9 @@ class ReceiveSession {
     // changed nothing skips it: it would only wait for other programs' writes.
     if (!options_.flush_to_disk) {
       if (changed_) spdlog::debug("not flushing {} to disk (--no-sync)", root_.shown(""));
-    } else if (changed_ && ::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+    } else if (changed_) {
+      flush_run();
+    }
     // Last, once everything is in place (and on disk, unless --no-sync): the next run reads it.
     if (state_ != nullptr) state_->mark_finished(stats_.files_transferred, stats_.errors, options_.flush_to_disk);
   }
@@ -998,6 +1024,8 @@ class ReceiveSession {
   uint64_t waiting_bytes_ = 0;
   uint64_t sender_list_errors_ = 0;
   ApplyOptions apply_;
+  // syncfs does not reach the disk here (FUSE): each file is fsynced before its rename.
+  const bool fsync_each_;
 
   uint64_t next_index_ = 0;
   std::string prev_path_;

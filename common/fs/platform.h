@@ -17,6 +17,13 @@ int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode = 
 // The portable fallback open_beneath uses where openat2 is missing; public so tests reach it.
 int open_beneath_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode = 0);
 
+// Whether syncfs() on the file system holding `fd` really puts its data on disk. Not on FUSE
+// (sshfs, GlusterFS, ceph-fuse, s3fs): Linux passes syncfs to a FUSE server only for virtiofs,
+// so it returns success and flushes nothing; there each file needs its own fsync.
+bool syncfs_reaches_disk(int fd);
+// A short name of the kind of file system holding `fd` ("ext4", "fuse", …), for messages.
+std::string file_system_kind(int fd);
+
 // The extended attributes Ferry carries (user namespace), sorted by name.
 // Of the object `name` in `dir_fd` without following it if it is a symlink.
 // Returns false with errno set on failure; ENOTSUP counts as "none".

@@ -416,6 +416,7 @@ void ProbeReport::encode(Encoder& e) const {
   e.varint(total_bytes);
   e.bytes(last_run);
   e.bytes(holder);
+  e.bytes(fs_kind);
 }
 
 ProbeReport ProbeReport::decode(std::string_view payload) {
@@ -432,6 +433,7 @@ ProbeReport ProbeReport::decode(std::string_view payload) {
   r.total_bytes = d.varint("total_bytes");
   r.last_run = std::string(d.bytes("last_run", kMaxTextBytes));
   r.holder = std::string(d.bytes("holder", kMaxTextBytes));
+  r.fs_kind = std::string(d.bytes("fs_kind", 64));
   d.expect_end("ProbeReport");
   return r;
 }

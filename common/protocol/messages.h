@@ -168,6 +168,7 @@ struct ProbeReport {
   uint64_t total_bytes = 0;
   std::string last_run;  // the first line of DEST/.ferry-state/last-run ("" if none)
   std::string holder;    // the lock's line while a run holds it ("" if none does)
+  std::string fs_kind;   // the path's (or its parent's) file system: "ext4", "fuse", …
 
   void encode(Encoder& e) const;
   static ProbeReport decode(std::string_view payload);

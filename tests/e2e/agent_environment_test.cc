@@ -108,3 +108,35 @@ TEST_CASE("an agent that fails outside Ferry's own errors tells the client, and 
   CHECK(r.err.find("ferry-agent failed: ") != std::string::npos);
   CHECK(r.err.find("connection") == std::string::npos);
 }
+
+TEST_CASE("on a FUSE destination each file is fsynced before its rename: syncfs there flushes nothing") {
+  if (!running_as_root()) return;  // mounting needs root
+  TempDir work;
+  std::string src = work / "src", backing = work / "backing", fuse = work / "fuse";
+  fs::create_directories(src);
+  fs::create_directories(backing);
+  fs::create_directories(fuse);
+  for (int i = 0; i < 5; ++i) write_file(src + "/f" + std::to_string(i), "data " + std::to_string(i));
+  REQUIRE(run("bindfs " + quote(backing) + " " + quote(fuse)).code == 0);
+  // Which flush calls the whole run (client and the agent it starts) makes.
+  auto flushes = [&](const std::string& dest, const std::string& log) {
+    RunResult r = run("strace -f -qq -e trace=fsync,syncfs -o " + quote(log) + " " + quote(kFerry) + " backup " +
+                      quote(src) + " " + quote(dest));
+    CHECK(r.code == 0);
+    std::string text = slurp(log);
+    std::pair<size_t, size_t> counts{0, 0};  // fsync, syncfs (strace lines are "PID call(...")
+    for (size_t at = 0; (at = text.find(" fsync(", at)) != std::string::npos; ++at) ++counts.first;
+    for (size_t at = 0; (at = text.find(" syncfs(", at)) != std::string::npos; ++at) ++counts.second;
+    return counts;
+  };
+  auto [fuse_fsyncs, fuse_syncfs] = flushes(fuse, work / "fuse.strace");
+  auto [plain_fsyncs, plain_syncfs] = flushes(work / "plain", work / "plain.strace");
+  RunResult doctor = run(quote(kFerry) + " doctor " + quote(fuse));
+  run("umount " + quote(fuse));
+  CHECK(fuse_syncfs == 0);
+  CHECK(fuse_fsyncs >= 5);  // one per file at least
+  CHECK(plain_syncfs >= 1);  // the batched flush where it works
+  CHECK(plain_fsyncs < 5);
+  for (int i = 0; i < 5; ++i) CHECK(slurp(backing + "/f" + std::to_string(i)) == "data " + std::to_string(i));
+  CHECK(doctor.out.find("is on a FUSE file system") != std::string::npos);
+}
