@@ -91,6 +91,7 @@ class ReceiveSession {
 
   Done run() {
     if (state_ != nullptr) report_previous_run();
+    if (state_ != nullptr && !options_.dry_run) apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
     while (!list_done_ || !wanted_.empty() || incoming_.active) {
       Frame f = in_.next();
       if (handle_common_frame(f, reporter_)) continue;
@@ -184,6 +185,7 @@ class ReceiveSession {
     ++stats_.files_total;
     if (options_.delete_extraneous) listed_paths_.insert(entry.path);
     warn_once_about_owner(entry);
+    warn_once_about_time(entry);
     if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
 
     if (entry.type == FileType::kRegular && entry.hardlink_of != 0) {
@@ -219,6 +221,28 @@ class ReceiveSession {
       case FileType::kRegular: return plan_file(index, dir, entry, exists ? &st : nullptr);
       default: return make_special(dir, entry, exists ? &st : nullptr);
     }
+  }
+
+  // A time outside what the destination stores (only the range: a finer granularity than it
+  // keeps is common, and harmless) is said once; it is then compared as stored, not resent.
+  void warn_once_about_time(const FileEntry& entry) {
+    if (warned_time_ || options_.dry_run) return;
+    timespec stored = storable_mtime(entry, apply_);
+    if (stored.tv_sec == entry.mtime_sec) return;
+    warned_time_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     root_.shown(entry.path) + " has a modification time (" + utc_text(entry.mtime_sec) +
+                         ") that this file system cannot store; it keeps the nearest it can (" +
+                         utc_text(stored.tv_sec) + "), and so may other files of this run");
+  }
+
+  static std::string utc_text(int64_t sec) {
+    std::tm tm {};
+    time_t t = static_cast<time_t>(sec);
+    if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(sec) + " s since 1970";
+    char text[64];
+    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return text;
   }
 
   void warn_once_about_owner(const FileEntry& entry) {
@@ -271,9 +295,10 @@ class ReceiveSession {
     // The quick check is size and mtime; with --checksum the sender sent the content's hash,
     // and only equal contents count as the same (a file whose mtime alone differs then just
     // gets its mtime).
+    timespec mtime = storable_mtime(entry, apply_);
     bool same_content = same_size && (entry.content_hash.empty()
-                                          ? existing->st_mtim.tv_sec == entry.mtime_sec &&
-                                                existing->st_mtim.tv_nsec == entry.mtime_nsec
+                                          ? existing->st_mtim.tv_sec == mtime.tv_sec &&
+                                                existing->st_mtim.tv_nsec == mtime.tv_nsec
                                           : hash_of(dir, entry.path) == entry.content_hash);
     if (same_content) return refresh_metadata(dir, entry, *existing);
     ++stats_.files_transferred;
@@ -1033,6 +1058,7 @@ class ReceiveSession {
   bool list_done_ = false;
   bool warned_owner_ = false;
   bool warned_setid_ = false;
+  bool warned_time_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
   PageBuffer copy_buf_{wire::kDataChunkBytes};

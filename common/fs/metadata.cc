@@ -22,6 +22,39 @@ void keep_first(std::string* first, const char* what, int err) {
 
 }  // namespace
 
+TimeRange probe_time_range(int dir_fd, const char* scratch) {
+  TimeRange range;
+  int fd = ::openat(dir_fd, scratch, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return range;
+  // Far enough out that every file system clamps; not so far that the kernel's own
+  // conversions overflow (it refuses tv_sec beyond about 2^62 ns).
+  constexpr int64_t kFar = int64_t{1} << 40;  // about 35,000 years
+  auto stored = [&](int64_t sec, long nsec, timespec* out) {
+    timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), nsec}};
+    struct stat st {};
+    if (::futimens(fd, times) != 0 || ::fstat(fd, &st) != 0) return false;
+    *out = st.st_mtim;
+    return true;
+  };
+  timespec low {}, high {}, fine {};
+  if (stored(-kFar, 0, &low) && stored(kFar, 0, &high) && stored(1'000'000'000, 999'999'999, &fine)) {
+    if (low.tv_sec > -kFar) range.earliest_sec = low.tv_sec;
+    if (high.tv_sec < kFar) range.latest_sec = high.tv_sec;
+    range.granularity_ns = static_cast<uint32_t>(1'000'000'000 - fine.tv_nsec);
+    if (range.granularity_ns == 0) range.granularity_ns = 1;
+  }
+  ::close(fd);
+  ::unlinkat(dir_fd, scratch, 0);
+  return range;
+}
+
+timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options) {
+  const TimeRange& r = options.times;
+  if (entry.mtime_sec < r.earliest_sec) return {static_cast<time_t>(r.earliest_sec), 0};
+  if (entry.mtime_sec > r.latest_sec) return {static_cast<time_t>(r.latest_sec), 0};
+  return {static_cast<time_t>(entry.mtime_sec), static_cast<long>(entry.mtime_nsec - entry.mtime_nsec % r.granularity_ns)};
+}
+
 uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options) {
   // A receiver that cannot give a file its owner must not make it run as someone: a setuid
   // file would run as the agent's user, a setgid one as its group, whoever sent it.
@@ -60,7 +93,8 @@ std::string apply_metadata_at(int dir_fd, const std::string& name, const FileEnt
 bool stat_matches(const struct stat& st, const FileEntry& entry, const ApplyOptions& options) {
   if (options.keep_owner && (st.st_uid != entry.uid || st.st_gid != entry.gid)) return false;
   if (entry.type != FileType::kSymlink && (st.st_mode & 07777) != mode_to_apply(entry, options)) return false;
-  return st.st_mtim.tv_sec == entry.mtime_sec && st.st_mtim.tv_nsec == entry.mtime_nsec;
+  timespec want = storable_mtime(entry, options);
+  return st.st_mtim.tv_sec == want.tv_sec && st.st_mtim.tv_nsec == want.tv_nsec;
 }
 
 }  // namespace ferry

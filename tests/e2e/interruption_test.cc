@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -341,9 +342,11 @@ RunResult run_while(const std::string& command, const std::function<void()>& act
 // files or not, as it does after a real disk error.
 class Ext4Disk {
  public:
-  Ext4Disk(const std::string& image, const std::string& path, int mib) : image_(image), path_(path) {
+  Ext4Disk(const std::string& image, const std::string& path, int mib, const std::string& mkfs_options = "")
+      : image_(image), path_(path) {
     fs::create_directories(path);
-    mounted_ = run("truncate -s " + std::to_string(mib) + "M " + quote(image) + " && mkfs.ext4 -q " + quote(image) +
+    mounted_ = run("truncate -s " + std::to_string(mib) + "M " + quote(image) + " && mkfs.ext4 -q " + mkfs_options +
+                   " " + quote(image) +
                    " && mount -o loop,errors=remount-ro " + quote(image) + " " + quote(path))
                    .code == 0;
   }
@@ -397,6 +400,44 @@ TEST_CASE("a destination that turns read-only mid-run ends the run at once, with
     ++complete;
   }
   CHECK(complete < 40);  // the error came mid-run
+}
+
+TEST_CASE("times a destination cannot store are said once, stored as near as it can, and not resent") {
+  if (!running_as_root()) {
+    MESSAGE("skipped: mounting a file system needs root");
+    return;
+  }
+  TempDir work;
+  std::string src = work / "src", dest = work / "disk";
+  SmallDisk source(src, 4);  // tmpfs: the source itself must hold 1800 and 2100
+  REQUIRE(source.mounted());
+  std::ofstream(src + "/ancient") << "1800";
+  std::ofstream(src + "/future") << "2100";
+  std::ofstream(src + "/now") << "today";
+  auto set_mtime = [](const std::string& path, int64_t sec) {
+    timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), 0}};
+    REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  set_mtime(src + "/ancient", -5364662400);  // 1800-01-01
+  set_mtime(src + "/future", 4102444800);    // 2100-01-01
+  // 128-byte inodes: seconds only, from 1901-12-13 to 2038-01-19 (as XFS without bigtime).
+  Ext4Disk disk(work / "disk.img", dest, 32, "-I 128");
+  REQUIRE(disk.mounted());
+  RunResult first = run(quote(kFerry) + " backup --json " + quote(src) + " " + quote(dest));
+  INFO(first.err);
+  CHECK(first.code == 0);
+  CHECK(json_field(first.out, "files_transferred") == 3);
+  CHECK(first.err.find(dest + "/ancient has a modification time (1800-01-01T00:00:00Z) that this file system "
+                              "cannot store; it keeps the nearest it can (1901-12-13T20:45:52Z)") != std::string::npos);
+  CHECK(first.err.find("future") == std::string::npos);  // once a run, not once a file
+  struct stat st {};
+  REQUIRE(::stat((dest + "/future").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 2147483647);  // clamped by the file system
+  // The next run sees nothing changed: the clamped files are not sent again.
+  RunResult second = run(quote(kFerry) + " backup --json " + quote(src) + " " + quote(dest));
+  INFO(second.err);
+  CHECK(second.code == 0);
+  CHECK(json_field(second.out, "files_transferred") == 0);
 }
 
 TEST_CASE("a full disk stops the run with a clear message; the file in progress is removed, the rest untouched") {
