@@ -1,0 +1,82 @@
+// The receiver's signing thread: what it sends, and that it stops with the session.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "engine/basis_signer.h"
+#include "fs/unique_fd.h"
+#include "support/temp_dir.h"
+#include "transport/fd_channel.h"
+
+using namespace ferry;
+
+namespace {
+
+// Bytes waiting on a socket, without blocking.
+size_t pending_bytes(int fd) {
+  size_t total = 0;
+  char buf[65536];
+  while (true) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0) return total;
+    total += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a signer being read a large basis stops when the session ends, and sends nothing more") {
+  test::TempDir dir;
+  std::string basis = dir / "basis";
+  {
+    // 8 GiB that cost nothing on disk: reading and signing it all takes seconds.
+    UniqueFd fd(::open(basis.c_str(), O_WRONLY | O_CREAT, 0600));
+    REQUIRE(::ftruncate(fd.get(), off_t{8} << 30) == 0);
+  }
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  FdChannel channel(theirs.get(), theirs.get(), "test");
+  FrameWriter out(channel);
+  std::mutex wire_order;
+  {
+    BasisSigner signer(out, wire_order);
+    UniqueFd fd(::open(basis.c_str(), O_RDONLY));
+    struct stat st {};
+    REQUIRE(::fstat(fd.get(), &st) == 0);
+    signer.sign(0, std::move(fd), st);
+    ::usleep(50'000);  // let it start reading
+  }  // the session ends: the destructor must not wait for the whole basis
+  out.flush();
+  // Neither the Want nor any of the basis's 65,536 signature blocks went out.
+  CHECK(pending_bytes(ours.get()) == 0);
+}
+
+TEST_CASE("a signer signs a basis it can read and sends its Want with the shape") {
+  test::TempDir dir;
+  std::string basis = dir / "basis";
+  {
+    UniqueFd fd(::open(basis.c_str(), O_WRONLY | O_CREAT, 0600));
+    REQUIRE(::ftruncate(fd.get(), 1 << 20) == 0);
+  }
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  FdChannel channel(theirs.get(), theirs.get(), "test");
+  FrameWriter out(channel);
+  std::mutex wire_order;
+  BasisSigner signer(out, wire_order);
+  UniqueFd fd(::open(basis.c_str(), O_RDONLY));
+  struct stat st {};
+  REQUIRE(::fstat(fd.get(), &st) == 0);
+  signer.sign(3, std::move(fd), st);
+  std::optional<BasisShape> shape = signer.take(3);
+  REQUIRE(shape.has_value());
+  CHECK(shape->size == (1u << 20));
+  out.flush();
+  CHECK(pending_bytes(ours.get()) > 0);  // the Want and its blocks
+}
