@@ -27,56 +27,52 @@ size_t pending_bytes(int fd) {
   }
 }
 
-}  // namespace
-
-TEST_CASE("a signer being read a large basis stops when the session ends, and sends nothing more") {
-  test::TempDir dir;
-  std::string basis = dir / "basis";
-  {
-    // 8 GiB that cost nothing on disk: reading and signing it all takes seconds.
+// A sparse basis of `size` bytes (free on disk) and a frame writer whose output we can read.
+struct Scene {
+  explicit Scene(off_t size) {
+    REQUIRE(paired);
     UniqueFd fd(::open(basis.c_str(), O_WRONLY | O_CREAT, 0600));
-    REQUIRE(::ftruncate(fd.get(), off_t{8} << 30) == 0);
+    REQUIRE(::ftruncate(fd.get(), size) == 0);
   }
-  int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  UniqueFd ours(sv[0]), theirs(sv[1]);
-  FdChannel channel(theirs.get(), theirs.get(), "test");
-  FrameWriter out(channel);
-  std::mutex wire_order;
-  {
-    BasisSigner signer(out, wire_order);
+  // Queues the basis for signing as entry `index`.
+  void sign(BasisSigner& signer, uint64_t index) {
     UniqueFd fd(::open(basis.c_str(), O_RDONLY));
     struct stat st {};
     REQUIRE(::fstat(fd.get(), &st) == 0);
-    signer.sign(0, std::move(fd), st);
+    signer.sign(index, std::move(fd), st);
+  }
+
+  test::TempDir dir;
+  std::string basis = dir / "basis";
+  int sv[2] = {-1, -1};
+  bool paired = ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0;
+  UniqueFd ours{sv[0]}, theirs{sv[1]};
+  FdChannel channel{sv[1], sv[1], "test"};
+  FrameWriter out{channel};
+  std::mutex wire_order;
+};
+
+}  // namespace
+
+TEST_CASE("a signer being read a large basis stops when the session ends, and sends nothing more") {
+  Scene scene(off_t{8} << 30);  // 8 GiB: reading and signing it all takes seconds
+  {
+    BasisSigner signer(scene.out, scene.wire_order);
+    scene.sign(signer, 0);
     ::usleep(50'000);  // let it start reading
   }  // the session ends: the destructor must not wait for the whole basis
-  out.flush();
+  scene.out.flush();
   // Neither the Want nor any of the basis's 65,536 signature blocks went out.
-  CHECK(pending_bytes(ours.get()) == 0);
+  CHECK(pending_bytes(scene.ours.get()) == 0);
 }
 
 TEST_CASE("a signer signs a basis it can read and sends its Want with the shape") {
-  test::TempDir dir;
-  std::string basis = dir / "basis";
-  {
-    UniqueFd fd(::open(basis.c_str(), O_WRONLY | O_CREAT, 0600));
-    REQUIRE(::ftruncate(fd.get(), 1 << 20) == 0);
-  }
-  int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  UniqueFd ours(sv[0]), theirs(sv[1]);
-  FdChannel channel(theirs.get(), theirs.get(), "test");
-  FrameWriter out(channel);
-  std::mutex wire_order;
-  BasisSigner signer(out, wire_order);
-  UniqueFd fd(::open(basis.c_str(), O_RDONLY));
-  struct stat st {};
-  REQUIRE(::fstat(fd.get(), &st) == 0);
-  signer.sign(3, std::move(fd), st);
+  Scene scene(1 << 20);
+  BasisSigner signer(scene.out, scene.wire_order);
+  scene.sign(signer, 3);
   std::optional<BasisShape> shape = signer.take(3);
   REQUIRE(shape.has_value());
   CHECK(shape->size == (1u << 20));
-  out.flush();
-  CHECK(pending_bytes(ours.get()) > 0);  // the Want and its blocks
+  scene.out.flush();
+  CHECK(pending_bytes(scene.ours.get()) > 0);  // the Want and its blocks
 }
