@@ -1,0 +1,194 @@
+// Peers that go silent without closing anything: a link that stops forwarding, an agent or a
+// client frozen with SIGSTOP. Whatever the peer does at the TCP level, a run must end within
+// its --timeout plus a margin, with exit code 4 and a message naming the silent peer, and an
+// agent whose client stops reading must give up the same way and let go of its lock.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "e2e/e2e.h"
+#include "support/background.h"
+#include "support/relay_fixture.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kTimeout = 5;  // --timeout of every run here
+// How long after its fault a run may take to end: a bound on a hang, not a speed measurement
+// (the fix ends them about kTimeout after the fault).
+constexpr std::chrono::seconds kBound(kTimeout + 15);
+// Every run is slowed to ~8 s by --bwlimit, so that the fault surely lands mid-transfer.
+const std::string kSlow = " --timeout " + std::to_string(kTimeout) + " --bwlimit 8M";
+constexpr auto kFaultAfter = std::chrono::milliseconds(2000);
+constexpr int kConnectionLost = 4;
+
+void make_source(const std::string& src) {
+  fs::create_directories(src);
+  write_random(src + "/big", 64 << 20, 11);
+  std::ofstream(src + "/small") << "small";
+}
+
+// The agent under sshd, wrapped so that the test learns its pid.
+struct WrappedAgent {
+  std::string pid_file, script;
+  explicit WrappedAgent(const TempDir& work) : pid_file(work / "agent.pid"), script(work / "agent.sh") {
+    std::ofstream(script) << "#!/bin/sh\necho $$ > " << quote(pid_file) << "\nexec " << quote(kAgent) << " \"$@\"\n";
+    fs::permissions(script, fs::perms::owner_all);
+  }
+  std::string option() const { return " --agent " + quote(script); }
+  pid_t pid() const {
+    std::string text = slurp(pid_file);
+    return text.empty() ? -1 : std::stoi(text);
+  }
+};
+
+// Lets the run get going, then checks it is still mid-transfer.
+void wait_until_mid_run(Background& run, const std::string& log) {
+  std::this_thread::sleep_for(kFaultAfter);
+  INFO(slurp(log));
+  REQUIRE(run.wait_for(std::chrono::seconds(0)) == -1);
+}
+
+// Waits (bounded) for a run whose peer went silent; checks how it ended.
+void check_ends_silent_peer(Background& run, const std::string& log, const std::string& peer) {
+  auto fault = Clock::now();
+  int code = run.wait_for(kBound);
+  double took = std::chrono::duration<double>(Clock::now() - fault).count();
+  MESSAGE("ended " << took << " s after the fault, exit " << code);
+  std::string err = slurp(log);
+  INFO(err);
+  REQUIRE_MESSAGE(code != -1, "still running " << took << " s after the fault");
+  CHECK(code == kConnectionLost);
+  std::string silent = " for " + std::to_string(kTimeout) + " s";
+  bool named = err.find(peer + " sent nothing" + silent) != std::string::npos ||
+               err.find(peer + " stopped reading" + silent) != std::string::npos;
+  CHECK_MESSAGE(named, "the message names neither " << peer << " nor the " << kTimeout << " s timeout");
+}
+
+bool lock_free(const std::string& dest) {
+  int fd = ::open((dest + "/.ferry-state/lock").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);
+  return free;
+}
+
+// Ends a process this test froze: SIGKILL, then SIGCONT so the kill is delivered at once.
+void kill_frozen(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGKILL);
+  ::kill(pid, SIGCONT);
+}
+
+}  // namespace
+
+TEST_CASE("a link that stops forwarding mid-run ends the run within its timeout") {
+  TempDir work;
+  std::string src = work / "src", home = work / "home", log = work / "run.log";
+  make_source(src);
+  WireRelay relay(kBin + "/wire_relay", sshd().port(), work / "relay.log");
+  sshd().trust_host_key(relay.port());
+  WrappedAgent agent(work);
+  auto ferry_via_relay = [&](const std::string& verb) {
+    return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " " + verb + kSlow + agent.option() + " -i " +
+           quote(sshd().client_key()) + " --port " + std::to_string(relay.port()) + " --known-hosts " +
+           quote(sshd().known_hosts());
+  };
+
+  std::string dest;
+  std::string command;
+  SUBCASE("backup: the client sends, so the SSH window fills") {
+    dest = work / "dest";
+    command = ferry_via_relay("backup") + " " + quote(src) + " " + quote(remote(dest));
+  }
+  SUBCASE("restore: the client receives") {
+    std::string backup = work / "backup";
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+    dest = work / "back";
+    command = ferry_via_relay("restore") + " " + quote(remote(backup)) + " " + quote(dest);
+  }
+  Background ferry(command, log);
+  wait_until_mid_run(ferry, log);
+  relay.stall();
+  check_ends_silent_peer(ferry, log, "ferry-agent on 127.0.0.1");
+  CHECK_FALSE(fs::exists(dest + "/big"));
+  // The agent, on the far side of the stall, gives up the same way.
+  CHECK(wait_gone(agent.pid(), kBound));
+}
+
+TEST_CASE("a frozen local agent ends the run within its timeout") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
+  make_source(src);
+  Background ferry(quote(kFerry) + " backup" + kSlow + " " + quote(src) + " " + quote(dest), log);
+  wait_until_mid_run(ferry, log);
+  std::vector<pid_t> agents = ferry.children();
+  REQUIRE(agents.size() == 1);
+  REQUIRE(::kill(agents[0], SIGSTOP) == 0);
+  check_ends_silent_peer(ferry, log, "the local ferry-agent");
+  CHECK_FALSE(fs::exists(dest + "/big"));
+  kill_frozen(agents[0]);
+}
+
+TEST_CASE("a frozen agent behind sshd ends the run within its timeout") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
+  make_source(src);
+  sshd().trust_host_key();
+  WrappedAgent agent(work);
+  Background ferry(ferry_over_ssh("backup" + kSlow + agent.option(), work / "home") + " " + quote(src) + " " +
+                       quote(remote(dest)),
+                   log);
+  wait_until_mid_run(ferry, log);
+  REQUIRE(agent.pid() > 0);
+  REQUIRE(::kill(agent.pid(), SIGSTOP) == 0);
+  check_ends_silent_peer(ferry, log, "ferry-agent on 127.0.0.1");
+  CHECK_FALSE(fs::exists(dest + "/big"));
+  kill_frozen(agent.pid());
+}
+
+TEST_CASE("an agent whose client stops reading gives up within its timeout and lets go of the destination") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
+  make_source(src);
+  sshd().trust_host_key();
+  WrappedAgent agent(work);
+  std::string command;
+  SUBCASE("restore over sshd: the agent sends") {
+    std::string backup = work / "backup";
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+    command = ferry_over_ssh("restore" + kSlow + agent.option(), work / "home") + " " + quote(remote(backup)) +
+              " " + quote(dest);
+  }
+  SUBCASE("backup over sshd: the agent receives and holds the destination's lock") {
+    command = ferry_over_ssh("backup" + kSlow + agent.option(), work / "home") + " " + quote(src) + " " +
+              quote(remote(dest));
+  }
+  SUBCASE("backup to a local folder: the agent is the client's child") {
+    command = quote(kFerry) + " backup" + kSlow + " --agent " + quote(agent.script) + " " + quote(src) + " " +
+              quote(dest);
+  }
+  Background ferry(command, log);
+  wait_until_mid_run(ferry, log);
+  pid_t agent_pid = agent.pid();
+  REQUIRE(agent_pid > 0);
+  REQUIRE(::kill(ferry.pid(), SIGSTOP) == 0);
+  auto frozen = Clock::now();
+  bool gone = wait_gone(agent_pid, kBound);
+  double took = std::chrono::duration<double>(Clock::now() - frozen).count();
+  MESSAGE("the agent ended " << took << " s after its client froze");
+  CHECK_MESSAGE(gone, "the agent still runs " << took << " s after its client froze");
+  if (!gone) kill_frozen(agent_pid);
+  // In a restore the destination is the frozen client's own; in a backup it is the agent's.
+  if (command.find(" backup") != std::string::npos) CHECK(lock_free(dest));
+}
