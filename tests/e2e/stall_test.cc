@@ -27,13 +27,13 @@ constexpr int kTimeout = 5;  // --timeout of every run here
 // How long after its fault a run may take to end: a bound on a hang, not a speed measurement
 // (the fix ends them about kTimeout after the fault).
 constexpr std::chrono::seconds kBound(kTimeout + 15);
-// Every run is slowed to ~8 s by --bwlimit, so that the fault surely lands mid-transfer.
-const std::string kSlow = " --timeout " + std::to_string(kTimeout) + " --bwlimit 8M";
+// Every run is slowed to ~6 s by --bwlimit, so that the fault surely lands mid-transfer.
+const std::string kSlow = " --timeout " + std::to_string(kTimeout) + " --bwlimit 4M";
 constexpr int kConnectionLost = 4;
 
 void make_source(const std::string& src) {
   fs::create_directories(src);
-  write_random(src + "/big", 64 << 20, 11);
+  write_random(src + "/big", 24 << 20, 11);
   std::ofstream(src + "/small") << "small";
 }
 
@@ -101,107 +101,105 @@ void kill_frozen(pid_t pid) {
   ::kill(pid, SIGCONT);
 }
 
+// What every test here starts from: a source with a big file, a destination, a log, and the
+// agent wrapped so that its pid is known.
+struct Scene {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", log = work / "run.log", home = work / "home";
+  WrappedAgent agent{work};
+
+  Scene() {
+    make_source(src);
+    sshd().trust_host_key();
+  }
+  // "ferry VERB" over sshd, slowed and with the wrapped agent; the paths follow.
+  std::string over_ssh(const std::string& verb) const {
+    return ferry_over_ssh(verb + kSlow + agent.option(), home);
+  }
+  // "ferry backup" of src into a local folder, to restore from.
+  std::string backed_up() const {
+    std::string backup = work / "backup";
+    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
+    return backup;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a link that stops forwarding mid-run ends the run within its timeout") {
-  TempDir work;
-  std::string src = work / "src", home = work / "home", log = work / "run.log";
-  make_source(src);
-  WireRelay relay(kBin + "/wire_relay", sshd().port(), work / "relay.log");
+  Scene s;
+  WireRelay relay(kBin + "/wire_relay", sshd().port(), s.work / "relay.log");
   sshd().trust_host_key(relay.port());
-  WrappedAgent agent(work);
-  auto ferry_via_relay = [&](const std::string& verb) {
-    return "FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " " + verb + kSlow + agent.option() + " -i " +
-           quote(sshd().client_key()) + " --port " + std::to_string(relay.port()) + " --known-hosts " +
-           quote(sshd().known_hosts());
+  auto via_relay = [&](const std::string& verb) {
+    std::string direct = s.over_ssh(verb);
+    std::string port = " --port " + std::to_string(sshd().port());
+    return direct.replace(direct.find(port), port.size(), " --port " + std::to_string(relay.port()));
   };
-
-  std::string dest;
   std::string command;
   SUBCASE("backup: the client sends, so the SSH window fills") {
-    dest = work / "dest";
-    command = ferry_via_relay("backup") + " " + quote(src) + " " + quote(remote(dest));
+    command = via_relay("backup") + " " + quote(s.src) + " " + quote(remote(s.dest));
   }
   SUBCASE("restore: the client receives") {
-    std::string backup = work / "backup";
-    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
-    dest = work / "back";
-    command = ferry_via_relay("restore") + " " + quote(remote(backup)) + " " + quote(dest);
+    command = via_relay("restore") + " " + quote(remote(s.backed_up())) + " " + quote(s.dest);
   }
-  Background ferry(command, log);
-  wait_until_mid_run(ferry, log, dest);
+  Background ferry(command, s.log);
+  wait_until_mid_run(ferry, s.log, s.dest);
   relay.stall();
-  check_ends_silent_peer(ferry, log, "ferry-agent on 127.0.0.1");
-  CHECK_FALSE(fs::exists(dest + "/big"));
+  check_ends_silent_peer(ferry, s.log, "ferry-agent on 127.0.0.1");
+  CHECK_FALSE(fs::exists(s.dest + "/big"));
   // The agent, on the far side of the stall, gives up the same way.
-  CHECK(wait_gone(agent.pid(), kBound));
+  CHECK(wait_gone(s.agent.pid(), kBound));
 }
 
 TEST_CASE("a frozen local agent ends the run within its timeout") {
-  TempDir work;
-  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
-  make_source(src);
-  Background ferry(quote(kFerry) + " backup" + kSlow + " " + quote(src) + " " + quote(dest), log);
-  wait_until_mid_run(ferry, log, dest);
+  Scene s;
+  Background ferry(quote(kFerry) + " backup" + kSlow + " " + quote(s.src) + " " + quote(s.dest), s.log);
+  wait_until_mid_run(ferry, s.log, s.dest);
   std::vector<pid_t> agents = ferry.children();
   REQUIRE(agents.size() == 1);
   REQUIRE(::kill(agents[0], SIGSTOP) == 0);
-  check_ends_silent_peer(ferry, log, "the local ferry-agent");
-  CHECK_FALSE(fs::exists(dest + "/big"));
+  check_ends_silent_peer(ferry, s.log, "the local ferry-agent");
+  CHECK_FALSE(fs::exists(s.dest + "/big"));
   kill_frozen(agents[0]);
 }
 
 TEST_CASE("a frozen agent behind sshd ends the run within its timeout") {
-  TempDir work;
-  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
-  make_source(src);
-  sshd().trust_host_key();
-  WrappedAgent agent(work);
-  Background ferry(ferry_over_ssh("backup" + kSlow + agent.option(), work / "home") + " " + quote(src) + " " +
-                       quote(remote(dest)),
-                   log);
-  wait_until_mid_run(ferry, log, dest);
-  REQUIRE(agent.pid() > 0);
-  REQUIRE(::kill(agent.pid(), SIGSTOP) == 0);
-  check_ends_silent_peer(ferry, log, "ferry-agent on 127.0.0.1");
-  CHECK_FALSE(fs::exists(dest + "/big"));
-  kill_frozen(agent.pid());
+  Scene s;
+  Background ferry(s.over_ssh("backup") + " " + quote(s.src) + " " + quote(remote(s.dest)), s.log);
+  wait_until_mid_run(ferry, s.log, s.dest);
+  REQUIRE(s.agent.pid() > 0);
+  REQUIRE(::kill(s.agent.pid(), SIGSTOP) == 0);
+  check_ends_silent_peer(ferry, s.log, "ferry-agent on 127.0.0.1");
+  CHECK_FALSE(fs::exists(s.dest + "/big"));
+  kill_frozen(s.agent.pid());
 }
 
 TEST_CASE("an agent whose client stops reading gives up within its timeout and lets go of the destination") {
-  TempDir work;
-  std::string src = work / "src", dest = work / "dest", log = work / "run.log";
-  make_source(src);
-  sshd().trust_host_key();
-  WrappedAgent agent(work);
+  Scene s;
   std::string command;
+  bool agent_holds_lock = true;  // in a restore the destination is the frozen client's own
   SUBCASE("restore over sshd: the agent sends") {
-    std::string backup = work / "backup";
-    REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(backup)).code == 0);
-    command = ferry_over_ssh("restore" + kSlow + agent.option(), work / "home") + " " + quote(remote(backup)) +
-              " " + quote(dest);
+    command = s.over_ssh("restore") + " " + quote(remote(s.backed_up())) + " " + quote(s.dest);
+    agent_holds_lock = false;
   }
   SUBCASE("backup over sshd: the agent receives and holds the destination's lock") {
-    command = ferry_over_ssh("backup" + kSlow + agent.option(), work / "home") + " " + quote(src) + " " +
-              quote(remote(dest));
+    command = s.over_ssh("backup") + " " + quote(s.src) + " " + quote(remote(s.dest));
   }
   SUBCASE("backup to a local folder: the agent is the client's child") {
-    command = quote(kFerry) + " backup" + kSlow + " --agent " + quote(agent.script) + " " + quote(src) + " " +
-              quote(dest);
+    command = quote(kFerry) + " backup" + kSlow + " --agent " + quote(s.agent.script) + " " + quote(s.src) + " " +
+              quote(s.dest);
   }
   if (command.empty()) return;  // a pass whose subcase was filtered out (-sc)
-  Background ferry(command, log);
-  wait_until_mid_run(ferry, log, dest);
-  pid_t agent_pid = agent.pid();
-  INFO(slurp(log));
-  REQUIRE(agent_pid > 0);
+  Background ferry(command, s.log);
+  wait_until_mid_run(ferry, s.log, s.dest);
+  pid_t agent = s.agent.pid();
+  REQUIRE(agent > 0);
   REQUIRE(::kill(ferry.pid(), SIGSTOP) == 0);
   auto frozen = Clock::now();
-  bool gone = wait_gone(agent_pid, kBound);
+  bool gone = wait_gone(agent, kBound);
   double took = std::chrono::duration<double>(Clock::now() - frozen).count();
   MESSAGE("the agent ended " << took << " s after its client froze");
   CHECK_MESSAGE(gone, "the agent still runs " << took << " s after its client froze");
-  if (!gone) kill_frozen(agent_pid);
-  // In a restore the destination is the frozen client's own; in a backup it is the agent's.
-  if (command.find(" backup") != std::string::npos) CHECK(lock_free(dest));
+  if (!gone) kill_frozen(agent);
+  if (agent_holds_lock) CHECK(lock_free(s.dest));
 }
