@@ -75,8 +75,8 @@ void check_ends_silent_peer(Background& run, const std::string& log, const std::
   auto fault = Clock::now();
   int code = run.wait_for(kBound);
   double took = std::chrono::duration<double>(Clock::now() - fault).count();
-  MESSAGE("ended " << took << " s after the fault, exit " << code);
   std::string err = slurp(log);
+  MESSAGE("ended " << took << " s after the fault, exit " << code << ": " << err.substr(0, err.find('\n')));
   INFO(err);
   REQUIRE_MESSAGE(code != -1, "still running " << took << " s after the fault");
   CHECK(code == kConnectionLost);
