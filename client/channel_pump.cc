@@ -19,6 +19,13 @@ constexpr size_t kWakeBatch = 128 * 1024;
 // complete at most one SSH packet (32 KiB of channel data), so the data callback never has to
 // refuse bytes.
 constexpr size_t kRoomToRead = 64 * 1024;
+// The pump gives up on a silent peer this long after the engine would: while the engine waits
+// on the channel, its own deadline fires first and its message ("… sent nothing for 60 s") is
+// the one the user sees. The pump's matters when nobody waits on the channel.
+constexpr auto kDeadlineGrace = std::chrono::seconds(2);
+// The longest one poll sleeps: it bounds how late we notice a close that produced no event, an
+// abandon, an abort or the deadline.
+constexpr int kPollMs = 100;
 
 }  // namespace
 
@@ -36,6 +43,7 @@ int ChannelPump::take_channel_data(const char* data, size_t len, bool is_stderr)
   }
   size_t took = engine_.push_down(data, len);
   unpublished_ += took;
+  peer_alive_ = true;
   if (took < len) channel_holds_data_ = true;
   return static_cast<int>(took);
 }
@@ -63,6 +71,7 @@ bool ChannelPump::drain_channel_buffer() {
     if (n <= 0) break;
     engine_.push_down(drain_buf_.data(), static_cast<size_t>(n));
     unpublished_ += static_cast<size_t>(n);
+    peer_alive_ = true;
   }
   draining_ = false;
   return ok;
@@ -73,30 +82,68 @@ std::string ChannelPump::lost(const char* while_doing) const {
 }
 
 std::string ChannelPump::send_up() {
+  window_shut_ = false;
   while (!local_eof_) {
-    size_t n = engine_.pop_up(up_buf_.data(), up_buf_.size());
-    if (n == 0) {
-      if (engine_.up_ended()) {
-        local_eof_ = true;
-        if (ssh_channel_is_open(channel_)) ssh_channel_send_eof(channel_);
+    if (up_sent_ == up_len_) {
+      up_sent_ = 0;
+      up_len_ = engine_.pop_up(up_buf_.data(), up_buf_.size());
+      if (up_len_ == 0) {
+        if (engine_.up_ended()) {
+          local_eof_ = true;
+          if (ssh_channel_is_open(channel_)) ssh_channel_send_eof(channel_);
+        }
+        break;
       }
+    }
+    // A blocking ssh_channel_write would wait for the window without bound (and libssh's
+    // "non-blocking" one still polls for it): offer only what the window takes, and leave the
+    // rest for when the peer's window adjust arrives through the poll.
+    uint32_t window = ssh_channel_window_size(channel_);
+    if (window == 0) {
+      window_shut_ = true;
       break;
     }
-    size_t off = 0;
-    while (off < n) {
-      int w = ssh_channel_write(channel_, up_buf_.data() + off, static_cast<uint32_t>(n - off));
-      if (w == SSH_ERROR) return lost(" while sending");
-      off += static_cast<size_t>(w);
+    auto chunk = static_cast<uint32_t>(std::min<size_t>(up_len_ - up_sent_, window));
+    int w = ssh_channel_write(channel_, up_buf_.data() + up_sent_, chunk);
+    if (w == SSH_ERROR) return lost(" while sending");
+    if (w == 0) {
+      window_shut_ = true;
+      break;
     }
+    up_sent_ += static_cast<size_t>(w);
+    peer_alive_ = true;  // it opened the window for these
   }
   return "";
+}
+
+bool ChannelPump::engine_behind() {
+  // Once the peer has sent its last byte (or the engine stopped listening), there is nothing
+  // more to make room for.
+  return !remote_eof_ && engine_.down_room() < kRoomToRead;
+}
+
+std::string ChannelPump::check_deadline() {
+  auto now = std::chrono::steady_clock::now();
+  // Silence counts only while we wait for the peer: to send it what it has no window for, or
+  // to hear from it (it sends keepalives). Not while our engine is behind: then we are not
+  // reading, and the peer may be waiting for us.
+  bool waiting_for_peer = !engine_behind() && (window_shut_ || !remote_eof_);
+  if (peer_alive_ || !waiting_for_peer) {
+    peer_alive_ = false;
+    heard_at_ = now;
+    return "";
+  }
+  if (now - heard_at_ < engine_.idle_timeout() + kDeadlineGrace) return "";
+  std::string error = engine_.idle_error(window_shut_ ? "stopped reading" : "sent nothing");
+  engine_.fail(error);  // the engine's next read or write says so too
+  return error;
 }
 
 void ChannelPump::wait_for_engine() {
   publish();
   if (!engine_.prepare_to_sleep()) return;  // it wrote something: send that first
   pollfd wake{engine_.wake_fd(), POLLIN, 0};
-  ::poll(&wake, 1, 100);
+  ::poll(&wake, 1, kPollMs);
   engine_.woke();
   engine_.clear_wake();
 }
@@ -110,6 +157,8 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   };
   ssh_callbacks_init(&callbacks);
   ssh_set_channel_callbacks(channel_, &callbacks);
+  ssh_set_blocking(session_, 0);
+  heard_at_ = std::chrono::steady_clock::now();
   event_ = ssh_event_new();
   ssh_event_add_session(event_, session_);
   auto on_wake = [](socket_t, int, void* engine) -> int {
@@ -122,7 +171,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   // Data that arrived before the callbacks were set sits in libssh's buffer.
   if (!drain_channel_buffer()) error = lost("");
   bool busy = false;  // the last poll found work: more may be ready without waiting
-  while (error.empty() && !abandon) {
+  while (error.empty() && !abandon && !engine_.aborted()) {
     if (!busy || unpublished_ >= kWakeBatch || channel_holds_data_) publish();
     if (channel_holds_data_ && engine_.down_room() > 0 && !drain_channel_buffer()) {
       error = lost("");
@@ -136,7 +185,9 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
     }
     error = send_up();
     if (!error.empty() || (remote_eof_ && local_eof_)) break;
-    if (engine_.down_room() < kRoomToRead) {
+    error = check_deadline();
+    if (!error.empty()) break;
+    if (engine_behind()) {
       // The engine is behind. Flow control is TCP's: left unread, the socket's buffers fill and
       // the agent's side stops. (Letting libssh take more would not stop it: every read from
       // libssh's own buffer re-opens the SSH window, whatever that buffer already holds.)
@@ -145,10 +196,12 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
       continue;
     }
     // Without work in hand, the timeout only bounds how late we notice a close that produced no
-    // event; the engine's writes and reads wake the poll through its eventfd.
-    bool sleep = !busy && engine_.prepare_to_sleep();
-    int rc = ssh_event_dopoll(event_, sleep ? 100 : 0);
-    if (sleep) engine_.woke();
+    // event; the engine's writes and reads wake the poll through its eventfd. Up data that
+    // waits for the window is no work in hand: the window adjust wakes the poll.
+    bool sleep = false;
+    if (!busy) sleep = engine_.prepare_to_sleep() || window_shut_;
+    int rc = ssh_event_dopoll(event_, sleep ? kPollMs : 0);
+    if (!busy) engine_.woke();
     if (rc == SSH_ERROR && !ssh_is_connected(session_)) error = lost("");
     busy = rc == SSH_OK && !remote_eof_;
   }

@@ -6,9 +6,16 @@
 // libssh's own (an ssh_event holding the session and the engine's wake-up eventfd), and channel
 // data is taken in libssh's data callback as each packet is decrypted, straight into the
 // engine's queue. That is one poll and one 4 KiB read per 4 KiB, the least libssh allows.
+//
+// It never blocks inside libssh: the session is non-blocking, writes take only what the SSH
+// window allows, and every wait is that one poll, with a timeout. A peer that stops reading
+// (the window stays shut) or goes silent therefore cannot hold the thread; the pump's own
+// deadline (the channel's idle timeout, plus a grace) ends it even when the engine is not
+// waiting on the channel to notice, as in SshSession::finish.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -24,8 +31,9 @@ class ChannelPump {
  public:
   ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine);
 
-  // Runs until both directions are done (or `abandon` is set). Returns "" on success, else
-  // what failed.
+  // Runs until both directions are done, or `abandon` is set, or the engine's channel is
+  // aborted, or the peer is silent past the deadline. Returns "" on success, else what failed.
+  // Leaves the session non-blocking, so that its teardown cannot wait on a dead peer either.
   std::string run(const std::atomic<bool>& abandon);
 
  private:
@@ -33,10 +41,13 @@ class ChannelPump {
   int take_channel_data(const char* data, size_t len, bool is_stderr);
 
   void publish();                // lets the engine see what arrived, if it waits for it
-  std::string send_up();         // what the engine wrote, to the channel; "" or an error
+  std::string send_up();         // what the engine wrote, as far as the window allows; "" or an error
   bool drain_channel_buffer();   // what libssh kept while the engine's queue was full; false on error
+  bool engine_behind();          // the engine's queue has no room to read the socket into
   void wait_for_engine();        // the engine's queue is full: sleep until it reads
   std::string lost(const char* while_doing) const;  // the error for a dropped connection
+  // "" while the peer shows signs of life; the error once it has been silent too long.
+  std::string check_deadline();
 
   ssh_session_struct* session_;
   ssh_channel_struct* channel_;
@@ -50,6 +61,13 @@ class ChannelPump {
   bool draining_ = false;
   std::vector<char> drain_buf_;
   std::vector<char> up_buf_;
+  size_t up_sent_ = 0;   // of up_len_ bytes in up_buf_, taken from the engine
+  size_t up_len_ = 0;
+  bool window_shut_ = false;  // up data waits for the peer to open the SSH window
+  // Whether the peer did something (sent bytes, opened the window) since the last check,
+  // and when it last did.
+  bool peer_alive_ = true;
+  std::chrono::steady_clock::time_point heard_at_;
 
   bool local_eof_ = false;   // the engine closed its writing side, and all of it was sent
   bool remote_eof_ = false;  // the agent closed its output (or the engine stopped listening)

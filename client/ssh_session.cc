@@ -1,9 +1,11 @@
 #include "client/ssh_session.h"
 
 #include <libssh/libssh.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -21,6 +23,9 @@ constexpr const char* kCiphers =
 // What the engine's channel holds in each direction: a few SSH packets' worth, so the engine and
 // the pump rarely wait for each other, and little enough that a slow disk stops the remote.
 constexpr size_t kEngineQueueBytes = 512 * 1024;
+// How long teardown waits for an abandoned pump before cutting the socket under it. The pump
+// polls in steps of 100 ms and never blocks in libssh, so this is only a backstop.
+constexpr auto kPumpJoinBound = std::chrono::seconds(2);
 // Signature algorithms we sign with: never SHA-1 "ssh-rsa".
 constexpr const char* kPublicKeyTypes =
     "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
@@ -91,12 +96,26 @@ SshSession::SshSession(const SshOptions& options) : options_(options) {
 SshSession::~SshSession() {
   abandon_ = true;
   if (engine_channel_) engine_channel_->close_engine();
-  if (pump_.joinable()) pump_.join();
+  join_pump_within_bound();
+  // The pump left the session non-blocking: closing the channel and disconnecting queue their
+  // messages and do not wait for a peer that may never read them.
   if (channel_ != nullptr) ssh_channel_free(channel_);
   if (session_ != nullptr) {
     ssh_disconnect(session_);
     ssh_free(session_);
   }
+}
+
+void SshSession::join_pump_within_bound() {
+  if (!pump_.joinable()) return;
+  auto deadline = std::chrono::steady_clock::now() + kPumpJoinBound;
+  while (!pump_ended_ && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Reading the fd races with nothing: the pump never changes it. shutdown(2), unlike close,
+  // leaves the fd number valid for libssh, and makes its pending poll or write return.
+  if (!pump_ended_) ::shutdown(ssh_get_fd(session_), SHUT_RDWR);
+  pump_.join();
 }
 
 void SshSession::verify_host_key() {
@@ -199,6 +218,7 @@ Channel& SshSession::start(const std::string& command, const std::string& peer_n
     pump_error_ = ChannelPump(session_, channel_, *engine_channel_).run(abandon_);
     pump_failed_ = !pump_error_.empty();
     engine_channel_->fail();  // nothing more will come or go: the engine must not wait
+    pump_ended_ = true;
   });
   return *engine_channel_;
 }

@@ -53,6 +53,9 @@ class SshSession {
  private:
   void verify_host_key();
   void authenticate();
+  // Joins the pump thread within a bound: if it has not ended by then, shuts the socket down
+  // under it, so that whatever libssh call it is in returns.
+  void join_pump_within_bound();
 
   SshOptions options_;
   ssh_session_struct* session_ = nullptr;
@@ -60,6 +63,7 @@ class SshSession {
   std::unique_ptr<PumpedChannel> engine_channel_;
   std::thread pump_;
   std::atomic<bool> pump_failed_{false};
+  std::atomic<bool> pump_ended_{false};
   std::atomic<bool> abandon_{false};  // set on destruction: stop pumping now
   std::string pump_error_;
 };

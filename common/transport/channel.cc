@@ -10,12 +10,14 @@ Channel::Channel(std::string peer_name) : peer_name_(std::move(peer_name)) {}
 
 Channel::~Channel() = default;
 
-void Channel::check_wait(int waited_ms, const char* doing) const {
+std::string Channel::idle_error(const char* doing) const {
+  return peer_name_ + " " + doing + " for " + std::to_string(idle_timeout_ms_ / 1000) +
+         " s: the connection is dead or the peer is stuck (raise --timeout for very slow links)";
+}
+
+void Channel::check_wait(std::chrono::steady_clock::time_point since, const char* doing) const {
   if (aborted_) throw ConnectionError("session aborted");
-  if (waited_ms > 0 && waited_ms >= idle_timeout_ms_) {
-    throw ConnectionError(peer_name_ + " " + doing + " for " + std::to_string(waited_ms / 1000) +
-                          " s: the connection is dead or the peer is stuck (raise --timeout for very slow links)");
-  }
+  if (std::chrono::steady_clock::now() - since >= idle_timeout()) throw ConnectionError(idle_error(doing));
 }
 
 size_t Channel::read_some(void* buf, size_t len) {

@@ -39,7 +39,12 @@ class Channel {
   // Tells the peer we will write no more.
   virtual void close_write() = 0;
 
+  // Safe to call while another thread (the client's SSH pump) reads it.
   void set_idle_timeout(std::chrono::seconds t) { idle_timeout_ms_ = static_cast<int>(t.count() * 1000); }
+  std::chrono::milliseconds idle_timeout() const { return std::chrono::milliseconds(idle_timeout_ms_.load()); }
+  // The message for a peer that `doing` ("sent nothing", "stopped reading") for the whole idle
+  // timeout: the one error of a stalled link, whichever thread notices it first.
+  std::string idle_error(const char* doing) const;
   // Caps the rate of writes (bytes per second, 0 = none). Call before any thread writes.
   void set_rate_limit(uint64_t bytes_per_second);
   // Wakes any thread blocked here, from any thread; it throws ConnectionError.
@@ -62,13 +67,15 @@ class Channel {
   // How long a blocked wait sleeps between checks for abort(): short enough that a failure on
   // another thread ends the session promptly, long enough to cost nothing.
   static constexpr int kAbortPollMs = 200;
-  // For the waits of subclasses: throws if aborted, or if `waited_ms` passed the idle deadline
-  // ("… sent nothing for 60 s").
-  void check_wait(int waited_ms, const char* doing) const;
+  // For the waits of subclasses: throws if aborted, or if the idle timeout has passed since
+  // `since`, when the wait began ("… sent nothing for 60 s"). Measured on the clock, not by
+  // counting sleeps: a wait woken early again and again (the other direction's traffic
+  // notifies the same condition) must not stretch the deadline.
+  void check_wait(std::chrono::steady_clock::time_point since, const char* doing) const;
 
  private:
   std::string peer_name_;
-  int idle_timeout_ms_ = 60'000;
+  std::atomic<int> idle_timeout_ms_{60'000};
   std::atomic<bool> aborted_{false};
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> bytes_written_{0};

@@ -40,14 +40,13 @@ FdChannel::FdChannel(int read_fd, int write_fd, std::string peer_name)
 }
 
 void FdChannel::wait(int fd, short events, const char* doing) {
-  int waited_ms = 0;
+  auto since = std::chrono::steady_clock::now();
   while (true) {
-    check_wait(waited_ms, doing);
+    check_wait(since, doing);
     pollfd p{fd, events, 0};
     int rc = ::poll(&p, 1, kAbortPollMs);
     if (rc > 0) return;
     if (rc < 0 && errno != EINTR) throw ConnectionError(errno_message("poll", errno));
-    waited_ms += kAbortPollMs;
   }
 }
 

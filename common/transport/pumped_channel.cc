@@ -22,15 +22,13 @@ PumpedChannel::~PumpedChannel() { ::close(wake_fd_); }
 
 template <typename Ready>
 void PumpedChannel::wait_locked(std::unique_lock<std::mutex>& lock, const char* doing, Ready ready) {
-  int waited_ms = 0;
+  auto since = std::chrono::steady_clock::now();
   while (!ready()) {
     lock.unlock();
-    check_wait(waited_ms, doing);  // may throw: not under the lock
+    check_wait(since, doing);  // may throw: not under the lock
     lock.lock();
     ++engine_waiters_;
-    if (engine_cv_.wait_for(lock, std::chrono::milliseconds(kAbortPollMs)) == std::cv_status::timeout) {
-      waited_ms += kAbortPollMs;
-    }
+    engine_cv_.wait_for(lock, std::chrono::milliseconds(kAbortPollMs));
     --engine_waiters_;
   }
 }
@@ -41,6 +39,7 @@ size_t PumpedChannel::read_available(void* buf, size_t len) {
   {
     std::unique_lock lock(mutex_);
     wait_locked(lock, "sent nothing", [this] { return !down_.empty() || down_ended_ || failed_; });
+    if (down_.empty() && !failure_.empty()) throw ConnectionError(failure_);
     n = down_.pop(buf, len);
     if (n > 0) wake_pump_locked(wake);  // it may be waiting for room
   }
@@ -54,6 +53,7 @@ size_t PumpedChannel::write_available(const iovec* iov, int count) {
   {
     std::unique_lock lock(mutex_);
     wait_locked(lock, "stopped reading", [this] { return up_.room() > 0 || failed_; });
+    if (!failure_.empty()) throw ConnectionError(failure_);
     if (failed_ || up_closed_) throw ConnectionError("connection to " + peer_name() + " lost");
     for (int i = 0; i < count; ++i) {
       size_t took = up_.push(iov[i].iov_base, iov[i].iov_len);
@@ -137,10 +137,11 @@ void PumpedChannel::end_down() {
   engine_cv_.notify_all();
 }
 
-void PumpedChannel::fail() {
+void PumpedChannel::fail(const std::string& why) {
   {
     std::lock_guard lock(mutex_);
     failed_ = true;
+    if (failure_.empty()) failure_ = why;
   }
   engine_cv_.notify_all();
 }

@@ -49,7 +49,10 @@ class PumpedChannel : public Channel {
   // The peer sent its last byte: the engine reads what is queued, then end of stream.
   void end_down();
   // The connection is gone: the engine reads end of stream, its writes throw ConnectionError.
-  void fail();
+  // With `why` (the first one given wins), reads too throw ConnectionError(why) once the
+  // queued bytes are read: the pump gave up on a silent peer, and the engine must say so,
+  // not report a peer that closed the connection.
+  void fail(const std::string& why = "");
 
   // Bytes the engine wrote, for the peer; 0 when none are waiting.
   size_t pop_up(void* out, size_t len);
@@ -78,6 +81,7 @@ class PumpedChannel : public Channel {
   bool up_closed_ = false;
   bool engine_closed_ = false;
   bool failed_ = false;
+  std::string failure_;  // why the pump failed the channel, if it said
   int engine_waiters_ = 0;  // engine threads in engine_cv_.wait (a reader and a writer may both)
   bool pump_sleeping_ = false;
   int wake_fd_;  // an eventfd

@@ -38,6 +38,10 @@ WireRelay::~WireRelay() {
   }
 }
 
+void WireRelay::stall() { ::kill(pid_, SIGUSR1); }
+
+void WireRelay::resume() { ::kill(pid_, SIGUSR2); }
+
 std::vector<WireRelay::Connection> WireRelay::connections() const {
   std::vector<Connection> result;
   std::ifstream in(log_);

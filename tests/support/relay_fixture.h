@@ -1,5 +1,5 @@
 // The wire_relay program in front of a port, started by a test and stopped by its pid: counts
-// the bytes each connection moves, from outside the programs under test.
+// the bytes each connection moves, from outside the programs under test, and can stall them.
 #pragma once
 
 #include <sys/types.h>
@@ -28,6 +28,10 @@ class WireRelay {
   WireRelay& operator=(const WireRelay&) = delete;
 
   int port() const { return port_; }
+  // Stops forwarding on every connection, keeping the sockets open (nothing is closed or
+  // reset: both peers just stop hearing from each other); resume() undoes it.
+  void stall();
+  void resume();
   // Connections that have ended, oldest first.
   std::vector<Connection> connections() const;
 

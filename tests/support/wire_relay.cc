@@ -11,9 +11,13 @@
 // there leaves out the SSH handshake and start-up before, and the small closing exchange
 // after (which waits for the receiver's flush to disk), neither of which a rate limit governs.
 // Runs until killed.
+//
+// SIGUSR1 makes it stop forwarding on every connection while keeping both sockets open (a
+// link that stalls without a reset: the tests of the idle timeout); SIGUSR2 resumes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +36,14 @@ using Clock = std::chrono::steady_clock;
 
 constexpr uint64_t kSteadyAfter = 1 << 20;
 constexpr uint64_t kSteadyTail = 256 << 10;
+
+volatile sig_atomic_t g_stalled = 0;  // set by SIGUSR1, cleared by SIGUSR2
+
+// While stalled, neither reads nor writes: the kernel's buffers fill and both peers see a
+// connection that is open and silent.
+void wait_while_stalled() {
+  while (g_stalled) ::usleep(10'000);
+}
 
 struct Pipe {
   std::atomic<uint64_t> bytes{0};
@@ -56,8 +68,10 @@ struct Pipe {
 void pump(int from, int to, Pipe* pipe) {
   std::vector<char> buf(256 * 1024);
   while (true) {
+    wait_while_stalled();
     ssize_t n = ::read(from, buf.data(), buf.size());
     if (n <= 0) break;
+    wait_while_stalled();
     auto now = Clock::now();
     if (pipe->bytes == 0) pipe->first = now;
     pipe->last = now;
@@ -125,6 +139,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE\n");
     return 2;
   }
+  ::signal(SIGUSR1, [](int) { g_stalled = 1; });
+  ::signal(SIGUSR2, [](int) { g_stalled = 0; });
   int target_port = std::atoi(argv[1]);
   std::string log = argv[2];
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -129,4 +130,47 @@ TEST_CASE("abort and the idle deadline reach a blocked engine") {
       CHECK(std::string(e.what()).find("test pump stopped reading for 1 s") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("traffic the other way does not stretch a silent peer's deadline") {
+  // The engine's reader waits for a peer that sends nothing, while its writer keeps writing
+  // and the pump keeps taking those bytes: each take wakes the reader's wait early.
+  PumpedChannel channel("test pump", 100);
+  channel.set_idle_timeout(std::chrono::seconds(1));
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    try {
+      while (!done) {
+        channel.write_all("k", 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    } catch (const ConnectionError&) {  // once the pump below has stopped
+    }
+  });
+  std::thread pump([&] {
+    char sink[100];
+    while (!done) {
+      channel.pop_up(sink, sizeof sink);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  char buf[16];
+  CHECK_THROWS_WITH_AS(channel.read_some(buf, sizeof buf), doctest::Contains("test pump sent nothing for 1 s"),
+                       ConnectionError);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+  done = true;
+  writer.join();
+  pump.join();
+}
+
+TEST_CASE("the pump's reason for failing reaches the engine's reads and writes") {
+  PumpedChannel channel("test pump", 100);
+  channel.push_down("last", 4);
+  channel.fail("test pump stopped reading for 5 s");
+  channel.fail();  // the pump thread's final fail() keeps the reason
+  char buf[16];
+  CHECK(channel.read_some(buf, sizeof buf) == 4);  // what arrived before comes first
+  CHECK_THROWS_WITH_AS(channel.read_some(buf, sizeof buf), "test pump stopped reading for 5 s", ConnectionError);
+  CHECK_THROWS_WITH_AS(channel.write_all("x", 1), "test pump stopped reading for 5 s", ConnectionError);
 }
