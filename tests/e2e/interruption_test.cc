@@ -29,9 +29,13 @@ std::string this_host() {
 }
 
 // A command started in the background; its output goes to `log`.
+// Starts `command` through /bin/sh in a process group of its own (the group's id is the pid
+// returned), so that killing the group reaches the program itself: dash does not always exec
+// the last command of `sh -c`, and killing only the shell would leave the run going on.
 pid_t start(const std::string& command, const std::string& log) {
   pid_t pid = ::fork();
   if (pid == 0) {
+    ::setpgid(0, 0);
     std::string line = command + " >" + quote(log) + " 2>&1";
     ::execl("/bin/sh", "sh", "-c", line.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
@@ -253,8 +257,10 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     std::string agent_pid = slurp(pid_file);
     pid_t agent = agent_pid.empty() ? -1 : std::stoi(agent_pid);
     if (kill_agent && agent > 0) ::kill(agent, SIGKILL);
-    else ::kill(client, SIGKILL);
+    else ::kill(-client, SIGKILL);
     int status = wait_for(client);
+    // The program may have been the shell's child: gone only when its whole group is.
+    for (int w = 0; ::kill(-client, 0) == 0 && w < 1000; ++w) ::usleep(10'000);
     // The agent of a killed client sees the connection end and exits; the next run needs its
     // lock, and the agent may only have been starting when its client died.
     ::usleep(200'000);
@@ -264,7 +270,9 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     return status != 0;
   };
   auto reset = [&] {
-    REQUIRE(run("rm -rf " + quote(dest) + " && cp -a " + quote(pristine) + " " + quote(dest)).code == 0);
+    RunResult r = run("rm -rf " + quote(dest) + " && cp -a " + quote(pristine) + " " + quote(dest));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
   };
 
   std::mt19937 rng(20261201);
