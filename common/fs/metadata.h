@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "fs/file_entry.h"
+#include "protocol/file_entry.h"
 
 namespace ferry {
 

@@ -12,7 +12,7 @@
 #include <functional>
 #include <string>
 
-#include "fs/file_entry.h"
+#include "protocol/file_entry.h"
 
 namespace ferry {
 

@@ -1,4 +1,5 @@
-// Frames over a Channel: [type:1][length:4 LE][payload]. The reader refuses a length above
+// Frames over a Channel: the thin adapter between protocol/frame_parser.h (which knows the
+// format and its limits, and does no IO) and a Channel. The reader refuses a length above
 // kMaxFramePayload before reading it; the writer batches small frames into one write.
 #pragma once
 
@@ -7,19 +8,14 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "protocol/frame_parser.h"
 #include "protocol/wire.h"
 #include "transport/channel.h"
 
 namespace ferry {
 
 class Encoder;
-
-struct Frame {
-  wire::MsgType type;
-  std::string_view payload;  // valid until the next FrameReader::next()
-};
 
 class FrameReader {
  public:
@@ -29,8 +25,9 @@ class FrameReader {
   // shell's chatter). Throws ConnectionError if the stream ends or too much arrives without one.
   std::string read_magic();
 
-  // The next frame. A clean end of stream between frames throws ConnectionError naming the
-  // peer; an end inside a frame says the frame was truncated.
+  // The next frame; its payload is valid until the next call. A clean end of stream between
+  // frames throws ConnectionError naming the peer; an end inside a frame says the frame was
+  // truncated.
   Frame next();
 
   // Called before the reader blocks for more input: the place to flush pending output so the
@@ -38,12 +35,10 @@ class FrameReader {
   void set_before_block(std::function<void()> hook) { before_block_ = std::move(hook); }
 
  private:
-  bool fill(size_t need);  // false at end of stream
+  bool read_more();  // false at end of stream
 
   Channel& channel_;
-  std::vector<char> buf_;
-  size_t begin_ = 0;
-  size_t end_ = 0;
+  FrameParser parser_;
   std::function<void()> before_block_;
 };
 
@@ -66,7 +61,6 @@ class FrameWriter {
   void keepalive_if_idle(std::chrono::steady_clock::duration idle);
 
  private:
-  void append_header(wire::MsgType type, size_t length);
   void flush_locked();
 
   Channel& channel_;

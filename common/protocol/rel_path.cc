@@ -1,8 +1,7 @@
-#include "fs/rel_path.h"
+#include "protocol/rel_path.h"
 
 #include "base/error.h"
 #include "base/log.h"
-#include "fs/file_entry.h"
 
 namespace ferry {
 
@@ -68,18 +67,6 @@ std::string join_path(std::string_view root, std::string_view rel) {
   if (out.empty() || out.back() != '/') out.push_back('/');
   out.append(rel);
   return out;
-}
-
-const char* file_type_name(FileType type) {
-  switch (type) {
-    case FileType::kRegular: return "file";
-    case FileType::kDirectory: return "directory";
-    case FileType::kSymlink: return "symlink";
-    case FileType::kFifo: return "fifo";
-    case FileType::kCharDevice: return "character device";
-    case FileType::kBlockDevice: return "block device";
-  }
-  return "unknown";
 }
 
 }  // namespace ferry
