@@ -8,8 +8,11 @@
 namespace ferry {
 
 namespace {
-// One largest frame fits, so a frame is never split across a buffer boundary.
-constexpr size_t kBufferBytes = wire::kFrameHeaderBytes + wire::kMaxFramePayload;
+// The buffer grows, when full, up to one largest frame: a frame is never split across its end.
+constexpr size_t kMaxBufferBytes = wire::kFrameHeaderBytes + wire::kMaxFramePayload;
+// Where it starts: a session's file list and control frames fit, and a fuzzer making a parser
+// per input does not map and unmap 1 MiB each time (ASan serves that size with mmap).
+constexpr size_t kMinBufferBytes = 64 * 1024;
 }  // namespace
 
 FrameHeader decode_frame_header(std::string_view header) {
@@ -35,7 +38,8 @@ void append_frame_header(wire::MsgType type, size_t length, std::string* out) {
   out->append(h, sizeof(h));
 }
 
-FrameParser::FrameParser() : buf_(std::make_unique_for_overwrite<char[]>(kBufferBytes)) {}
+FrameParser::FrameParser()
+    : buf_(std::make_unique_for_overwrite<char[]>(kMinBufferBytes)), capacity_(kMinBufferBytes) {}
 
 std::span<char> FrameParser::space() {
   if (begin_ > 0) {
@@ -43,11 +47,18 @@ std::span<char> FrameParser::space() {
     end_ -= begin_;
     begin_ = 0;
   }
-  return {buf_.get() + end_, kBufferBytes - end_};
+  if (end_ == capacity_ && capacity_ < kMaxBufferBytes) {
+    size_t grown = std::min(capacity_ * 2, kMaxBufferBytes);
+    auto bigger = std::make_unique_for_overwrite<char[]>(grown);
+    std::memcpy(bigger.get(), buf_.get(), end_);
+    buf_ = std::move(bigger);
+    capacity_ = grown;
+  }
+  return {buf_.get() + end_, capacity_ - end_};
 }
 
 void FrameParser::commit(size_t n) {
-  FERRY_CHECK(n <= kBufferBytes - end_);
+  FERRY_CHECK(n <= capacity_ - end_);
   end_ += n;
 }
 

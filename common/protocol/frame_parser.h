@@ -3,8 +3,8 @@
 // frames out, so a Channel, a test, a fuzzer or another transport can drive it alike. The
 // Channel adapter is engine/framing.h.
 //
-// Memory is bounded by the protocol, not by the peer: the buffer holds one largest frame
-// (header + wire::kMaxFramePayload), a header announcing more is refused as soon as its five
+// Memory is bounded by the protocol, not by the peer: the buffer grows to one largest frame
+// (header + wire::kMaxFramePayload) at most, a header announcing more is refused as soon as its five
 // bytes are in, and the noise before the magic is capped at wire::kMaxNoiseBeforeMagic.
 #pragma once
 
@@ -41,7 +41,8 @@ class FrameParser {
   FrameParser();
 
   // Room for the next bytes, never empty while next() is waiting for more: write up to its size,
-  // then commit() how many were written. Moves buffered bytes, which ends the last frame's life.
+  // then commit() how many were written. Moves buffered bytes (and grows the buffer when it is
+  // full), which ends the last frame's life.
   std::span<char> space();
   void commit(size_t n);
   // Copies as much of `bytes` as there is room for and returns how many; take frames out and
@@ -66,8 +67,9 @@ class FrameParser {
   std::string_view pending() const { return {buf_.get() + begin_, end_ - begin_}; }
 
  private:
-  // Left uninitialised: a parser per session or per fuzz input should not clear 1 MiB first.
+  // Left uninitialised: every byte is written (commit) before it is read.
   std::unique_ptr<char[]> buf_;
+  size_t capacity_;
   size_t begin_ = 0;
   size_t end_ = 0;
   std::string noise_;

@@ -83,6 +83,28 @@ TEST_CASE("the magic is found across feeds, with the noise before it kept apart"
 TEST_CASE("noise without a magic is bounded") {
   FrameParser parser;
   std::string chatter(wire::kMaxNoiseBeforeMagic + 100, 'x');
-  parser.feed(chatter);
-  CHECK(parser.scan_magic() == FrameParser::MagicScan::kTooMuchNoise);
+  std::string_view left = chatter;
+  FrameParser::MagicScan scan = FrameParser::MagicScan::kNeedMore;
+  while (!left.empty() && scan == FrameParser::MagicScan::kNeedMore) {
+    left.remove_prefix(parser.feed(left));
+    scan = parser.scan_magic();
+  }
+  CHECK(scan == FrameParser::MagicScan::kTooMuchNoise);
+  CHECK(parser.noise().size() > wire::kMaxNoiseBeforeMagic);
+}
+
+TEST_CASE("the buffer grows to hold the largest frame, and no further") {
+  FrameParser parser;
+  std::string stream = frame(MsgType::kFileData, std::string(wire::kMaxFramePayload, 'd'));
+  std::string_view left = stream;
+  std::optional<Frame> f;
+  while (!f) {
+    size_t n = parser.feed(left);
+    REQUIRE(n > 0);
+    left.remove_prefix(n);
+    f = parser.next();
+  }
+  CHECK(left.empty());
+  CHECK(f->payload.size() == wire::kMaxFramePayload);
+  CHECK(parser.space().size() == wire::kFrameHeaderBytes + wire::kMaxFramePayload);
 }
