@@ -1,7 +1,7 @@
 // Writes the hand-made seed inputs of every fuzz target into <corpus>/<target>/seed-*: valid
 // frames and messages made with Ferry's own encoders (so they follow the code, not a copy of
 // the format), the worked example of docs/PROTOCOL.md byte for byte, and a few near misses.
-// Run by hand after a change to the wire format: fuzz_make_seeds tests/fuzz/corpus
+// Run by hand after a change to the wire format: build/bin/fuzz_make_seeds tests/fuzz/corpus
 #include <openssl/evp.h>
 
 #include <cstdio>
