@@ -25,7 +25,7 @@
 #include "engine/session.h"
 #include "fs/dest_state.h"
 #include "fs/unique_fd.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 
 namespace ferry {
 

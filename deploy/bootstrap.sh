@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  g++ cmake ninja-build ccache pkg-config
+  # toolchain; clang and its runtimes build the libFuzzer targets (tests/fuzz/run.sh)
+  g++ cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   # libraries (see README, "Dependencies")
   libssh-dev libssl-dev libzstd-dev libboost-dev libxxhash-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev

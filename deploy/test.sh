@@ -4,6 +4,8 @@
 #
 #   deploy/test.sh                 release build in build/
 #   FERRY_SANITIZE=1 deploy/test.sh   ASan + UBSan build in build-asan/
+#   FERRY_FUZZ_SECONDS=20 deploy/test.sh   then fuzz each target for 20 s (tests/fuzz/run.sh,
+#                                          a clang build in build-fuzz/); .ci/run sets this
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +20,8 @@ fi
 cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
 cmake --build "$build"
 ctest --test-dir "$build" --output-on-failure
+
+# ctest above replayed every fuzz target's corpus; this searches for new crashes for a while.
+if [ "${FERRY_FUZZ_SECONDS:-0}" -gt 0 ]; then
+  tests/fuzz/run.sh "$FERRY_FUZZ_SECONDS"
+fi

@@ -21,7 +21,7 @@
 #include <unordered_set>
 
 #include "fs/unique_fd.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 
 namespace ferry {
 

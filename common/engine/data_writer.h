@@ -12,7 +12,7 @@
 #include "compress/compress_policy.h"
 #include "compress/zstd_stream.h"
 #include "engine/reporter.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 
 namespace ferry {
 

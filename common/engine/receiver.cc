@@ -23,6 +23,7 @@
 #include "compress/zstd_stream.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
+#include "delta/patch.h"
 #include "delta/signature.h"
 #include "engine/basis_signer.h"
 #include "engine/session.h"
@@ -495,26 +496,17 @@ class ReceiveSession {
     begin_incoming(index);
     if (!incoming_.wanted.signed_basis) throw ProtocolError("FileDelta for entry " + std::to_string(index) + ", which has no basis");
     if (!incoming_.basis.valid() && incoming_.error.empty()) open_basis();
-    while (!d.at_end()) {
-      uint8_t op = d.u8("op");
-      if (op == wire::kOpLiteral) {
-        std::string_view bytes = d.bytes("literal", wire::kMaxFramePayload);
-        stats_.bytes_literal += bytes.size();
-        write_incoming(bytes);
-      } else if (op == wire::kOpCopy) {
-        uint64_t first = d.varint("first");
-        uint64_t count = d.varint("count");
-        uint64_t offset, length;
-        const BasisShape& basis = *incoming_.wanted.signed_basis;
-        if (!copy_extent(basis.size, basis.block_size, first, count, &offset, &length)) {
-          throw ProtocolError("copy of blocks " + std::to_string(first) + "+" + std::to_string(count) +
-                              " outside the basis of entry " + std::to_string(index));
-        }
-        copy_from_basis(offset, length);
-      } else {
-        throw ProtocolError("unknown delta operation " + std::to_string(op));
+    struct Apply : PatchSink {
+      explicit Apply(ReceiveSession& session) : s(session) {}
+      void literal(std::string_view bytes) override {
+        s.stats_.bytes_literal += bytes.size();
+        s.write_incoming(bytes);
       }
-    }
+      void copy(uint64_t offset, uint64_t length) override { s.copy_from_basis(offset, length); }
+      ReceiveSession& s;
+    } apply(*this);
+    const BasisShape& basis = *incoming_.wanted.signed_basis;
+    apply_delta(d, basis.size, basis.block_size, index, apply);
   }
 
   void open_basis() {

@@ -19,7 +19,7 @@
 #include "fs/confined_root.h"
 #include "fs/dest_state.h"
 #include "fs/filter.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 #include "protocol/messages.h"
 
 namespace ferry {

@@ -15,7 +15,7 @@
 #include "engine/data_writer.h"
 #include "engine/reporter.h"
 #include "fs/filter.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 #include "protocol/messages.h"
 
 namespace ferry {

@@ -13,7 +13,7 @@
 #include "engine/receiver.h"
 #include "engine/sender.h"
 #include "engine/reporter.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 #include "protocol/messages.h"
 
 namespace ferry {

@@ -11,7 +11,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "fs/platform.h"
-#include "fs/rel_path.h"
+#include "protocol/rel_path.h"
 
 namespace ferry {
 

@@ -1,46 +1,6 @@
-// One entry of a file list: what the sender saw, and what the receiver must reproduce.
+// FileEntry is part of the wire codec and lives in protocol/file_entry.h, so the codec links
+// without the file system layer. This forward keeps older includes building; new code includes
+// protocol/file_entry.h.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
-namespace ferry {
-
-// On the wire: never renumber.
-enum class FileType : uint8_t {
-  kRegular = 1,
-  kDirectory = 2,
-  kSymlink = 3,
-  kFifo = 4,
-  kCharDevice = 5,
-  kBlockDevice = 6,
-};
-
-struct Xattr {
-  std::string name;
-  std::string value;
-  bool operator==(const Xattr&) const = default;
-};
-
-struct FileEntry {
-  std::string path;  // relative to the transfer root, '/'-separated; empty for the root itself
-  FileType type = FileType::kRegular;
-  uint32_t mode = 0;  // permission bits only, setuid/setgid/sticky included (07777)
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  int64_t mtime_sec = 0;
-  uint32_t mtime_nsec = 0;
-  uint64_t size = 0;          // regular files
-  uint64_t rdev = 0;          // devices
-  std::string link_target;    // symlinks, stored verbatim and never followed
-  uint64_t hardlink_of = 0;   // 1 + index of the first entry naming the same inode; 0 if none
-  std::vector<Xattr> xattrs;  // sorted by name
-  std::string content_hash;   // with --checksum: the sender's XXH3-128 of a regular file (16 bytes)
-
-  bool operator==(const FileEntry&) const = default;
-};
-
-const char* file_type_name(FileType type);
-
-}  // namespace ferry
+#include "protocol/file_entry.h"

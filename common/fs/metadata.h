@@ -11,7 +11,7 @@
 #include <ctime>
 #include <string>
 
-#include "fs/file_entry.h"
+#include "protocol/file_entry.h"
 
 namespace ferry {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/file_entry.h"
+#include "protocol/file_entry.h"
 
 namespace ferry::platform {
 

@@ -15,7 +15,7 @@
 #include "fs/confined_root.h"
 #include "fs/dest_state.h"
 #include "fs/dir_names.h"
-#include "fs/rel_path.h"
+#include "protocol/rel_path.h"
 
 namespace ferry {
 namespace {

@@ -12,8 +12,8 @@
 #include <functional>
 #include <string>
 
-#include "fs/file_entry.h"
 #include "fs/unique_fd.h"
+#include "protocol/file_entry.h"
 
 namespace ferry {
 

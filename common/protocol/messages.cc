@@ -4,7 +4,7 @@
 
 #include "base/bytes.h"
 #include "base/error.h"
-#include "fs/rel_path.h"
+#include "protocol/rel_path.h"
 
 namespace ferry {
 

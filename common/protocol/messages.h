@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "fs/file_entry.h"
+#include "protocol/file_entry.h"
 #include "protocol/wire.h"
 
 namespace ferry {

@@ -17,7 +17,7 @@
 #include "base/bytes.h"
 #include "base/error.h"
 #include "engine/session.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 #include "protocol/messages.h"
 #include "transport/fd_channel.h"
 

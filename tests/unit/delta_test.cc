@@ -11,9 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
+#include "base/error.h"
 #include "base/page_buffer.h"
 #include "delta/delta.h"
+#include "delta/patch.h"
 #include "delta/signature.h"
+#include "protocol/wire.h"
 
 using namespace ferry;
 
@@ -375,4 +379,40 @@ TEST_CASE("a basis signed in pieces at block boundaries has the signature of the
     CHECK(joined.weak == whole.weak);
     CHECK(joined.strong == whole.strong);
   }
+}
+
+TEST_CASE("the patcher hands on copies inside the basis and refuses the rest by name") {
+  struct Ops : PatchSink {
+    void literal(std::string_view bytes) override { log += "L" + std::string(bytes) + " "; }
+    void copy(uint64_t offset, uint64_t length) override {
+      log += "C" + std::to_string(offset) + "+" + std::to_string(length) + " ";
+    }
+    std::string log;
+  };
+  auto apply = [](const Encoder& e, Ops* ops) {
+    Decoder d(e.data());
+    apply_delta(d, 1000, 700, 9, *ops);
+  };
+  Encoder e;
+  e.u8(wire::kOpCopy);
+  e.varint(0);
+  e.varint(2);  // both blocks: the second is the short one
+  e.u8(wire::kOpLiteral);
+  e.bytes("ab");
+  Ops ops;
+  apply(e, &ops);
+  CHECK(ops.log == "C0+1000 Lab ");
+
+  Encoder past = e;
+  past.u8(wire::kOpCopy);
+  past.varint(1);
+  past.varint(2);
+  CHECK_THROWS_WITH(apply(past, &ops), "protocol error: copy of blocks 1+2 outside the basis of entry 9");
+  Encoder unknown = e;
+  unknown.u8(3);
+  CHECK_THROWS_WITH(apply(unknown, &ops), "protocol error: unknown delta operation 3");
+  Encoder cut = e;
+  cut.u8(wire::kOpLiteral);
+  cut.varint(5);
+  CHECK_THROWS_WITH(apply(cut, &ops), "protocol error: truncated field literal: 5 bytes announced, 0 present");
 }

@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "fs/unique_fd.h"
-#include "protocol/framing.h"
+#include "engine/framing.h"
 #include "transport/fd_channel.h"
 
 using namespace ferry;

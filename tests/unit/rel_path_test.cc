@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "fs/rel_path.h"
+#include "protocol/rel_path.h"
 
 using namespace ferry;
 
