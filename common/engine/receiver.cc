@@ -26,6 +26,7 @@
 #include "delta/patch.h"
 #include "delta/signature.h"
 #include "engine/basis_signer.h"
+#include "engine/metadata_notices.h"
 #include "engine/session.h"
 #include "fs/dir_names.h"
 #include "fs/metadata.h"
@@ -83,7 +84,7 @@ class ReceiveSession {
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
                  const ReceiverOptions& options, ConfinedRoot& root, DestinationState* state)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root), state_(state),
-        apply_{options.keep_owner},
+        apply_{options.keep_owner, TimeRange{}},
         fsync_each_(options.flush_to_disk && !options.dry_run && !platform::syncfs_reaches_disk(root.root_fd())) {}
 
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
@@ -185,8 +186,7 @@ class ReceiveSession {
     }
     ++stats_.files_total;
     if (options_.delete_extraneous) listed_paths_.insert(entry.path);
-    warn_once_about_owner(entry);
-    warn_once_about_time(entry);
+    notices_.look_at(entry, root_.shown(entry.path));
     if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
 
     if (entry.type == FileType::kRegular && entry.hardlink_of != 0) {
@@ -222,45 +222,6 @@ class ReceiveSession {
       case FileType::kRegular: return plan_file(index, dir, entry, exists ? &st : nullptr);
       default: return make_special(dir, entry, exists ? &st : nullptr);
     }
-  }
-
-  // A time outside what the destination stores (only the range: a finer granularity than it
-  // keeps is common, and harmless) is said once; it is then compared as stored, not resent.
-  void warn_once_about_time(const FileEntry& entry) {
-    if (warned_time_ || options_.dry_run) return;
-    timespec stored = storable_mtime(entry, apply_);
-    if (stored.tv_sec == entry.mtime_sec) return;
-    warned_time_ = true;
-    reporter_.report(MessageLevel::kWarning,
-                     root_.shown(entry.path) + " has a modification time (" + utc_text(entry.mtime_sec) +
-                         ") that this file system cannot store; it keeps the nearest it can (" +
-                         utc_text(stored.tv_sec) + "), and so may other files of this run");
-  }
-
-  static std::string utc_text(int64_t sec) {
-    std::tm tm {};
-    time_t t = static_cast<time_t>(sec);
-    if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(sec) + " s since 1970";
-    char text[64];
-    std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return text;
-  }
-
-  void warn_once_about_owner(const FileEntry& entry) {
-    if (!options_.keep_owner && !warned_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
-      warned_setid_ = true;
-      reporter_.report(MessageLevel::kWarning,
-                       options_.program_name + " is not running as root, so setuid and setgid bits are not kept (" +
-                           printable(entry.path) + " is the first file that has them); the files are copied "
-                           "without them. Run it as root to keep them.");
-    }
-    if (options_.keep_owner || warned_owner_) return;
-    if (entry.uid == ::geteuid() && entry.gid == ::getegid()) return;
-    warned_owner_ = true;
-    reporter_.report(MessageLevel::kWarning,
-                     options_.program_name + " is not running as root (uid " + std::to_string(::geteuid()) +
-                         "), so file owners and groups are not preserved; files are still copied. "
-                         "Run it as root to keep ownership.");
   }
 
   void make_directory(int dir, FileEntry& entry, const struct stat* existing) {
@@ -1041,6 +1002,7 @@ class ReceiveSession {
   uint64_t waiting_bytes_ = 0;
   uint64_t sender_list_errors_ = 0;
   ApplyOptions apply_;
+  MetadataNotices notices_{reporter_, options_.program_name, apply_};
   // syncfs does not reach the disk here (FUSE): each file is fsynced before its rename.
   const bool fsync_each_;
 
@@ -1048,9 +1010,6 @@ class ReceiveSession {
   std::string prev_path_;
   std::vector<std::string> dir_stack_;
   bool list_done_ = false;
-  bool warned_owner_ = false;
-  bool warned_setid_ = false;
-  bool warned_time_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
   PageBuffer copy_buf_{wire::kDataChunkBytes};

@@ -1,0 +1,49 @@
+#include "engine/metadata_notices.h"
+
+#include <unistd.h>
+
+#include <ctime>
+
+namespace ferry {
+namespace {
+
+std::string utc_text(int64_t sec) {
+  std::tm tm {};
+  time_t t = static_cast<time_t>(sec);
+  if (::gmtime_r(&t, &tm) == nullptr) return std::to_string(sec) + " s since 1970";
+  char text[64];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace
+
+void MetadataNotices::look_at(const FileEntry& entry, const std::string& shown) {
+  using wire::MessageLevel;
+  if (!apply_.keep_owner && !said_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
+    said_setid_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     program_name_ + " is not running as root, so setuid and setgid bits are not kept (" + shown +
+                         " is the first file that has them); the files are copied without them. Run it as root "
+                         "to keep them.");
+  }
+  if (!apply_.keep_owner && !said_owner_ && (entry.uid != ::geteuid() || entry.gid != ::getegid())) {
+    said_owner_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     program_name_ + " is not running as root (uid " + std::to_string(::geteuid()) +
+                         "), so file owners and groups are not preserved; files are still copied. "
+                         "Run it as root to keep ownership.");
+  }
+  // Only the range: a finer granularity than the file system keeps is common, and harmless.
+  // Such a file is then compared as stored (storable_mtime), not sent again every run.
+  timespec stored = storable_mtime(entry, apply_);
+  if (!said_time_ && stored.tv_sec != entry.mtime_sec) {
+    said_time_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     shown + " has a modification time (" + utc_text(entry.mtime_sec) +
+                         ") that this file system cannot store; it keeps the nearest it can (" +
+                         utc_text(stored.tv_sec) + "), and so may other files of this run");
+  }
+}
+
+}  // namespace ferry

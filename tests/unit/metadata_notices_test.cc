@@ -1,0 +1,67 @@
+// What the destination cannot keep is said once a run, naming the first entry that meets it.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "engine/metadata_notices.h"
+
+using namespace ferry;
+
+namespace {
+
+class Collect : public Reporter {
+ public:
+  void report(wire::MessageLevel, const std::string& text) override { said.push_back(text); }
+  void from_peer(wire::MessageLevel, const std::string&) override {}
+  std::vector<std::string> said;
+};
+
+FileEntry file(uint32_t mode, int64_t mtime_sec) {
+  FileEntry e;
+  e.type = FileType::kRegular;
+  e.mode = mode;
+  e.uid = ::geteuid();
+  e.gid = ::getegid();
+  e.mtime_sec = mtime_sec;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("each limit of the destination is said once, for the first entry that meets it") {
+  Collect reporter;
+  ApplyOptions apply;  // not root: owners and setuid are not kept
+  apply.times.earliest_sec = -2147483648;
+  apply.times.latest_sec = 2147483647;
+  MetadataNotices notices(reporter, "ferry-agent", apply);
+  notices.look_at(file(0644, 0), "/d/plain");
+  CHECK(reporter.said.empty());
+  notices.look_at(file(04755, 0), "/d/tool");
+  notices.look_at(file(02755, 0), "/d/other-tool");
+  REQUIRE(reporter.said.size() == 1);
+  CHECK(reporter.said[0].find("setuid and setgid bits are not kept (/d/tool is the first") != std::string::npos);
+  notices.look_at(file(0644, 4102444800), "/d/future");
+  notices.look_at(file(0644, -5364662400), "/d/ancient");
+  REQUIRE(reporter.said.size() == 2);
+  CHECK(reporter.said[1] == "/d/future has a modification time (2100-01-01T00:00:00Z) that this file system cannot "
+                            "store; it keeps the nearest it can (2038-01-19T03:14:07Z), and so may other files of "
+                            "this run");
+  FileEntry foreign = file(0644, 0);
+  foreign.uid = ::geteuid() + 1;
+  notices.look_at(foreign, "/d/theirs");
+  notices.look_at(foreign, "/d/theirs-too");
+  REQUIRE(reporter.said.size() == 3);
+  CHECK(reporter.said[2].find("file owners and groups are not preserved") != std::string::npos);
+}
+
+TEST_CASE("a receiver that keeps owners says nothing of owners or setuid bits") {
+  Collect reporter;
+  ApplyOptions apply;
+  apply.keep_owner = true;
+  MetadataNotices notices(reporter, "ferry-agent", apply);
+  FileEntry e = file(04755, 0);
+  e.uid = ::geteuid() + 1;
+  notices.look_at(e, "/d/tool");
+  CHECK(reporter.said.empty());
+}
