@@ -80,19 +80,21 @@ size_t FdChannel::write_available(const iovec* iov, int count) {
 
 size_t FdChannel::splice_available(int fd, uint64_t offset, size_t len) {
   if (!write_is_pipe_) return 0;
+  // EAGAIN with room in the pipe is usually a race (the reader drained the pipe between the
+  // splice and the poll), so it is retried; a file that keeps refusing is finished with copies.
+  int refusals_with_room = 0;
   while (true) {
     auto at = static_cast<loff_t>(offset);
     ssize_t n = ::splice(fd, &at, write_fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) return static_cast<size_t>(n);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      // The pipe is full, or the file's pages are not in memory yet: wait for room, then try
-      // again; a file that still yields nothing is finished with copies.
       pollfd p{write_fd_, POLLOUT, 0};
       if (::poll(&p, 1, 0) == 0) {
         wait(write_fd_, POLLOUT, "stopped reading");
         continue;
       }
+      if (++refusals_with_room <= 8) continue;
       return 0;
     }
     if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) throw ConnectionError("connection to " + peer_name() + " lost");
