@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "fs/unique_fd.h"
+#include "platform/platform.h"
 #include "transport/fd_channel.h"
 
 namespace ferry {
@@ -19,15 +20,14 @@ class LocalAgent : public AgentLink {
  public:
   explicit LocalAgent(const std::string& agent_command) {
     int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    if (platform::stream_socketpair(sv) != 0) {
       throw FatalError(errno_message("socketpair", errno));
     }
-    // The agent beside this program, if /proc can say where that is.
+    // The agent beside this program, if the system can say where that is.
     std::string sibling;
     if (agent_command.empty()) {
-      std::error_code ec;
-      std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
-      if (!ec) sibling = (self.parent_path() / "ferry-agent").string();
+      std::string self = platform::executable_path();
+      if (!self.empty()) sibling = (std::filesystem::path(self).parent_path() / "ferry-agent").string();
     }
     pid_ = ::fork();
     if (pid_ < 0) throw FatalError(errno_message("fork", errno));

@@ -196,7 +196,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
       continue;
     }
     // Without work in hand, the timeout only bounds how late we notice a close that produced no
-    // event; the engine's writes and reads wake the poll through its eventfd. Up data that
+    // event; the engine's writes and reads wake the poll through its waker. Up data that
     // waits for the window is no work in hand: the window adjust wakes the poll.
     bool sleep = false;
     if (!busy) sleep = engine_.prepare_to_sleep() || window_shut_;

@@ -3,7 +3,7 @@
 //
 // What it is shaped by: libssh 0.10 reads its socket 4 KiB per poll, so on a restore (the agent
 // sending) the client's cost is system calls per byte. Everything therefore waits in one poll,
-// libssh's own (an ssh_event holding the session and the engine's wake-up eventfd), and channel
+// libssh's own (an ssh_event holding the session and the engine's wake-up fd, platform::Waker), and channel
 // data is taken in libssh's data callback as each packet is decrypted, straight into the
 // engine's queue. That is one poll and one 4 KiB read per 4 KiB, the least libssh allows.
 //

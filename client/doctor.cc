@@ -26,6 +26,7 @@
 #include "fs/dest_state.h"
 #include "fs/unique_fd.h"
 #include "engine/framing.h"
+#include "platform/platform.h"
 
 namespace ferry {
 
@@ -102,7 +103,7 @@ bool check_network(const std::string& host, int port, Report& report) {
   ::getnameinfo(found->ai_addr, found->ai_addrlen, address, sizeof(address), nullptr, 0, NI_NUMERICHOST);
   report.pass("name resolution", host + " is " + address);
 
-  UniqueFd fd(::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(platform::stream_socket(found->ai_family, /*nonblocking=*/true));
   int err = ::connect(fd.get(), found->ai_addr, found->ai_addrlen) == 0 ? 0 : errno;
   ::freeaddrinfo(found);
   if (err == EINPROGRESS) {
@@ -207,12 +208,19 @@ void check_probe(const ProbeReport& r, double skew_s, const std::string& path, R
     report.pass("destination", path + " does not exist yet; it will be created");
   }
   if (r.euid == 0) {
-    report.pass("ownership", "the agent runs as root, so file owners and groups are kept");
+    report.pass("ownership", "owners kept by the file system: the agent runs as root");
+  } else if (!r.writable) {
+    // The destination step above already says why; whether attributes work cannot be tried.
+  } else if (r.keeps_xattrs) {
+    report.pass("ownership", "owners kept in extended attributes: the agent runs as uid " + std::to_string(r.euid) +
+                                 ", and keeps owners, setuid bits and devices in user.ferry.meta, which a restore "
+                                 "as root gives back");
   } else {
-    report.warn("ownership", "the agent runs as uid " + std::to_string(r.euid) +
-                                 ", so backups will not keep file owners and groups",
-                "log in as root with a key restricted to Ferry (ferry-agent install-credentials --user root) "
-                "and allow it in sshd_config with PermitRootLogin forced-commands-only");
+    report.warn("ownership", "owners cannot be kept: the agent runs as uid " + std::to_string(r.euid) +
+                                 " and " + path + " is on a file system without extended attributes",
+                "put the backup on a file system that has them (ext4, XFS, btrfs, APFS), or log in as root with a "
+                "key restricted to Ferry (ferry-agent install-credentials --user root, and PermitRootLogin "
+                "forced-commands-only in sshd_config)");
   }
   if (std::abs(skew_s) > 5) {
     report.warn("clock", "the clocks of the two machines differ by " + seconds_text(skew_s),

@@ -21,6 +21,7 @@
 #include "client/summary.h"
 #include "client/transfer_job.h"
 #include "compress/zstd_stream.h"
+#include "platform/platform.h"
 #include "transport/throttle.h"
 
 namespace {
@@ -119,6 +120,7 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
 }  // namespace
 
 int main(int argc, char** argv) {
+  ferry::platform::remember_program_path(argv[0]);
   CLI::App app{"ferry: back up folders to another machine over SSH, and restore them"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
@@ -134,6 +136,10 @@ int main(int argc, char** argv) {
   for (CLI::App* cmd : {backup, restore}) {
     cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
   }
+  backup->add_flag("--accept-new-volume", options.accept_new_volume,
+                   "DEST moved to another disk on purpose: back up there, and expect that disk from now on");
+  backup->add_option("--known-volumes", options.known_volumes,
+                     "where the volume of each destination is remembered (default: FERRY_HOME/volumes)");
 
   std::string doctor_dest;
   bool doctor_json = false;

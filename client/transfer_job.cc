@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "client/agent_link.h"
 #include "client/ferry_home.h"
+#include "client/known_volumes.h"
 #include "client/remote_spec.h"
 #include "client/summary.h"
 #include "engine/receiver.h"
@@ -162,6 +163,17 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
                    printable(theirs.software_version));
     }
   }
+  // Which volume earlier backups to this destination went to: the agent refuses another.
+  KnownVolumes volumes(options.known_volumes.empty() ? default_known_volumes() : options.known_volumes);
+  std::string volume_key = far.remote ? far.user + "@" + far.host + ":" +
+                                            std::to_string(far.port ? far.port : (options.port ? options.port : 22)) +
+                                            ":" + far_path
+                                      : far_path;
+  std::optional<platform::Volume> known = backup ? volumes.find(volume_key) : std::nullopt;
+  if (known && !options.accept_new_volume) {
+    open.volume_mount = known->mount_point;
+    open.volume_id = known->id;
+  }
   Encoder e;
   open.encode(e);
   out.send(MsgType::kOpen, e);
@@ -175,6 +187,17 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     }
     opened = Opened::decode(f.payload);
     break;
+  }
+  platform::Volume now{opened.volume_mount, opened.volume_id};
+  if (backup && !options.dry_run && !now.id.empty() && known != now) {
+    try {
+      volumes.remember(volume_key, now);
+      if (known) spdlog::warn("{} is now on the volume mounted at {}; later backups will expect it there",
+                              printable(dst.display()), printable(now.mount_point));
+    } catch (const FatalError& e) {
+      spdlog::warn("{}; the volume of {} is not remembered, so a missing backup disk will not be noticed",
+                   e.what(), printable(dst.display()));
+    }
   }
 
   Summary summary;

@@ -40,6 +40,8 @@ struct TransferOptions {
   uint64_t safety_net_keep_s = 0;
   uint64_t safety_net_keep_bytes = 0;
   FilterRules filters;             // --exclude, --include, --exclude-from, in command-line order
+  bool accept_new_volume = false;  // a backup destination that moved to another volume on purpose
+  std::string known_volumes;       // default: FERRY_HOME/volumes
 };
 
 // --safety-net-keep: "30d", "12h", "2w" (an age) or "50G", "500M" (a total size). Sets the one

@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # Installs everything Ferry needs to build, test and benchmark on Debian 12, from Debian's
-# own packages. Idempotent and non-interactive: packages already present are not touched,
-# and apt is not even consulted when nothing is missing.
+# own packages, or on macOS from Homebrew. Idempotent and non-interactive: packages already
+# present are not touched, and apt is not even consulted when nothing is missing.
 set -euo pipefail
+
+if [ "$(uname -s)" = Darwin ]; then
+  # macOS: the same libraries from Homebrew (OpenSSH and xattr tools come with the system).
+  formulae=(cmake ninja ccache pkg-config libssh openssl@3 zstd boost xxhash cli11 spdlog fmt
+            nlohmann-json doctest rsync)
+  if ! command -v brew >/dev/null; then
+    echo "bootstrap: Homebrew is needed on macOS (https://brew.sh), then run this again" >&2
+    exit 1
+  fi
+  missing=()
+  for f in "${formulae[@]}"; do
+    brew list --formula "$f" >/dev/null 2>&1 || missing+=("$f")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "bootstrap: all ${#formulae[@]} Homebrew formulae already installed"
+  else
+    echo "bootstrap: brew install ${missing[*]}"
+    HOMEBREW_NO_AUTO_UPDATE=1 brew install "${missing[@]}"
+  fi
+  exit 0
+fi
 
 packages=(
   # toolchain; clang and its runtimes build the libFuzzer targets (tests/fuzz/run.sh)

@@ -4,6 +4,8 @@
 #
 #   deploy/test.sh                 release build in build/
 #   FERRY_SANITIZE=1 deploy/test.sh   ASan + UBSan build in build-asan/
+#   FERRY_PLATFORM=posix deploy/test.sh   the POSIX-only backend in build-posix/ (the fallbacks
+#                                         macOS takes); .ci/run runs it after the default
 #   FERRY_FUZZ_SECONDS=20 deploy/test.sh   then fuzz each target for 20 s (tests/fuzz/run.sh,
 #                                          a clang build in build-fuzz/); .ci/run sets this
 set -euo pipefail
@@ -16,6 +18,11 @@ flags=()
 if [ "${FERRY_SANITIZE:-0}" = 1 ]; then
   build=build-asan
   flags+=(-DFERRY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+fi
+platform=${FERRY_PLATFORM:-auto}
+flags+=("-DFERRY_PLATFORM=$platform")
+if [ "$platform" != auto ]; then
+  build="$build-$platform"
 fi
 cmake -S . -B "$build" -G Ninja "${flags[@]}" >/dev/null
 cmake --build "$build"

@@ -17,8 +17,9 @@
 #include "engine/sender.h"
 #include "engine/session.h"
 #include "fs/confined_root.h"
-#include "fs/platform.h"
+#include "fs/metadata.h"
 #include "fs/tree_walker.h"
+#include "platform/platform.h"
 #include "transport/fd_channel.h"
 
 namespace ferry {
@@ -54,6 +55,23 @@ void check_restore_source(const std::string& path) {
   if (!S_ISDIR(st.st_mode)) throw FatalError(path + " on the agent's machine is not a directory");
 }
 
+// A backup whose earlier runs went to another volume is refused before anything is created:
+// most often the backup disk is not mounted, and its mount point is a plain folder on the
+// system disk, which the backup would fill.
+void check_volume(const Open& open, const platform::Volume& found) {
+  if (open.volume_id.empty()) return;
+  if (found.mount_point == open.volume_mount && found.id == open.volume_id) return;
+  std::string where = found.mount_point.empty() ? "an unknown volume" : printable(found.mount_point) + " (" + printable(found.id) + ")";
+  std::string text = "refused: earlier backups to " + printable(open.path) + " went to the volume mounted at " +
+                     printable(open.volume_mount) + " (" + printable(open.volume_id) + "), but it is now on " + where;
+  if (found.mount_point != open.volume_mount) {
+    text += "; is the backup disk mounted at " + printable(open.volume_mount) + "? Mount it and run again";
+  } else {
+    text += "; another disk is mounted there. Mount the backup disk";
+  }
+  throw FatalError(text + ". If you moved the backup on purpose, run again with --accept-new-volume.");
+}
+
 // What `ferry doctor` asks: does the path exist, can we write there, as whom, how much room.
 ProbeReport probe(const std::string& path) {
   ProbeReport r;
@@ -76,6 +94,10 @@ ProbeReport probe(const std::string& path) {
     r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
   }
   if (r.read_only_fs) r.writable = false;
+  if (r.writable && there_fd.valid()) {
+    std::string scratch = ".ferry-xattr-probe-" + std::to_string(::getpid());
+    r.keeps_xattrs = probe_stored_metadata(there_fd.get(), scratch.c_str());
+  }
   if (r.exists) {
     DestinationStatus status = read_destination_status(path);
     r.last_run = status.last_run.substr(0, wire::kMaxTextBytes);
@@ -115,6 +137,9 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));
   Encoder e;
   if (backup) {
+    platform::Volume volume;
+    if (!platform::volume_of(open.path, &volume)) volume = {};
+    check_volume(open, volume);
     bool dry_run = open.flags & wire::kOpenDryRun;
     ReceiveFolder folder(open.path, dry_run);
     const char* where = " on the agent's machine";
@@ -124,9 +149,12 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
                                          : open_destination(folder.path(), where);
     std::optional<DestinationState> state;
     if (!dry_run) state.emplace(root.root_fd(), open.path, " on the agent's machine");
-    Opened{::geteuid() == 0}.encode(e);
+    Opened{::geteuid() == 0, volume.mount_point, volume.id}.encode(e);
     out.send(MsgType::kOpened, e);
-    Receiver(in, out, reporter, stats, receiver_options(open, "ferry-agent")).run(root, state ? &*state : nullptr);
+    ReceiverOptions receiving = receiver_options(open, "ferry-agent");
+    // On the backup machine, what a non-root agent cannot apply is kept beside each file.
+    receiving.store_metadata = !receiving.keep_owner;
+    Receiver(in, out, reporter, stats, receiving).run(root, state ? &*state : nullptr);
   } else {
     UniqueFd source = open_confined(open, options.confinement, /*create=*/false);
     if (!source.valid()) {
@@ -135,7 +163,9 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     }
     Opened{false}.encode(e);
     out.send(MsgType::kOpened, e);
-    Sender(channel, in, out, reporter, stats, sender_options(open)).run(source.get(), open.path);
+    SenderOptions sending = sender_options(open);
+    sending.read_stored_metadata = true;  // the backup's files as they were sent, not as stored
+    Sender(channel, in, out, reporter, stats, sending).run(source.get(), open.path);
   }
   return ExitCode::kOk;
 }

@@ -13,6 +13,8 @@
 
 #include <fmt/core.h>
 
+#include "platform/platform.h"
+
 namespace ferry {
 
 namespace {
@@ -104,9 +106,7 @@ ExitCode install_credentials(const std::string& package_path, const InstallOptio
   rules.root = options.root.empty() ? who.home + "/FerryBackups" : options.root;
   rules.root = std::filesystem::path(rules.root).lexically_normal().string();
   if (rules.root.size() > 1 && rules.root.back() == '/') rules.root.pop_back();
-  std::error_code ec;
-  rules.agent_path = options.agent_path.empty() ? std::filesystem::read_symlink("/proc/self/exe", ec).string()
-                                                : options.agent_path;
+  rules.agent_path = options.agent_path.empty() ? platform::executable_path() : options.agent_path;
   std::string line = authorized_line(package, rules);  // validates the paths before anything changes
   ensure_root(rules.root, who);
 

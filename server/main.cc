@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.h"
+#include "platform/platform.h"
 #include "server/agent_session.h"
 #include "server/credentials_commands.h"
 
@@ -26,6 +27,7 @@ void add_target_options(CLI::App* cmd, ferry::CredentialsTarget* t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ferry::platform::remember_program_path(argv[0]);
   CLI::App app{"ferry-agent: the remote end of ferry"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ferry-agent ") + FERRY_VERSION);

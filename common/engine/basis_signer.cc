@@ -12,6 +12,7 @@
 #include "base/bytes.h"
 #include "base/page_buffer.h"
 #include "delta/signature.h"
+#include "platform/platform.h"
 #include "protocol/messages.h"
 
 namespace ferry {
@@ -138,8 +139,8 @@ void BasisSigner::sign_one(Job& job) {
     want.strong_len = sig.strong_len;
     want.block_count = sig.block_count();
     std::lock_guard lock(mutex_);
-    signed_[job.index] = BasisShape{sig.basis_size, sig.block_size, job.st.st_mtim.tv_sec,
-                                    static_cast<uint32_t>(job.st.st_mtim.tv_nsec)};
+    const timespec mtime = platform::modified_time(job.st);
+    signed_[job.index] = BasisShape{sig.basis_size, sig.block_size, mtime.tv_sec, static_cast<uint32_t>(mtime.tv_nsec)};
   }
   {
     std::lock_guard order(wire_order_);

@@ -20,14 +20,16 @@ std::string utc_text(int64_t sec) {
 
 void MetadataNotices::look_at(const FileEntry& entry, const std::string& shown) {
   using wire::MessageLevel;
-  if (!apply_.keep_owner && !said_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
+  // Storing metadata keeps both (in an extended attribute), so there is nothing to say.
+  bool lost = !apply_.keep_owner && !apply_.store_metadata;
+  if (lost && !said_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
     said_setid_ = true;
     reporter_.report(MessageLevel::kWarning,
                      program_name_ + " is not running as root, so setuid and setgid bits are not kept (" + shown +
                          " is the first file that has them); the files are copied without them. Run it as root "
                          "to keep them.");
   }
-  if (!apply_.keep_owner && !said_owner_ && (entry.uid != ::geteuid() || entry.gid != ::getegid())) {
+  if (lost && !said_owner_ && (entry.uid != ::geteuid() || entry.gid != ::getegid())) {
     said_owner_ = true;
     reporter_.report(MessageLevel::kWarning,
                      program_name_ + " is not running as root (uid " + std::to_string(::geteuid()) +

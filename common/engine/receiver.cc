@@ -30,10 +30,11 @@
 #include "engine/session.h"
 #include "fs/dir_names.h"
 #include "fs/metadata.h"
-#include "fs/platform.h"
 #include "fs/rel_path.h"
 #include "fs/safety_net.h"
+#include "fs/stored_metadata.h"
 #include "fs/temp_files.h"
+#include "platform/platform.h"
 
 namespace ferry {
 
@@ -84,8 +85,8 @@ class ReceiveSession {
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
                  const ReceiverOptions& options, ConfinedRoot& root, DestinationState* state)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root), state_(state),
-        apply_{options.keep_owner, TimeRange{}},
-        fsync_each_(options.flush_to_disk && !options.dry_run && !platform::syncfs_reaches_disk(root.root_fd())) {}
+        apply_{options.keep_owner, TimeRange{}, options.store_metadata, ::geteuid(), ::getegid()},
+        fsync_each_(options.flush_to_disk && !options.dry_run && !platform::can_flush_file_system(root.root_fd())) {}
 
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
   // in .ferry-state/tmp: the next run resumes from it, or removes it.
@@ -93,7 +94,17 @@ class ReceiveSession {
 
   Done run() {
     if (state_ != nullptr) report_previous_run();
-    if (state_ != nullptr && !options_.dry_run) apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
+    if (state_ != nullptr && !options_.dry_run) {
+      apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
+      if (apply_.store_metadata && !probe_stored_metadata(state_->tmp_dir(), "xattr-probe")) {
+        apply_.store_metadata = false;  // MetadataNotices then says what is lost
+        reporter_.report(MessageLevel::kWarning,
+                         root_.shown("") + " is on a file system without extended attributes, so " +
+                             options_.program_name + " (not root) cannot keep owners, setuid bits or devices "
+                             "there; put the backup on a file system that has them (ext4, XFS, btrfs, APFS) "
+                             "or run the agent as root.");
+      }
+    }
     while (!list_done_ || !wanted_.empty() || incoming_.active) {
       Frame f = in_.next();
       if (handle_common_frame(f, reporter_)) continue;
@@ -259,8 +270,8 @@ class ReceiveSession {
     // gets its mtime).
     timespec mtime = storable_mtime(entry, apply_);
     bool same_content = same_size && (entry.content_hash.empty()
-                                          ? existing->st_mtim.tv_sec == mtime.tv_sec &&
-                                                existing->st_mtim.tv_nsec == mtime.tv_nsec
+                                          ? platform::modified_time(*existing).tv_sec == mtime.tv_sec &&
+                                                platform::modified_time(*existing).tv_nsec == mtime.tv_nsec
                                           : hash_of(dir, entry.path) == entry.content_hash);
     if (same_content) return refresh_metadata(dir, entry, *existing);
     ++stats_.files_transferred;
@@ -324,8 +335,9 @@ class ReceiveSession {
   void refresh_metadata(int dir, const FileEntry& entry, const struct stat& st) {
     std::string leaf(leaf_of(entry.path));
     std::vector<Xattr> xattrs;
-    bool xattrs_same = platform::list_xattrs_at(dir, leaf, &xattrs) && xattrs == entry.xattrs;
-    if (stat_matches(st, entry, apply_) && xattrs_same) return;
+    std::string stored;
+    bool xattrs_same = platform::list_xattrs_at(dir, leaf, &xattrs, &stored) && xattrs == entry.xattrs;
+    if (stat_matches(st, stored, entry, apply_) && xattrs_same) return;
     if (options_.dry_run) return;
     changed_ = true;
     UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
@@ -341,13 +353,14 @@ class ReceiveSession {
       std::string target(kMaxPathBytes + 1, '\0');
       ssize_t n = ::readlinkat(dir, leaf.c_str(), target.data(), target.size());
       if (n >= 0 && std::string_view(target.data(), static_cast<size_t>(n)) == entry.link_target) {
-        if (!stat_matches(*existing, entry, apply_) && !options_.dry_run) {
+        if (!stat_matches(*existing, "", entry, apply_) && !options_.dry_run) {
           std::string problem = apply_metadata_at(dir, leaf, entry, apply_);
           if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
         }
         return;
       }
     }
+    if (apply_.store_metadata && stored_as_regular_file(entry.type)) return store_special(dir, entry, existing);
     if (options_.dry_run) return;
     TempSpot spot = temp_spot(entry.path);
     const char* tmp = spot.name.c_str();
@@ -356,11 +369,15 @@ class ReceiveSession {
       case FileType::kSymlink: rc = ::symlinkat(entry.link_target.c_str(), spot.dir, tmp); break;
       case FileType::kFifo: rc = ::mknodat(spot.dir, tmp, S_IFIFO | 0600, 0); break;
       case FileType::kCharDevice:
-        rc = ::mknodat(spot.dir, tmp, S_IFCHR | 0600, static_cast<dev_t>(entry.rdev));
+      case FileType::kBlockDevice: {
+        dev_t device = 0;
+        if (!platform::make_device(entry.dev_major, entry.dev_minor, &device)) {
+          return fail("cannot create " + root_.shown(entry.path) + ": device " + std::to_string(entry.dev_major) +
+                      "," + std::to_string(entry.dev_minor) + " does not exist on this system");
+        }
+        rc = ::mknodat(spot.dir, tmp, (entry.type == FileType::kCharDevice ? S_IFCHR : S_IFBLK) | 0600, device);
         break;
-      case FileType::kBlockDevice:
-        rc = ::mknodat(spot.dir, tmp, S_IFBLK | 0600, static_cast<dev_t>(entry.rdev));
-        break;
+      }
       default: FERRY_CHECK(false);
     }
     if (rc != 0) {
@@ -370,6 +387,38 @@ class ReceiveSession {
     }
     std::string problem = apply_metadata_at(spot.dir, spot.name, entry, apply_);
     if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+    install(spot.dir, spot.name, dir, entry.path);
+  }
+
+  // A fifo or device on a receiver that stores metadata: an empty regular file whose attribute
+  // says what it is. One that already says so only has its metadata refreshed.
+  void store_special(int dir, const FileEntry& entry, const struct stat* existing) {
+    std::string leaf(leaf_of(entry.path));
+    if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size == 0) {
+      UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+      std::string stored;
+      std::optional<StoredMetadata> was;
+      if (fd.valid() && platform::get_xattr_fd(fd.get(), platform::metadata_xattr_name(), &stored)) {
+        was = decode_stored_metadata(stored);
+      }
+      if (was && was->type == entry.type && was->dev_major == entry.dev_major && was->dev_minor == entry.dev_minor) {
+        return refresh_metadata(dir, entry, *existing);
+      }
+    }
+    if (options_.dry_run) return;
+    changed_ = true;
+    TempSpot spot = temp_spot(entry.path);
+    UniqueFd fd(::openat(spot.dir, spot.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd.valid()) {
+      if (ends_the_run(errno)) throw_unwritable(entry.path, errno);
+      return fail(errno_message(std::string("cannot create ") + file_type_name(entry.type) + " " +
+                                    root_.shown(entry.path), errno));
+    }
+    std::string problem = apply_metadata_fd(fd.get(), entry, apply_);
+    if (!problem.empty()) {
+      ::unlinkat(spot.dir, spot.name.c_str(), 0);
+      return fail(root_.shown(entry.path) + ": " + problem);
+    }
     install(spot.dir, spot.name, dir, entry.path);
   }
 
@@ -481,8 +530,9 @@ class ReceiveSession {
     }
     struct stat st {};
     if (!incoming_.basis.valid() || ::fstat(incoming_.basis.get(), &st) != 0 ||
-        static_cast<uint64_t>(st.st_size) != signed_basis.size || st.st_mtim.tv_sec != signed_basis.mtime_sec ||
-        static_cast<uint32_t>(st.st_mtim.tv_nsec) != signed_basis.mtime_nsec) {
+        static_cast<uint64_t>(st.st_size) != signed_basis.size ||
+        platform::modified_time(st).tv_sec != signed_basis.mtime_sec ||
+        static_cast<uint32_t>(platform::modified_time(st).tv_nsec) != signed_basis.mtime_nsec) {
       incoming_.basis.reset();
       incoming_.error = "basis changed";  // retried whole at FileEnd
     }
@@ -551,8 +601,7 @@ class ReceiveSession {
     uint64_t pending = incoming_.bytes - incoming_.writeback_from;
     if (pending == 0 || (!file_complete && pending < kWritebackChunk)) return;
     if (file_complete && incoming_.bytes < kWritebackMinFile) return;
-    ::sync_file_range(incoming_.fd.get(), static_cast<off_t>(incoming_.writeback_from), static_cast<off_t>(pending),
-                      SYNC_FILE_RANGE_WRITE);
+    platform::start_writeback(incoming_.fd.get(), incoming_.writeback_from, pending);
     incoming_.writeback_from = incoming_.bytes;
   }
 
@@ -596,7 +645,7 @@ class ReceiveSession {
     entry.mtime_nsec = end.mtime_nsec;
     std::string problem = apply_metadata_fd(incoming_.fd.get(), entry, apply_);
     if (!problem.empty()) fail(shown + ": " + problem);
-    if (fsync_each_ && ::fsync(incoming_.fd.get()) != 0) {
+    if (fsync_each_ && (errno = platform::flush_file(incoming_.fd.get())) != 0) {
       int err = errno;
       if (ends_the_run(err)) throw_unwritable(entry.path, err);
       fail(errno_message("cannot flush " + shown + " to disk", err) + "; the old version was kept");
@@ -672,7 +721,9 @@ class ReceiveSession {
 
   void install_waiting() {
     if (waiting_.empty()) return;
-    if (::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+    if (int err = platform::flush_file_system(root_.root_fd()); err != 0) {
+      fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+    }
     for (const Waiting& w : waiting_) {
       int dir = root_.parent_dir(w.path);
       if (dir < 0) {
@@ -898,14 +949,16 @@ class ReceiveSession {
   // folders that received renames, each file having been fsynced before its own.
   void flush_run() {
     if (!fsync_each_) {
-      if (::syncfs(root_.root_fd()) != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", errno));
+      if (int err = platform::flush_file_system(root_.root_fd()); err != 0) {
+      fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+    }
       return;
     }
     std::set<std::string> folders = dirs_written_;
     folders.insert("");
     for (const std::string& folder : folders) {
       UniqueFd fd = root_.open(folder, O_RDONLY | O_DIRECTORY);
-      if (fd.valid() && ::fsync(fd.get()) != 0 && errno != EINVAL) {
+      if (fd.valid() && (errno = platform::flush_file(fd.get())) != 0 && errno != EINVAL) {
         fail(errno_message("cannot flush " + root_.shown(folder) + " to disk", errno));
       }
     }
@@ -924,7 +977,9 @@ class ReceiveSession {
       UniqueFd fd = root_.open(it->path, O_RDONLY | O_DIRECTORY);
       if (!fd.valid()) continue;  // creating it failed and was reported
       struct stat st {};
-      if (::fstat(fd.get(), &st) != 0 || !stat_matches(st, *it, apply_)) changed_ = true;
+      std::string stored;
+      if (apply_.store_metadata) platform::get_xattr_fd(fd.get(), platform::metadata_xattr_name(), &stored);
+      if (::fstat(fd.get(), &st) != 0 || !stat_matches(st, stored, *it, apply_)) changed_ = true;
       std::string problem = apply_metadata_fd(fd.get(), *it, apply_);
       if (!problem.empty()) fail(root_.shown(it->path) + ": " + problem);
     }

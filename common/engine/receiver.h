@@ -29,6 +29,9 @@ struct ReceiverOptions {
   // Open asked for compression: only then may Compressed frames arrive.
   bool compressed = false;
   bool keep_owner = false;  // true when running as root
+  // Not root, on the backup machine: what cannot be applied is kept in Ferry's metadata
+  // attribute (fs/stored_metadata.h), and fifos and devices become empty regular files.
+  bool store_metadata = false;
   // Whether the run ends with everything it wrote on disk (writeback while data arrives, one
   // syncfs at the end). Off (--no-sync) is rsync's default: faster, and a power cut soon after
   // may lose what the run reported as copied.

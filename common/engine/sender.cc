@@ -24,7 +24,7 @@
 #include "engine/data_writer.h"
 #include "engine/session.h"
 #include "fs/dest_state.h"
-#include "fs/platform.h"
+#include "platform/platform.h"
 #include "fs/rel_path.h"
 #include "fs/tree_walker.h"
 #include "fs/unique_fd.h"
@@ -45,9 +45,9 @@ constexpr size_t kEntryBatchBytes = 32 * 1024;
 // touching its atime where we may (O_NOATIME needs ownership or CAP_FOWNER). errno tells why not.
 int open_source(int root_fd, const std::string& path) {
   if (root_fd < 0) return -1;
-  int fd = platform::open_beneath(root_fd, path, O_RDONLY | O_NOATIME);
+  int fd = platform::open_beneath(root_fd, path, platform::read_flags_without_atime());
   if (fd < 0 && errno == EPERM) fd = platform::open_beneath(root_fd, path, O_RDONLY);
-  if (fd >= 0) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (fd >= 0) platform::advise_sequential(fd);
   return fd;
 }
 
@@ -132,7 +132,7 @@ class SendSession {
   SendSession(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
               TransferStats& stats, const SenderOptions& options, int root_fd, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        data_(out, options.compression, stats), checksum_(options.checksum), filters_(options.filters),
+        data_(out, options.compression, stats), checksum_(options.checksum), read_stored_(options.read_stored_metadata), filters_(options.filters),
         root_fd_(root_fd), root_(root) {}
 
   Done run() {
@@ -202,7 +202,8 @@ class SendSession {
         // Ferry's own bookkeeping in a backup (or in a folder that receives one) is not user data.
         [&](const FileEntry& entry) {
           return is_reserved_top_name(entry.path) || filters_.excluded(entry.path, entry.type == FileType::kDirectory);
-        });
+        },
+        read_stored_);
     if (!e.data().empty()) out_.send(MsgType::kEntry, e);
     e.clear();
     EndOfList{count, list_errors}.encode(e);
@@ -399,8 +400,9 @@ class SendSession {
     }
     struct stat after {};
     if (::fstat(fd, &after) != 0) return refuse(errno_message("cannot stat " + shown, errno));
-    bool unchanged = after.st_size == st.st_size && same_time(after.st_mtim, st.st_mtim) &&
-                     same_time(after.st_ctim, st.st_ctim) && total == size;
+    bool unchanged = after.st_size == st.st_size &&
+                     same_time(platform::modified_time(after), platform::modified_time(st)) &&
+                     same_time(platform::changed_time(after), platform::changed_time(st)) && total == size;
     // Only grew (a log being appended to): the bytes read are the file as it was when opened,
     // stored with the mtime it had then, so the next run sees it changed and sends the rest.
     bool grew = !unchanged && total == size && static_cast<uint64_t>(after.st_size) > size;
@@ -419,7 +421,7 @@ class SendSession {
                       " tries), so it was not copied (the old copy, if any, is kept); run again when it is not "
                       "being written");
     }
-    const timespec& mtime = grew ? st.st_mtim : after.st_mtim;
+    const timespec mtime = platform::modified_time(grew ? st : after);
     FileEnd end{index, total, mtime.tv_sec, static_cast<uint32_t>(mtime.tv_nsec), hasher.digest()};
     Encoder e;
     end.encode(e);
@@ -444,6 +446,7 @@ class SendSession {
   TransferStats& stats_;
   DataWriter data_;  // the worker thread's
   bool checksum_;
+  bool read_stored_;
   const FilterRules& filters_;
   int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;

@@ -27,6 +27,9 @@ struct SenderOptions {
   bool checksum = false;
   // What not to list (and so not to send).
   FilterRules filters;
+  // The agent sending a backup back: each entry's owner, mode and type as Ferry's metadata
+  // attribute kept them (fs/stored_metadata.h), not as the files on disk have them.
+  bool read_stored_metadata = false;
 };
 
 class Sender {

@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "fs/platform.h"
+#include "platform/platform.h"
 #include "protocol/rel_path.h"
 
 namespace ferry {

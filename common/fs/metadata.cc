@@ -7,7 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fs/platform.h"
+#include "fs/stored_metadata.h"
+#include "platform/platform.h"
 
 namespace ferry {
 namespace {
@@ -33,7 +34,7 @@ TimeRange probe_time_range(int dir_fd, const char* scratch) {
     timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(sec), nsec}};
     struct stat st {};
     if (::futimens(fd, times) != 0 || ::fstat(fd, &st) != 0) return false;
-    *out = st.st_mtim;
+    *out = platform::modified_time(st);
     return true;
   };
   timespec low {}, high {}, fine {};
@@ -48,6 +49,17 @@ TimeRange probe_time_range(int dir_fd, const char* scratch) {
   return range;
 }
 
+bool probe_stored_metadata(int dir_fd, const char* scratch) {
+  int fd = ::openat(dir_fd, scratch, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  FileEntry probe;
+  probe.mode = 04755;
+  bool kept = platform::set_xattr_fd(fd, platform::metadata_xattr_name(), encode_stored_metadata(stored_metadata_of(probe))) == 0;
+  ::close(fd);
+  ::unlinkat(dir_fd, scratch, 0);
+  return kept;
+}
+
 timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options) {
   const TimeRange& r = options.times;
   if (entry.mtime_sec < r.earliest_sec) return {static_cast<time_t>(r.earliest_sec), 0};
@@ -59,7 +71,16 @@ uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options) {
   // A receiver that cannot give a file its owner must not make it run as someone: a setuid
   // file would run as the agent's user, a setgid one as its group, whoever sent it.
   if (options.keep_owner || entry.type == FileType::kDirectory) return entry.mode;
-  return entry.mode & ~uint32_t{S_ISUID | S_ISGID};
+  uint32_t mode = entry.mode & ~uint32_t{S_ISUID | S_ISGID};
+  if (options.store_metadata && entry.type != FileType::kSymlink) mode |= S_IRUSR | S_IWUSR;
+  return mode;
+}
+
+std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options) {
+  if (!options.store_metadata || entry.type == FileType::kSymlink) return "";
+  bool as_is = entry.uid == options.own_uid && entry.gid == options.own_gid &&
+               mode_to_apply(entry, options) == entry.mode && !stored_as_regular_file(entry.type);
+  return as_is ? "" : encode_stored_metadata(stored_metadata_of(entry));
 }
 
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
@@ -67,6 +88,12 @@ std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions
   if (options.keep_owner && ::fchown(fd, entry.uid, entry.gid) != 0) keep_first(&first, "chown", errno);
   if (int err = platform::replace_xattrs_fd(fd, entry.xattrs); err != 0) {
     keep_first(&first, "set extended attributes", err);
+  }
+  if (options.store_metadata) {
+    std::string value = stored_value_for(entry, options);
+    int err = value.empty() ? platform::remove_xattr_fd(fd, platform::metadata_xattr_name())
+                            : platform::set_xattr_fd(fd, platform::metadata_xattr_name(), value);
+    if (err != 0) keep_first(&first, "store owner and mode in an extended attribute", err);
   }
   if (::fchmod(fd, mode_to_apply(entry, options)) != 0) keep_first(&first, "chmod", errno);
   timespec times[2] = {{0, UTIME_OMIT}, mtime_of(entry)};
@@ -90,11 +117,14 @@ std::string apply_metadata_at(int dir_fd, const std::string& name, const FileEnt
   return first;
 }
 
-bool stat_matches(const struct stat& st, const FileEntry& entry, const ApplyOptions& options) {
+bool stat_matches(const struct stat& st, const std::string& stored, const FileEntry& entry,
+                  const ApplyOptions& options) {
   if (options.keep_owner && (st.st_uid != entry.uid || st.st_gid != entry.gid)) return false;
+  if (options.store_metadata && stored != stored_value_for(entry, options)) return false;
   if (entry.type != FileType::kSymlink && (st.st_mode & 07777) != mode_to_apply(entry, options)) return false;
   timespec want = storable_mtime(entry, options);
-  return st.st_mtim.tv_sec == want.tv_sec && st.st_mtim.tv_nsec == want.tv_nsec;
+  const timespec have = platform::modified_time(st);
+  return have.tv_sec == want.tv_sec && have.tv_nsec == want.tv_nsec;
 }
 
 }  // namespace ferry

@@ -29,17 +29,31 @@ struct TimeRange {
 // `scratch` in dir_fd. A probe that fails leaves the full range.
 TimeRange probe_time_range(int dir_fd, const char* scratch);
 
+// Whether the destination keeps Ferry's metadata attribute: sets it on a scratch file it
+// creates (and removes) as `scratch` in dir_fd.
+bool probe_stored_metadata(int dir_fd, const char* scratch);
+
 struct ApplyOptions {
   bool keep_owner = false;  // chown to the entry's uid/gid (needs root)
   TimeRange times;          // what the destination can store
+  // Keep what cannot be applied (owner, setuid/setgid, the type and numbers of fifos and
+  // devices) in Ferry's metadata attribute (fs/stored_metadata.h): a non-root agent.
+  bool store_metadata = false;
+  uint32_t own_uid = 0;  // the receiver's euid and egid: what a file it makes is owned by
+  uint32_t own_gid = 0;
 };
 
 // The entry's mtime as the destination will store it (clamped and truncated to options.times).
 timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options);
 
 // The permission bits the receiver gives the entry: all of them when it keeps owners (runs as
-// root); otherwise without setuid and setgid on anything but a directory.
+// root); otherwise without setuid and setgid on anything but a directory; when storing
+// metadata, also readable and writable by the owner, so the agent can read it back and replace it.
 uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options);
+
+// With options.store_metadata: the value Ferry's attribute must hold for the entry, or "" when
+// the file itself says everything (owner, mode and type as applied).
+std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options);
 
 // For regular files and directories, open as fd. Returns "" or "what failed: why".
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
@@ -48,7 +62,10 @@ std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions
 std::string apply_metadata_at(int dir_fd, const std::string& name, const FileEntry& entry,
                               const ApplyOptions& options);
 
-// Whether an existing object already has the entry's owner (if kept), mode and mtime.
-bool stat_matches(const struct stat& st, const FileEntry& entry, const ApplyOptions& options);
+// Whether an existing object already has the entry's owner (if kept), mode and mtime; when
+// storing metadata, `stored` is the object's attribute value ("" if none) and must be the one
+// stored_value_for gives.
+bool stat_matches(const struct stat& st, const std::string& stored, const FileEntry& entry,
+                  const ApplyOptions& options);
 
 }  // namespace ferry

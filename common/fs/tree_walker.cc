@@ -12,9 +12,10 @@
 
 #include "base/error.h"
 #include "base/log.h"
-#include "fs/platform.h"
-#include "protocol/rel_path.h"
+#include "fs/stored_metadata.h"
 #include "fs/unique_fd.h"
+#include "platform/platform.h"
+#include "protocol/rel_path.h"
 
 namespace ferry {
 
@@ -31,11 +32,13 @@ bool entry_from_stat(const struct stat& st, FileEntry* entry) {
   entry->mode = st.st_mode & 07777;
   entry->uid = st.st_uid;
   entry->gid = st.st_gid;
-  entry->mtime_sec = st.st_mtim.tv_sec;
-  entry->mtime_nsec = static_cast<uint32_t>(st.st_mtim.tv_nsec);
+  const timespec mtime = platform::modified_time(st);
+  entry->mtime_sec = mtime.tv_sec;
+  entry->mtime_nsec = static_cast<uint32_t>(mtime.tv_nsec);
   entry->size = entry->type == FileType::kRegular ? static_cast<uint64_t>(st.st_size) : 0;
   bool device = entry->type == FileType::kCharDevice || entry->type == FileType::kBlockDevice;
-  entry->rdev = device ? st.st_rdev : 0;
+  entry->dev_major = device ? platform::device_major(st.st_rdev) : 0;
+  entry->dev_minor = device ? platform::device_minor(st.st_rdev) : 0;
   return true;
 }
 
@@ -44,17 +47,19 @@ namespace {
 class Walk {
  public:
   Walk(const std::string& root, const TreeWalker::Visit& visit, const TreeWalker::OnError& on_error,
-       const TreeWalker::LeaveOut& leave_out)
-      : root_(root), visit_(visit), on_error_(on_error), leave_out_(leave_out) {}
+       const TreeWalker::LeaveOut& leave_out, bool read_stored_metadata)
+      : root_(root), visit_(visit), on_error_(on_error), leave_out_(leave_out), read_stored_(read_stored_metadata) {}
 
   void run(int root_fd) {
     struct stat st {};
     if (::fstat(root_fd, &st) != 0) throw FatalError(errno_message("stat " + root_, errno));
     FileEntry entry;
     entry_from_stat(st, &entry);
-    if (!platform::list_xattrs_fd(root_fd, &entry.xattrs)) {
+    std::string stored;
+    if (!platform::list_xattrs_fd(root_fd, &entry.xattrs, read_stored_ ? &stored : nullptr)) {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
     }
+    overlay(stored, &entry);
     visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
     // A fresh open of the same directory: listing it moves a directory offset, which the
     // caller's fd (shared with other threads, perhaps walked before) must not see.
@@ -64,6 +69,17 @@ class Walk {
   }
 
  private:
+  void overlay(const std::string& stored, FileEntry* entry) {
+    if (stored.empty()) return;
+    std::optional<StoredMetadata> s = decode_stored_metadata(stored);
+    if (!s) {
+      on_error_("kept " + shown(entry->path) + " as it is on disk: its stored owner and mode are unreadable (" +
+                printable(stored) + ")");
+      return;
+    }
+    overlay_stored_metadata(*s, entry);
+  }
+
   void walk_dir(int dir_fd, const std::string& dir_path) {
     std::vector<std::string> names;
     {
@@ -108,8 +124,12 @@ class Walk {
       if (leave_out_ && leave_out_(entry)) continue;
       if (entry.type == FileType::kSymlink) {
         if (!read_link(dir_fd, name, path, &entry.link_target)) continue;
-      } else if (!platform::list_xattrs_at(dir_fd, name, &entry.xattrs)) {
-        on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
+      } else {
+        std::string stored;
+        if (!platform::list_xattrs_at(dir_fd, name, &entry.xattrs, read_stored_ ? &stored : nullptr)) {
+          on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
+        }
+        overlay(stored, &entry);
       }
       visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
       if (entry.type != FileType::kDirectory) continue;
@@ -152,6 +172,7 @@ class Walk {
   const TreeWalker::Visit& visit_;
   const TreeWalker::OnError& on_error_;
   const TreeWalker::LeaveOut& leave_out_;
+  const bool read_stored_;
 };
 
 }  // namespace
@@ -168,8 +189,8 @@ UniqueFd TreeWalker::open_root(const std::string& root) {
 }
 
 void TreeWalker::walk(int root_fd, const std::string& root, const Visit& visit, const OnError& on_error,
-                      const LeaveOut& leave_out) {
-  Walk(root, visit, on_error, leave_out).run(root_fd);
+                      const LeaveOut& leave_out, bool read_stored_metadata) {
+  Walk(root, visit, on_error, leave_out, read_stored_metadata).run(root_fd);
 }
 
 }  // namespace ferry

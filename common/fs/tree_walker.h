@@ -39,11 +39,13 @@ class TreeWalker {
   // Opens the folder a walk starts from; throws FatalError saying why it cannot be used.
   static UniqueFd open_root(const std::string& root);
   // Walks the tree under `root_fd` (borrowed), an open directory; `root` names it in messages.
+  // With `read_stored_metadata`, each entry shows what Ferry's metadata attribute kept for it
+  // (fs/stored_metadata.h) in place of the owner, mode and type on disk.
   static void walk(int root_fd, const std::string& root, const Visit& visit, const OnError& on_error,
-                   const LeaveOut& leave_out = nullptr);
+                   const LeaveOut& leave_out = nullptr, bool read_stored_metadata = false);
 };
 
-// Fills the metadata fields of `entry` from `st` (type, mode, owner, mtime, size, rdev).
+// Fills the metadata fields of `entry` from `st` (type, mode, owner, mtime, size, device numbers).
 // Returns false for types Ferry does not carry (sockets).
 bool entry_from_stat(const struct stat& st, FileEntry* entry);
 

@@ -32,7 +32,8 @@ struct FileEntry {
   int64_t mtime_sec = 0;
   uint32_t mtime_nsec = 0;
   uint64_t size = 0;          // regular files
-  uint64_t rdev = 0;          // devices
+  uint32_t dev_major = 0;     // devices: the numbers, not a dev_t (whose split differs by system)
+  uint32_t dev_minor = 0;
   std::string link_target;    // symlinks, stored verbatim and never followed
   uint64_t hardlink_of = 0;   // 1 + index of the first entry naming the same inode; 0 if none
   std::vector<Xattr> xattrs;  // sorted by name

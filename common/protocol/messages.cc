@@ -71,6 +71,8 @@ void Open::encode(Encoder& e) const {
   e.bytes(filters);
   e.varint(safety_net_keep_s);
   e.varint(safety_net_keep_bytes);
+  e.bytes(volume_mount);
+  e.bytes(volume_id);
 }
 
 Open Open::decode(std::string_view payload) {
@@ -97,7 +99,13 @@ Open Open::decode(std::string_view payload) {
   o.filters = std::string(d.bytes("filters", kMaxFilterBytes));
   o.safety_net_keep_s = d.varint("safety_net_keep_s");
   o.safety_net_keep_bytes = d.varint("safety_net_keep_bytes");
+  o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
+  o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   d.expect_end("Open");
+  if (o.volume_mount.empty() != o.volume_id.empty()) throw ProtocolError("Open names half a volume");
+  if (!o.volume_id.empty() && o.operation != Operation::kBackup) {
+    throw ProtocolError("Open names a volume for an operation that is not a backup");
+  }
   // A field that belongs to a feature the flags did not ask for is refused, not ignored: the
   // two ends must never disagree about what was negotiated.
   if (!(o.flags & kOpenCompress)) {
@@ -115,13 +123,20 @@ Open Open::decode(std::string_view payload) {
   return o;
 }
 
-void Opened::encode(Encoder& e) const { e.varint(receiver_is_root ? 1 : 0); }
+void Opened::encode(Encoder& e) const {
+  e.varint(receiver_is_root ? 1 : 0);
+  e.bytes(volume_mount);
+  e.bytes(volume_id);
+}
 
 Opened Opened::decode(std::string_view payload) {
   Decoder d(payload);
   Opened o;
   o.receiver_is_root = d.varint_max("flags", 1) == 1;
+  o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
+  o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   d.expect_end("Opened");
+  if (o.volume_mount.empty() != o.volume_id.empty()) throw ProtocolError("Opened names half a volume");
   return o;
 }
 
@@ -176,7 +191,10 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
     case FileType::kRegular: e.varint(entry.size); e.varint(entry.hardlink_of); break;
     case FileType::kSymlink: e.bytes(entry.link_target); break;
     case FileType::kCharDevice:
-    case FileType::kBlockDevice: e.varint(entry.rdev); break;
+    case FileType::kBlockDevice:
+      e.varint(entry.dev_major);
+      e.varint(entry.dev_minor);
+      break;
     case FileType::kDirectory:
     case FileType::kFifo: break;
   }
@@ -224,7 +242,10 @@ FileEntry EntryDecoder::decode(Decoder& d) {
       }
       break;
     case FileType::kCharDevice:
-    case FileType::kBlockDevice: entry.rdev = d.varint("rdev"); break;
+    case FileType::kBlockDevice:
+      entry.dev_major = static_cast<uint32_t>(d.varint_max("device major", kU32Max));
+      entry.dev_minor = static_cast<uint32_t>(d.varint_max("device minor", kU32Max));
+      break;
     case FileType::kDirectory:
     case FileType::kFifo: break;
   }
@@ -411,7 +432,8 @@ CompressedView CompressedView::decode(std::string_view payload) {
 void ProbeReport::encode(Encoder& e) const {
   e.varint(euid);
   e.svarint(time_ns);
-  e.varint((exists ? 1u : 0u) | (parent_exists ? 2u : 0u) | (writable ? 4u : 0u) | (read_only_fs ? 8u : 0u));
+  e.varint((exists ? 1u : 0u) | (parent_exists ? 2u : 0u) | (writable ? 4u : 0u) | (read_only_fs ? 8u : 0u) |
+           (keeps_xattrs ? 16u : 0u));
   e.varint(free_bytes);
   e.varint(total_bytes);
   e.bytes(last_run);
@@ -424,11 +446,12 @@ ProbeReport ProbeReport::decode(std::string_view payload) {
   ProbeReport r;
   r.euid = static_cast<uint32_t>(d.varint_max("euid", kU32Max));
   r.time_ns = d.svarint("time_ns");
-  uint64_t flags = d.varint_max("flags", 15);
+  uint64_t flags = d.varint_max("flags", 31);
   r.exists = flags & 1;
   r.parent_exists = flags & 2;
   r.writable = flags & 4;
   r.read_only_fs = flags & 8;
+  r.keeps_xattrs = flags & 16;
   r.free_bytes = d.varint("free_bytes");
   r.total_bytes = d.varint("total_bytes");
   r.last_run = std::string(d.bytes("last_run", kMaxTextBytes));

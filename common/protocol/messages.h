@@ -37,6 +37,11 @@ struct Open {
   std::string filters;            // FilterRules::serialize(): what the sender leaves out
   uint64_t safety_net_keep_s = 0;      // prune safety-net folders older than this; 0 = by age never
   uint64_t safety_net_keep_bytes = 0;  // ... and the oldest while all of them exceed this; 0 = never
+  // A backup: the volume earlier backups to this path went to, as the agent reported it in
+  // Opened ("" = none known, or --accept-new-volume). The agent refuses a path on any other
+  // volume before it creates anything: a backup disk that is not mounted.
+  std::string volume_mount;
+  std::string volume_id;
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);
@@ -44,6 +49,10 @@ struct Open {
 
 struct Opened {
   bool receiver_is_root = false;  // whether ownership can be kept on the receiving side
+  // A backup: the volume the destination is on (platform::volume_of), for the client to
+  // remember; "" when the agent cannot tell.
+  std::string volume_mount;
+  std::string volume_id;
 
   void encode(Encoder& e) const;
   static Opened decode(std::string_view payload);
@@ -164,6 +173,7 @@ struct ProbeReport {
   bool parent_exists = false;
   bool writable = false;     // by the agent, as it runs
   bool read_only_fs = false;
+  bool keeps_xattrs = false;  // Ferry's metadata attribute can be set there (a non-root agent's owners)
   uint64_t free_bytes = 0;   // on the path's (or its parent's) file system
   uint64_t total_bytes = 0;
   std::string last_run;  // the first line of DEST/.ferry-state/last-run ("" if none)

@@ -16,10 +16,11 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // Version 2 added compression (Compressed frames, the compression fields of Open) and the
 // rate limit. Version 3 added mirroring (--delete, the safety net, filter rules in Open) and
 // the sender's listing errors in EndOfList. Version 4 added the flags of FileFailed (a file the
-// sender sends again, a file that vanished or kept changing). Nothing was ever released
-// speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 4;
-inline constexpr uint32_t kMinProtocolVersion = 4;
+// sender sends again, a file that vanished or kept changing). Version 5 sends a device's major
+// and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
+// Nothing was ever released speaking an older version, so none is kept.
+inline constexpr uint32_t kProtocolVersion = 5;
+inline constexpr uint32_t kMinProtocolVersion = 5;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -35,6 +36,7 @@ inline constexpr size_t kMaxXattrNameBytes = 255;       // XATTR_NAME_MAX
 inline constexpr size_t kMaxXattrValueBytes = 64 * 1024;  // XATTR_SIZE_MAX
 inline constexpr size_t kMaxXattrBytesPerEntry = 512 * 1024;
 inline constexpr size_t kMaxTextBytes = 8192;            // messages, version strings
+inline constexpr size_t kMaxVolumeIdBytes = 128;         // Open/Opened: "<kind>:<fsid hex>"
 inline constexpr size_t kHashBytes = 16;                 // XXH3-128
 
 // Message types. On the wire: never renumber; retired numbers stay listed here.

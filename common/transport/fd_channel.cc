@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "base/error.h"
+#include "platform/platform.h"
 
 namespace ferry {
 namespace {
@@ -24,19 +25,16 @@ bool is_pipe(int fd) {
   return ::fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
-// sshd connects the agent through pipes, whose default 64 KiB buffer makes sshd and the agent
-// take turns every 64 KiB. A larger pipe lets both run at once. Best effort: the kernel caps
-// it (fs.pipe-max-size).
-void enlarge_pipe(int fd) { ::fcntl(fd, F_SETPIPE_SZ, 1 << 20); }
-
 }  // namespace
 
 FdChannel::FdChannel(int read_fd, int write_fd, std::string peer_name)
     : Channel(std::move(peer_name)), read_fd_(read_fd), write_fd_(write_fd), write_is_pipe_(is_pipe(write_fd)) {
   set_nonblocking(read_fd_);
   set_nonblocking(write_fd_);
-  if (read_fd_ != write_fd_ && is_pipe(read_fd_)) enlarge_pipe(read_fd_);
-  if (write_is_pipe_) enlarge_pipe(write_fd_);
+  // sshd connects the agent through pipes, whose default 64 KiB buffer makes sshd and the
+  // agent take turns every 64 KiB. A larger pipe lets both run at once, where it can be had.
+  if (read_fd_ != write_fd_ && is_pipe(read_fd_)) platform::enlarge_pipe(read_fd_);
+  if (write_is_pipe_) platform::enlarge_pipe(write_fd_);
 }
 
 void FdChannel::wait(int fd, short events, const char* doing) {
@@ -84,8 +82,7 @@ size_t FdChannel::splice_available(int fd, uint64_t offset, size_t len) {
   // splice and the poll), so it is retried; a file that keeps refusing is finished with copies.
   int refusals_with_room = 0;
   while (true) {
-    auto at = static_cast<loff_t>(offset);
-    ssize_t n = ::splice(fd, &at, write_fd_, nullptr, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    ssize_t n = platform::splice_file_to_pipe(fd, offset, write_fd_, len);
     if (n > 0) return static_cast<size_t>(n);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {

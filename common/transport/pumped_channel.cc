@@ -1,8 +1,5 @@
 #include "transport/pumped_channel.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdint>
 
@@ -11,12 +8,9 @@
 namespace ferry {
 
 PumpedChannel::PumpedChannel(std::string peer_name, size_t capacity)
-    : Channel(std::move(peer_name)), down_(capacity), up_(capacity),
-      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-  if (wake_fd_ < 0) throw ConnectionError(errno_message("eventfd", errno));
-}
+    : Channel(std::move(peer_name)), down_(capacity), up_(capacity) {}
 
-PumpedChannel::~PumpedChannel() { ::close(wake_fd_); }
+PumpedChannel::~PumpedChannel() = default;
 
 // ---- The engine's side.
 
@@ -86,17 +80,11 @@ void PumpedChannel::wake_pump_locked(bool& wake) {
   pump_sleeping_ = false;
 }
 
-void PumpedChannel::wake_pump() {
-  uint64_t one = 1;
-  (void)!::write(wake_fd_, &one, sizeof(one));
-}
+void PumpedChannel::wake_pump() { waker_.wake(); }
 
 // ---- The pump's side.
 
-void PumpedChannel::clear_wake() {
-  uint64_t count;
-  (void)!::read(wake_fd_, &count, sizeof(count));
-}
+void PumpedChannel::clear_wake() { waker_.clear(); }
 
 bool PumpedChannel::prepare_to_sleep() {
   std::lock_guard lock(mutex_);

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "platform/platform.h"
 #include "transport/byte_ring.h"
 #include "transport/channel.h"
 
@@ -32,7 +33,7 @@ class PumpedChannel : public Channel {
 
   // Readable when the engine wrote, read, closed its side or finished, while the pump was
   // about to sleep (see prepare_to_sleep). Reading it is clear_wake()'s job.
-  int wake_fd() const { return wake_fd_; }
+  int wake_fd() const { return waker_.fd(); }
   void clear_wake();
   // Says the pump will sleep in poll() unless the engine gave it work already: false if it did
   // (up data waiting, or the engine finished). While this holds, the engine's next action
@@ -84,7 +85,7 @@ class PumpedChannel : public Channel {
   std::string failure_;  // why the pump failed the channel, if it said
   int engine_waiters_ = 0;  // engine threads in engine_cv_.wait (a reader and a writer may both)
   bool pump_sleeping_ = false;
-  int wake_fd_;  // an eventfd
+  platform::Waker waker_;
 };
 
 }  // namespace ferry

@@ -192,8 +192,21 @@ TEST_CASE("doctor names each failure and its fix") {
     RunResult r = run(doctor(home, "--agent " + quote("setpriv --reuid=65534 --regid=65534 --clear-groups " + agent),
                              remote(dest)));
     INFO(r.out, r.err);
-    CHECK(has(r.out, "[warn] ownership: the agent runs as uid 65534"));
-    CHECK(has(r.out, "PermitRootLogin forced-commands-only"));
+    CHECK(has(r.out, "[ok  ] ownership: owners kept in extended attributes: the agent runs as uid 65534"));
+    // ramfs has no extended attributes at all: there a plain user's agent cannot keep owners.
+    std::string bare = work / "ramfs";
+    fs::create_directories(bare);
+    REQUIRE(run("mount -t ramfs ramfs " + quote(bare)).code == 0);
+    fs::permissions(bare, fs::perms::all);
+    RunResult no_xattrs = run(doctor(
+        home, "--agent " + quote("setpriv --reuid=65534 --regid=65534 --clear-groups " + agent), remote(bare)));
+    bool probe_removed = fs::is_empty(bare);
+    run("umount " + quote(bare));
+    INFO(no_xattrs.out, no_xattrs.err);
+    CHECK(has(no_xattrs.out, "[warn] ownership: owners cannot be kept: the agent runs as uid 65534"));
+    CHECK(has(no_xattrs.out, "PermitRootLogin forced-commands-only"));
+    CHECK(probe_removed);
+
   }
 }
 

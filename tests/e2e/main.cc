@@ -1,4 +1,4 @@
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -136,3 +136,16 @@ void build_full_tree(const std::string& r) {
 }
 
 }  // namespace ferry::test
+
+// Runs that do not name a FERRY_HOME of their own (local destinations) remember volumes and
+// host keys in one throwaway home, never in the real ~/.config/ferry of whoever runs the tests.
+int main(int argc, char** argv) {
+  std::unique_ptr<ferry::test::TempDir> home;
+  if (::getenv("FERRY_HOME") == nullptr) {
+    home = std::make_unique<ferry::test::TempDir>();
+    ::chmod(home->path().c_str(), 0777);  // runs as nobody remember their volumes there too
+    ::setenv("FERRY_HOME", home->path().c_str(), 1);
+  }
+  doctest::Context context(argc, argv);
+  return context.run();
+}

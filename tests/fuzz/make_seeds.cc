@@ -77,7 +77,8 @@ std::vector<FileEntry> sample_list() {
   list.push_back(entry("d", FileType::kDirectory));
   list.push_back(entry("d/e", FileType::kFifo));
   FileEntry dev = entry("d/f", FileType::kCharDevice);
-  dev.rdev = 0x0103;
+  dev.dev_major = 1;
+  dev.dev_minor = 3;
   list.push_back(dev);
   FileEntry hard = entry("d/g", FileType::kRegular, 5);
   hard.hardlink_of = 2;

@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "fs/confined_root.h"
-#include "fs/platform.h"
+#include "platform/platform.h"
 #include "support/temp_dir.h"
 
 using namespace ferry;

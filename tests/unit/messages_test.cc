@@ -47,7 +47,8 @@ TEST_CASE("entries round-trip, and re-encode to the same bytes") {
   FileEntry dev;
   dev.path = "null";
   dev.type = FileType::kCharDevice;
-  dev.rdev = 0x103;
+  dev.dev_major = 1;
+  dev.dev_minor = 3;
   CHECK(decode_entry(encoded(dev)) == dev);
 }
 
@@ -273,16 +274,52 @@ TEST_CASE("control messages round-trip and check their fields") {
   CHECK_THROWS_WITH(Message::decode(bad_level), "protocol error: unknown message level 7");
 }
 
+TEST_CASE("a backup's Open and Opened carry the destination's volume, whole or not at all") {
+  Open open;
+  open.path = "/Volumes/Backup Disk/mac";
+  open.volume_mount = "/Volumes/Backup Disk";
+  open.volume_id = "apfs:1a2b3c";
+  Encoder e;
+  open.encode(e);
+  Open back = Open::decode(e.data());
+  CHECK(back.volume_mount == "/Volumes/Backup Disk");
+  CHECK(back.volume_id == "apfs:1a2b3c");
+
+  Open half = open;
+  half.volume_id.clear();
+  e.clear();
+  half.encode(e);
+  CHECK_THROWS_WITH(Open::decode(e.data()), "protocol error: Open names half a volume");
+  Open restore = open;
+  restore.operation = wire::Operation::kRestore;
+  e.clear();
+  restore.encode(e);
+  CHECK_THROWS_AS(Open::decode(e.data()), ProtocolError);
+  Open long_id = open;
+  long_id.volume_id = std::string(wire::kMaxVolumeIdBytes + 1, 'x');
+  e.clear();
+  long_id.encode(e);
+  CHECK_THROWS_AS(Open::decode(e.data()), ProtocolError);
+
+  Opened opened{true, "/mnt/backup", "ext4:77"};
+  e.clear();
+  opened.encode(e);
+  Opened got = Opened::decode(e.data());
+  CHECK(got.receiver_is_root);
+  CHECK(got.volume_mount == "/mnt/backup");
+  CHECK(got.volume_id == "ext4:77");
+}
+
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.4.0";
+  h.software_version = "0.5.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x04\x04\x05" "0.4.0" "\x01\x00", 10);
+  const std::string expected("\x05\x05\x05" "0.5.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 4);
+  CHECK(back.protocol_version == 5);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.4.0");
+  CHECK(back.software_version == "0.5.0");
 }

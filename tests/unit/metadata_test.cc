@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fs/metadata.h"
-#include "fs/platform.h"
+#include "platform/platform.h"
 #include "fs/tree_walker.h"
 #include "fs/unique_fd.h"
 #include "support/temp_dir.h"
@@ -42,7 +42,7 @@ TEST_CASE("metadata applied by fd is what stat and getxattr report, and what cap
   CHECK(::getxattr(path.c_str(), "user.color", value, sizeof(value)) == 4);
   CHECK(std::string(value) == "blue");
   CHECK(::getxattr(path.c_str(), "user.stale", value, sizeof(value)) < 0);
-  CHECK(stat_matches(st, entry, ApplyOptions{::geteuid() == 0}));
+  CHECK(stat_matches(st, "", entry, ApplyOptions{::geteuid() == 0}));
 
   FileEntry captured;
   captured.path = "f";

@@ -1,0 +1,143 @@
+// The one seam between Ferry and the operating system. Everything here is either outside
+// POSIX.1-2008 or has a faster non-POSIX form; the rest of the code calls these and includes no
+// Linux or macOS header and has no #ifdef of an operating system.
+//
+// Three backends implement it; the CMake option FERRY_PLATFORM picks one:
+//   linux   openat2, syncfs, sync_file_range, splice, eventfd, O_NOATIME, /proc/self/exe
+//   posix   POSIX.1-2008 only (plus the host's extended-attribute calls, which no standard
+//           names): confinement by a walk with O_NOFOLLOW, durability by an fsync of each file
+//           and folder, a self-pipe for the waker, copies instead of splice. Built and tested
+//           on Linux, it proves every fallback the Mac takes.
+//   darwin  O_NOFOLLOW_ANY, F_FULLFSYNC, XATTR_NOFOLLOW, st_mtimespec, _NSGetExecutablePath
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "protocol/file_entry.h"
+
+namespace ferry::platform {
+
+// The backend this build uses: "linux", "posix" or "darwin".
+const char* name();
+
+// ---- Paths confined to a directory
+
+// openat() of `rel` beneath `dir_fd` that never leaves dir_fd and never follows a symlink in
+// any component (the last one included). Returns the fd, or -1 with errno set (ELOOP or ENOTDIR
+// when a symlink or non-directory is in the way, EXDEV on an escape). Always O_CLOEXEC.
+int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode = 0);
+// The portable component-by-component walk every backend can fall back to; public so tests
+// reach it on every platform.
+int open_beneath_by_walk(int dir_fd, const std::string& rel, int flags, unsigned mode = 0);
+
+// ---- Reading files
+
+// Open flags for reading a file to send: without updating its access time where the system
+// allows it (Linux O_NOATIME, which needs ownership: retry without on EPERM).
+int read_flags_without_atime();
+// Tells the kernel the file will be read once from start to end (read-ahead).
+void advise_sequential(int fd);
+
+// ---- Times and devices in struct stat
+
+timespec modified_time(const struct stat& st);
+timespec changed_time(const struct stat& st);
+// Device numbers travel as major and minor: dev_t differs in width and split between systems.
+uint32_t device_major(dev_t dev);
+uint32_t device_minor(dev_t dev);
+// Fails (returns false) when the pair does not fit this system's dev_t.
+bool make_device(uint32_t major, uint32_t minor, dev_t* out);
+
+// ---- Durability
+
+// Whether flush_file_system() puts everything written on the file system holding `fd` on disk
+// with one call. Not on FUSE (Linux passes syncfs to a FUSE server only for virtiofs), not on
+// the posix backend (POSIX has no syncfs), not on macOS (sync() does not wait): there each file
+// and folder is flushed with flush_file().
+bool can_flush_file_system(int fd);
+// syncfs(). Returns 0 or errno (ENOTSUP where can_flush_file_system is false).
+int flush_file_system(int fd);
+// Puts one file's or folder's data and metadata on disk: fsync, or F_FULLFSYNC on macOS
+// (fsync there reaches only the drive's cache). Returns 0 or errno.
+int flush_file(int fd);
+// Starts writing a range of a file to disk without waiting (Linux sync_file_range), so the
+// flush at the end has less to wait for. Does nothing where the system has no such call.
+void start_writeback(int fd, uint64_t offset, uint64_t len);
+
+// A short name of the kind of file system holding `fd` ("ext4", "apfs", "fuse", …), for messages.
+std::string file_system_kind(int fd);
+
+// The volume (mounted file system) a path is on: where it is mounted, and an identity that
+// another file system mounted there would not share (its kind and statvfs f_fsid, which Linux
+// derives from the file system's UUID where it has one). For a path that does not exist yet,
+// the volume of its nearest existing ancestor. False with errno set.
+struct Volume {
+  std::string mount_point;
+  std::string id;
+  bool operator==(const Volume&) const = default;
+};
+bool volume_of(const std::string& path, Volume* out);
+
+// ---- Extended attributes (the user namespace on Linux; all but the kernel's own on macOS)
+
+// Of the object `name` in `dir_fd` without following it if it is a symlink, sorted by name.
+// Returns false with errno set on failure; no support for them counts as "none". With
+// `stored`, Ferry's own attribute (metadata_xattr_name()) goes there, "" when it is absent.
+bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out, std::string* stored = nullptr);
+// Of an open file or directory.
+bool list_xattrs_fd(int fd, std::vector<Xattr>* out, std::string* stored = nullptr);
+// Sets `wanted` on fd and removes the carried attributes fd has that `wanted` lacks.
+// Returns 0 or the first errno.
+int replace_xattrs_fd(int fd, const std::vector<Xattr>& wanted);
+// The attribute that holds what a destination could not apply (docs/STORED_METADATA.md):
+// "user.ferry.meta" on Linux. Never listed among a file's own attributes.
+const char* metadata_xattr_name();
+// One attribute of an open file, read or written whatever its namespace (Ferry's own metadata
+// attribute). get_xattr_fd returns false with errno set; a missing one is errno == ENOENT.
+bool get_xattr_fd(int fd, const char* name, std::string* value);
+int set_xattr_fd(int fd, const char* name, const std::string& value);
+int remove_xattr_fd(int fd, const char* name);
+
+// ---- Pipes, sockets, the waker
+
+// Asks for a larger pipe buffer (Linux F_SETPIPE_SZ), so fewer wake-ups move the same bytes.
+void enlarge_pipe(int fd);
+// Moves up to `len` bytes of `file_fd` at `offset` into the pipe `pipe_fd` without copying
+// them through user space (Linux splice), never blocking on the pipe. Returns the bytes moved,
+// or -1 with errno: EAGAIN (the pipe is full), ENOSYS (not here: the caller copies).
+ssize_t splice_file_to_pipe(int file_fd, uint64_t offset, int pipe_fd, size_t len);
+// socketpair(AF_UNIX, SOCK_STREAM) and socket(), both close-on-exec. Return as the calls do.
+int stream_socketpair(int sv[2]);
+int stream_socket(int family, bool nonblocking);
+
+// An fd another thread makes readable to wake a poll() (an eventfd, or a self-pipe).
+class Waker {
+ public:
+  Waker();  // throws ConnectionError when the system is out of descriptors
+  ~Waker();
+  Waker(const Waker&) = delete;
+  Waker& operator=(const Waker&) = delete;
+
+  int fd() const { return read_fd_; }  // poll for POLLIN
+  void wake();                         // any thread; never blocks
+  void clear();                        // the polling thread, after it woke
+
+ private:
+  int read_fd_ = -1;
+  int write_fd_ = -1;  // the same fd for an eventfd
+};
+
+// ---- The running program
+
+// The absolute path of the running executable, or "" when the system cannot say.
+// remember_program_path(argv[0]) at the start of main lets the posix backend answer.
+void remember_program_path(const char* argv0);
+std::string executable_path();
+
+}  // namespace ferry::platform

@@ -1,0 +1,46 @@
+// The posix backend: POSIX.1-2008 calls only, the extended attributes aside (no standard names
+// them; xattr_linux.cc provides them on Linux). Built and tested on Linux, where it proves the
+// fallbacks the Mac takes: confinement by a walk with O_NOFOLLOW, durability by an fsync of
+// each file and folder, copies instead of splice, a self-pipe for the waker.
+#include <fcntl.h>
+#include <unistd.h>
+#if __has_include(<sys/sysmacros.h>)
+#include <sys/sysmacros.h>  // major() and minor(): in no standard, but on every system
+#endif
+
+#include <cerrno>
+#include <string>
+
+#include "platform/platform.h"
+#include "platform/portable.h"
+
+namespace ferry::platform {
+
+const char* name() { return "posix"; }
+
+int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
+  return open_beneath_by_walk(dir_fd, rel, flags, mode);
+}
+
+int read_flags_without_atime() { return O_RDONLY; }
+void advise_sequential(int fd) { ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); }
+
+timespec modified_time(const struct stat& st) { return st.st_mtim; }
+timespec changed_time(const struct stat& st) { return st.st_ctim; }
+uint32_t device_major(dev_t dev) { return major(dev); }
+uint32_t device_minor(dev_t dev) { return minor(dev); }
+bool make_device(uint32_t maj, uint32_t min, dev_t* out) {
+  *out = makedev(maj, min);
+  return major(*out) == maj && minor(*out) == min;
+}
+
+bool can_flush_file_system(int) { return false; }
+int flush_file_system(int) { return ENOTSUP; }
+int flush_file(int fd) { return ::fsync(fd) == 0 ? 0 : errno; }
+void start_writeback(int, uint64_t, uint64_t) {}
+
+std::string file_system_kind(int) { return "unknown"; }
+
+std::string executable_path() { return remembered_program_path(); }
+
+}  // namespace ferry::platform

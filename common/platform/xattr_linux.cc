@@ -1,0 +1,96 @@
+// Extended attributes through the Linux calls (linux and posix backends on a Linux host; POSIX
+// names no such calls). Ferry carries the user namespace only: security.* and trusted.* mean
+// different things on different machines (SELinux labels, capabilities), and system.* holds
+// ACLs. Ferry's own attribute (stored metadata) is never carried as a user's.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fs/unique_fd.h"
+#include "platform/platform.h"
+#include "platform/portable.h"
+
+namespace ferry::platform {
+namespace {
+
+constexpr const char* kMetadataXattr = "user.ferry.meta";
+
+}  // namespace
+
+bool carries_xattr(std::string_view name) { return name.starts_with("user.") && name != kMetadataXattr; }
+
+namespace {
+
+// Of `fd`, or of `path` (never following its last component) when fd is -1.
+bool read_xattrs(const std::string& path, int fd, std::vector<Xattr>* out, std::string* stored) {
+  out->clear();
+  if (stored != nullptr) stored->clear();
+  std::string names;
+  auto list = [&](char* buf, size_t size) {
+    return fd >= 0 ? ::flistxattr(fd, buf, size) : ::llistxattr(path.c_str(), buf, size);
+  };
+  if (!read_sized(list, &names)) return errno == ENOTSUP || errno == ENOSYS ? (errno = 0, true) : false;
+  auto get = [&](const std::string& name, std::string* value) {
+    auto get_sized = [&](char* buf, size_t size) {
+      return fd >= 0 ? ::fgetxattr(fd, name.c_str(), buf, size) : ::lgetxattr(path.c_str(), name.c_str(), buf, size);
+    };
+    return read_sized(get_sized, value);
+  };
+  return collect_xattrs(names, get, out, stored);
+}
+
+}  // namespace
+
+const char* metadata_xattr_name() { return kMetadataXattr; }
+
+bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out, std::string* stored) {
+  // The /proc magic link pins the directory by fd; the last component is never followed.
+  std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
+  if (read_xattrs(path, -1, out, stored)) return true;
+  if (errno != ENOENT || ::faccessat(dir_fd, name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  // The object exists but its /proc path does not: /proc is not mounted (a container, a
+  // chroot). Linux allows user.* attributes only on files and directories, so those are read
+  // through an fd of their own; anything else has none. O_NONBLOCK and the type check after
+  // the open keep a name swapped for a fifo or a device from blocking or acting.
+  UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd.valid()) {
+    bool not_a_file = errno == ELOOP || errno == ENXIO || errno == ENODEV;
+    out->clear();
+    if (stored != nullptr) stored->clear();
+    return not_a_file;
+  }
+  if (::fstat(fd.get(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    out->clear();
+    if (stored != nullptr) stored->clear();
+    return true;
+  }
+  return list_xattrs_fd(fd.get(), out, stored);
+}
+
+bool list_xattrs_fd(int fd, std::vector<Xattr>* out, std::string* stored) { return read_xattrs({}, fd, out, stored); }
+
+bool get_xattr_fd(int fd, const char* name, std::string* value) {
+  if (read_sized([&](char* buf, size_t size) { return ::fgetxattr(fd, name, buf, size); }, value)) return true;
+  if (errno == ENODATA) errno = ENOENT;
+  return false;
+}
+
+int set_xattr_fd(int fd, const char* name, const std::string& value) {
+  return ::fsetxattr(fd, name, value.data(), value.size(), 0) == 0 ? 0 : errno;
+}
+
+int remove_xattr_fd(int fd, const char* name) {
+  if (::fremovexattr(fd, name) == 0 || errno == ENODATA) return 0;
+  return errno;
+}
+
+}  // namespace ferry::platform

@@ -1,0 +1,168 @@
+// A backup machine where the agent is not root: owners, setuid bits, fifos and devices are kept
+// in Ferry's metadata attribute (docs/STORED_METADATA.md), and a restore as root gives back the
+// tree exactly. The agent runs as nobody (setpriv), a real non-root process.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e/e2e.h"
+#include "support/tree_snapshot.h"
+
+using namespace ferry::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kAsNobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+
+std::string stored_attr(const std::string& path) {
+  char value[256] = {};
+  ssize_t n = ::lgetxattr(path.c_str(), "user.ferry.meta", value, sizeof value);
+  return n < 0 ? "" : std::string(value, static_cast<size_t>(n));
+}
+
+// Owners, modes, a device, a fifo: what a plain user cannot make on its own disk.
+void build_privileged_tree(const std::string& src) {
+  fs::create_directories(src + "/etc/private");
+  std::ofstream(src + "/etc/passwd-like") << "root:x:0:0\n";
+  std::ofstream(src + "/etc/private/key") << "secret";
+  std::ofstream(src + "/su-like") << "#!/bin/sh\n";
+  std::ofstream(src + "/mine") << "owned by nobody already";
+  REQUIRE(::chmod((src + "/su-like").c_str(), 04755) == 0);
+  REQUIRE(::chmod((src + "/etc/private/key").c_str(), 0400) == 0);
+  REQUIRE(::chmod((src + "/etc/private").c_str(), 0700) == 0);
+  REQUIRE(::chown((src + "/etc/private").c_str(), 1001, 1002) == 0);
+  REQUIRE(::chown((src + "/etc/private/key").c_str(), 1001, 1002) == 0);
+  REQUIRE(::chown((src + "/etc/passwd-like").c_str(), 0, 42) == 0);
+  REQUIRE(::chown((src + "/mine").c_str(), 65534, 65534) == 0);
+  REQUIRE(::chmod((src + "/mine").c_str(), 0640) == 0);
+  REQUIRE(::mknod((src + "/null-like").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+  REQUIRE(::mknod((src + "/disk-like").c_str(), S_IFBLK | 0660, makedev(7, 200)) == 0);
+  REQUIRE(::chown((src + "/disk-like").c_str(), 0, 6) == 0);
+  REQUIRE(::mkfifo((src + "/pipe").c_str(), 0620) == 0);
+  // chmod, whatever the umask took from the modes above.
+  REQUIRE(::chmod((src + "/null-like").c_str(), 0666) == 0);
+  REQUIRE(::chmod((src + "/disk-like").c_str(), 0660) == 0);
+  REQUIRE(::chmod((src + "/pipe").c_str(), 0620) == 0);
+  REQUIRE(::chown((src + "/pipe").c_str(), 501, 20) == 0);
+  REQUIRE(::setxattr((src + "/etc/passwd-like").c_str(), "user.note", "kept too", 8, 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a non-root agent keeps owners, setuid bits, fifos and devices, and a root restore gives them back") {
+  if (!running_as_root()) return;  // needs root to make the tree and to hand the backup to nobody
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "dest", back = work / "back";
+  build_privileged_tree(src);
+  fs::create_directory(dest);
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  std::string agent = quote(kAsNobody + kAgent);
+
+  RunResult first = run(quote(kFerry) + " backup --agent " + agent + " " + quote(src) + " " + quote(dest));
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  CHECK(first.err.find("not running as root") == std::string::npos);
+
+  // On the backup machine: files of the agent's user, safe modes, the truth in the attribute.
+  struct stat st {};
+  REQUIRE(::lstat((dest + "/su-like").c_str(), &st) == 0);
+  CHECK(st.st_uid == 65534);
+  CHECK((st.st_mode & 07777) == 0755);
+  CHECK(stored_attr(dest + "/su-like") == "1 f 4755 0 0 0 0");
+  REQUIRE(::lstat((dest + "/null-like").c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));
+  CHECK(st.st_size == 0);
+  CHECK(stored_attr(dest + "/null-like") == "1 c 666 0 0 1 3");
+  CHECK(stored_attr(dest + "/disk-like") == "1 b 660 0 6 7 200");
+  CHECK(stored_attr(dest + "/pipe") == "1 p 620 501 20 0 0");
+  REQUIRE(::lstat((dest + "/etc/private/key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);  // readable by the agent, so it can be restored
+  CHECK(stored_attr(dest + "/etc/private/key") == "1 f 400 1001 1002 0 0");
+  CHECK(stored_attr(dest + "/mine") == "");  // the file itself says it all
+
+  // A second run finds nothing to do: the attribute is what it compares against.
+  RunResult second = run(quote(kFerry) + " backup --json --agent " + agent + " " + quote(src) + " " + quote(dest));
+  INFO(second.err);
+  CHECK(second.code == 0);
+  CHECK(json_field(second.out, "files_transferred") == 0);
+  REQUIRE(::lstat((dest + "/null-like").c_str(), &st) == 0);
+  struct stat again {};
+  RunResult third = run(quote(kFerry) + " backup --agent " + agent + " " + quote(src) + " " + quote(dest));
+  CHECK(third.code == 0);
+  REQUIRE(::lstat((dest + "/null-like").c_str(), &again) == 0);
+  CHECK(again.st_ino == st.st_ino);  // not made again
+
+  // A change of owner alone is a metadata update of the attribute.
+  REQUIRE(::chown((src + "/etc/passwd-like").c_str(), 0, 43) == 0);
+  RunResult chowned = run(quote(kFerry) + " backup --agent " + agent + " " + quote(src) + " " + quote(dest));
+  CHECK(chowned.code == 0);
+  CHECK(stored_attr(dest + "/etc/passwd-like") == "1 f 644 0 43 0 0");
+
+  // Restored by root through the same non-root agent: exactly the source.
+  RunResult restore = run(quote(kFerry) + " restore --agent " + agent + " " + quote(dest) + " " + quote(back));
+  INFO(restore.err);
+  CHECK(restore.code == 0);
+  CHECK(compare(snapshot(src), snapshot(back)) == "");
+  CHECK(stored_attr(back + "/su-like") == "");  // never leaks into the restored tree
+}
+
+TEST_CASE("a restore by a user who is not root gives plain files and never Ferry's attribute") {
+  if (!running_as_root()) return;
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "dest", back = work / "back";
+  fs::create_directories(src);
+  std::ofstream(src + "/su-like") << "#!/bin/sh\n";
+  REQUIRE(::chmod((src + "/su-like").c_str(), 04755) == 0);
+  std::ofstream(src + "/theirs") << "x";
+  REQUIRE(::chown((src + "/theirs").c_str(), 501, 20) == 0);
+  fs::create_directory(dest);
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  std::string agent = quote(kAsNobody + kAgent);
+  REQUIRE(run(quote(kFerry) + " backup --agent " + agent + " " + quote(src) + " " + quote(dest)).code == 0);
+  REQUIRE(stored_attr(dest + "/su-like") == "1 f 4755 0 0 0 0");
+
+  fs::create_directory(back);
+  REQUIRE(::chown(back.c_str(), 65534, 65534) == 0);
+  // The client and its local agent both run as nobody.
+  RunResult r = run(kAsNobody + quote(kFerry) + " restore " + quote(dest) + " " + quote(back));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  struct stat st {};
+  REQUIRE(::lstat((back + "/su-like").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+  CHECK(st.st_uid == 65534);
+  CHECK(stored_attr(back + "/su-like") == "");
+  CHECK(stored_attr(back + "/theirs") == "");
+}
+
+TEST_CASE("on a file system without extended attributes a non-root agent says what it cannot keep") {
+  if (!running_as_root()) return;  // mounting needs root
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "ramfs";
+  fs::create_directories(src);
+  std::ofstream(src + "/su-like") << "#!/bin/sh\n";
+  REQUIRE(::chmod((src + "/su-like").c_str(), 04755) == 0);
+  fs::create_directory(dest);
+  REQUIRE(run("mount -t ramfs ramfs " + quote(dest)).code == 0);  // ramfs keeps no xattrs at all
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  RunResult r = run(quote(kFerry) + " backup --agent " + quote(kAsNobody + kAgent) + " " + quote(src) + " " +
+                    quote(dest));
+  struct stat st {};
+  bool copied = ::lstat((dest + "/su-like").c_str(), &st) == 0;
+  run("umount " + quote(dest));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(r.err.find("without extended attributes") != std::string::npos);
+  CHECK(r.err.find("setuid and setgid bits are not kept") != std::string::npos);
+  REQUIRE(copied);
+  CHECK((st.st_mode & 07777) == 0755);
+}
