@@ -33,6 +33,7 @@
 #include "fs/rel_path.h"
 #include "fs/safety_net.h"
 #include "fs/stored_metadata.h"
+#include "fs/symlink_owners.h"
 #include "fs/temp_files.h"
 #include "platform/platform.h"
 
@@ -228,6 +229,10 @@ class ReceiveSession {
       }
     }
 
+    if (entry.type == FileType::kSymlink && apply_.store_metadata &&
+        (entry.uid != apply_.own_uid || entry.gid != apply_.own_gid)) {
+      append_symlink_owner(&symlink_owners_, entry.path, entry.uid, entry.gid);
+    }
     switch (entry.type) {
       case FileType::kDirectory: return make_directory(dir, entry, exists ? &st : nullptr);
       case FileType::kRegular: return plan_file(index, dir, entry, exists ? &st : nullptr);
@@ -985,6 +990,10 @@ class ReceiveSession {
     }
     std::string problem = apply_metadata_fd(root_.root_fd(), root_entry_, apply_);
     if (!problem.empty()) fail(root_.shown("") + ": " + problem);
+    if (apply_.store_metadata && state_ != nullptr) {
+      std::string unwritten = write_symlink_owners(state_->state_dir(), symlink_owners_);
+      if (!unwritten.empty()) fail(unwritten + "; the owners of symlinks were not kept");
+    }
     // One flush for the whole run: every file is on disk before we report success. A run that
     // changed nothing skips it: it would only wait for other programs' writes.
     if (!options_.flush_to_disk) {
@@ -1060,6 +1069,7 @@ class ReceiveSession {
   MetadataNotices notices_{reporter_, options_.program_name, apply_};
   // syncfs does not reach the disk here (FUSE): each file is fsynced before its rename.
   const bool fsync_each_;
+  std::string symlink_owners_;  // fs/symlink_owners.h records, when storing metadata
 
   uint64_t next_index_ = 0;
   std::string prev_path_;

@@ -9,6 +9,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <tuple>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -24,10 +25,11 @@
 #include "engine/data_writer.h"
 #include "engine/session.h"
 #include "fs/dest_state.h"
-#include "platform/platform.h"
 #include "fs/rel_path.h"
+#include "fs/symlink_owners.h"
 #include "fs/tree_walker.h"
 #include "fs/unique_fd.h"
+#include "platform/platform.h"
 
 namespace ferry {
 
@@ -168,6 +170,12 @@ class SendSession {
 
   void list_tree() {
     std::map<std::pair<dev_t, ino_t>, uint64_t> hardlink_leaders;
+    SymlinkOwners symlink_owners;
+    if (read_stored_) {
+      std::string problem;
+      symlink_owners = read_symlink_owners(root_fd_, &problem);
+      if (!problem.empty()) reporter_.report(MessageLevel::kWarning, problem);
+    }
     uint64_t count = 0;
     uint64_t list_errors = 0;
     Encoder e;
@@ -176,6 +184,10 @@ class SendSession {
         root_fd_, root_,
         [&](FileEntry& entry, const SourceId& id) {
           uint64_t index = count++;
+          if (entry.type == FileType::kSymlink && !symlink_owners.empty()) {
+            auto owner = symlink_owners.find(entry.path);
+            if (owner != symlink_owners.end()) std::tie(entry.uid, entry.gid) = owner->second;
+          }
           Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, false};
           if (entry.type == FileType::kRegular && id.nlink > 1) {
             auto [it, first] = hardlink_leaders.try_emplace({id.dev, id.ino}, index);

@@ -5,6 +5,8 @@
 //             drops a flock when its process dies, so a crashed run never leaves a lock behind.
 //   last-run  "state=running" while a run goes, "state=finished" once one ended; a run that
 //             finds "running" knows the previous one was cut off.
+//   symlink-owners  the owners of symlinks that an agent which is not root could not give them
+//             (fs/symlink_owners.h); only in such an agent's destinations.
 //   tmp/      every file being written, under a name derived from its path, renamed into place
 //             once complete and verified. Nothing here is ever a user file. Only the lock
 //             holder writes here, so whatever a new run finds in tmp/ was left by a run that
@@ -57,6 +59,7 @@ class DestinationState {
   DestinationState& operator=(const DestinationState&) = delete;
 
   int tmp_dir() const { return tmp_.get(); }
+  int state_dir() const { return state_.get(); }
   dev_t device() const { return device_; }
 
   // What the last-run marker said when this run started, if the previous run did not finish

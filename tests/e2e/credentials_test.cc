@@ -15,20 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Restores the shared sshd's authorized_keys when a test is done with it.
-class AuthorizedKeysGuard {
- public:
-  AuthorizedKeysGuard() : saved_(slurp(sshd().authorized_keys())) {}
-  ~AuthorizedKeysGuard() {
-    std::ofstream(sshd().authorized_keys(), std::ios::binary | std::ios::trunc) << saved_;
-    ::chmod(sshd().authorized_keys().c_str(), 0600);
-  }
-  const std::string& saved() const { return saved_; }
-
- private:
-  std::string saved_;
-};
-
 std::string env(const std::string& home) { return "FERRY_HOME=" + quote(home) + " "; }
 
 RunResult create_key(const std::string& home, const std::string& name, const std::string& out,

@@ -41,4 +41,15 @@ pid_t dead_pid();
 // Reads one integer field from the --json line in out; -1 if missing.
 long long json_field(const std::string& out, const std::string& field);
 
+// Puts sshd's authorized_keys back as it was (content and mode) when the test ends.
+class AuthorizedKeysGuard {
+ public:
+  AuthorizedKeysGuard();
+  ~AuthorizedKeysGuard();
+  const std::string& saved() const { return saved_; }
+
+ private:
+  std::string saved_;
+};
+
 }  // namespace ferry::test

@@ -31,6 +31,13 @@ std::string ferry_over_ssh(const std::string& verb, const std::string& home) {
 
 std::string remote(const std::string& path) { return sshd().login() + ":" + path; }
 
+AuthorizedKeysGuard::AuthorizedKeysGuard() : saved_(slurp(sshd().authorized_keys())) {}
+
+AuthorizedKeysGuard::~AuthorizedKeysGuard() {
+  std::ofstream(sshd().authorized_keys(), std::ios::binary | std::ios::trunc) << saved_;
+  ::chmod(sshd().authorized_keys().c_str(), 0600);
+}
+
 pid_t dead_pid() {
   pid_t gone = ::fork();
   if (gone == 0) ::_exit(0);

@@ -2,6 +2,7 @@
 // in Ferry's metadata attribute (docs/STORED_METADATA.md), and a restore as root gives back the
 // tree exactly. The agent runs as nobody (setpriv), a real non-root process.
 #include <doctest/doctest.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "e2e/e2e.h"
 #include "support/tree_snapshot.h"
@@ -165,4 +167,84 @@ TEST_CASE("on a file system without extended attributes a non-root agent says wh
   CHECK(r.err.find("setuid and setgid bits are not kept") != std::string::npos);
   REQUIRE(copied);
   CHECK((st.st_mode & 07777) == 0755);
+}
+
+namespace {
+
+// A real account for the length of a test: no home, a shell sshd can run the forced command
+// with, and a password field that is not locked (sshd without PAM refuses locked accounts).
+class PlainUser {
+ public:
+  PlainUser() : name_("ferrytest" + std::to_string(::getpid() % 100000)) {
+    run("userdel " + name_ + " 2>/dev/null");
+    RunResult made = run("useradd -M -N -s /bin/sh -p '*' " + name_);
+    if (made.code != 0) throw std::runtime_error("useradd failed: " + made.err);
+    passwd* pw = ::getpwnam(name_.c_str());
+    if (pw == nullptr) throw std::runtime_error("useradd made no " + name_);
+    uid_ = pw->pw_uid;
+  }
+  ~PlainUser() { run("userdel " + name_); }
+  const std::string& name() const { return name_; }
+  uid_t uid() const { return uid_; }
+
+ private:
+  std::string name_;
+  uid_t uid_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a root client keeps every owner through a key installed for a plain user on the backup machine") {
+  if (!running_as_root()) return;  // makes an account and a tree of other users' files
+  AuthorizedKeysGuard guard;
+  PlainUser user;
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string home = work / "home", root = work / "backups", src = work / "src", back = work / "back";
+  build_full_tree(src);
+  REQUIRE(::mknod((src + "/null-like").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+  sshd().trust_host_key();
+  // The agent where the plain user can run it, wherever this build lives.
+  fs::create_directories(work / "bin");
+  fs::copy_file(kAgent, work / "bin/ferry-agent");
+  ::chmod((work / "bin").c_str(), 0755);
+  ::chmod((work / "bin/ferry-agent").c_str(), 0755);
+
+  REQUIRE(run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " keys create --name laptop --type ed25519 --out " +
+              quote(work / "laptop.ferrycreds"))
+              .code == 0);
+  RunResult inst = run(quote(kAgent) + " install-credentials " + quote(work / "laptop.ferrycreds") + " --user " +
+                       user.name() + " --root " + quote(root) + " --agent-path " + quote(work / "bin/ferry-agent") +
+                       " --authorized-keys " + quote(sshd().authorized_keys()) + " --host-key-dir " +
+                       quote(sshd().dir()));
+  INFO(inst.out, inst.err);
+  REQUIRE(inst.code == 0);
+  ::chmod(sshd().authorized_keys().c_str(), 0644);  // one file for every account of this sshd
+  struct stat st {};
+  REQUIRE(::stat(root.c_str(), &st) == 0);
+  CHECK(st.st_uid == user.uid());
+
+  std::string ferry = "FERRY_HOME=" + quote(home) + " " + quote(kFerry);
+  std::string options = " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts());
+  std::string there = user.name() + "@127.0.0.1:" + root + "/laptop";
+  RunResult b = run(ferry + " backup" + options + " " + quote(src) + " " + quote(there));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  REQUIRE(::lstat((root + "/laptop/setuid-tool").c_str(), &st) == 0);
+  CHECK(st.st_uid == user.uid());
+  CHECK((st.st_mode & 07000) == 0);
+  CHECK(stored_attr(root + "/laptop/setuid-tool") == "1 f 4755 0 0 0 0");
+
+  RunResult again = run(ferry + " backup --json" + options + " " + quote(src) + " " + quote(there));
+  CHECK(again.code == 0);
+  CHECK(json_field(again.out, "files_transferred") == 0);
+
+  RunResult r = run(ferry + " restore" + options + " " + quote(there) + " " + quote(back));
+  INFO(r.err);
+  CHECK(r.code == 0);
+  CHECK(compare(snapshot(src), snapshot(back)) == "");
+  // And by a tool that shares nothing with Ferry: rsync finds nothing to change.
+  RunResult itemized = run("rsync -aHAX --numeric-ids -n -i " + quote(src + "/") + " " + quote(back + "/"));
+  CHECK(itemized.code == 0);
+  CHECK(itemized.out == "");
 }

@@ -1,8 +1,16 @@
 // The stored-metadata attribute: its text, what decode refuses, and when a receiver stores it.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "fs/metadata.h"
 #include "fs/stored_metadata.h"
+#include "fs/symlink_owners.h"
+#include "fs/unique_fd.h"
+#include "support/temp_dir.h"
 
 using namespace ferry;
 
@@ -78,4 +86,35 @@ TEST_CASE("a storing receiver stores only what the file itself cannot say") {
   options.store_metadata = false;
   e.type = FileType::kRegular;
   CHECK(stored_value_for(e, options) == "");
+}
+
+TEST_CASE("symlink owners are written only when they change, and a damaged list is read up to the damage") {
+  test::TempDir dir;
+  ::mkdir((dir / ".ferry-state").c_str(), 0700);
+  UniqueFd root(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd state(::open((dir / ".ferry-state").c_str(), O_RDONLY | O_DIRECTORY));
+  std::string records;
+  append_symlink_owner(&records, "a/link", 0, 5);
+  append_symlink_owner(&records, "name with spaces", 501, 20);
+  REQUIRE(write_symlink_owners(state.get(), records) == "");
+  std::string problem;
+  SymlinkOwners owners = read_symlink_owners(root.get(), &problem);
+  CHECK(problem == "");
+  CHECK(owners.size() == 2);
+  CHECK(owners["a/link"] == std::pair<uint32_t, uint32_t>{0, 5});
+  CHECK(owners["name with spaces"] == std::pair<uint32_t, uint32_t>{501, 20});
+
+  struct stat before {}, after {};
+  REQUIRE(::stat((dir / ".ferry-state/symlink-owners").c_str(), &before) == 0);
+  REQUIRE(write_symlink_owners(state.get(), records) == "");  // unchanged: not rewritten
+  REQUIRE(::stat((dir / ".ferry-state/symlink-owners").c_str(), &after) == 0);
+  CHECK(before.st_ino == after.st_ino);
+
+  std::ofstream(dir / ".ferry-state/symlink-owners", std::ios::app) << "x 1 broken";
+  SymlinkOwners partial = read_symlink_owners(root.get(), &problem);
+  CHECK(partial.size() == 2);
+  CHECK(problem.find("damaged after 2 records") != std::string::npos);
+
+  REQUIRE(write_symlink_owners(state.get(), "") == "");  // none left: the file goes
+  CHECK(::access((dir / ".ferry-state/symlink-owners").c_str(), F_OK) != 0);
 }
