@@ -1,5 +1,7 @@
 #include "delta/file_hash.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,6 +9,15 @@
 #include "base/page_buffer.h"
 
 namespace ferry {
+
+void FileHasher::update_zeros(uint64_t len) {
+  static const char kZeros[64 * 1024] = {};
+  while (len > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len, sizeof kZeros));
+    update(kZeros, n);
+    len -= n;
+  }
+}
 
 std::string hash_whole_file(int fd) {
   FileHasher hasher;

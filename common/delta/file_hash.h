@@ -25,6 +25,8 @@ class FileHasher {
 
   void reset() { XXH3_128bits_reset(state_); }
   void update(const void* data, size_t len) { XXH3_128bits_update(state_, data, len); }
+  // `len` zero bytes: a hole, hashed as the zeros it reads as.
+  void update_zeros(uint64_t len);
   Hash128 digest() const {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state_));

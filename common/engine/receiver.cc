@@ -69,6 +69,7 @@ struct Incoming {
   FileHasher hasher;
   uint64_t bytes = 0;
   uint64_t writeback_from = 0;  // start of the range not yet handed to writeback
+  bool ends_in_hole = false;    // the last thing that arrived was a FileHole: size it at the end
   std::string error;  // set once writing failed; the rest of the data is then dropped
 };
 
@@ -113,6 +114,7 @@ class ReceiveSession {
         case MsgType::kEntry: on_entries(f.payload); break;
         case MsgType::kEndOfList: on_end_of_list(EndOfList::decode(f.payload)); break;
         case MsgType::kFileData: on_file_data(FileDataView::decode(f.payload)); break;
+        case MsgType::kFileHole: on_file_hole(FileHole::decode(f.payload)); break;
         case MsgType::kFileDelta: on_file_delta(f.payload); break;
         case MsgType::kCompressed:
           if (!options_.compressed) throw ProtocolError("Compressed frame, but compression was not negotiated");
@@ -455,6 +457,7 @@ class ReceiveSession {
     wanted_.erase(it);
     incoming_.wanted.signed_basis = signer_.take(index);
     incoming_.bytes = 0;
+    incoming_.ends_in_hole = false;
     incoming_.error.clear();
     incoming_.hasher.reset();
     incoming_.tmp_dir = -1;
@@ -565,7 +568,26 @@ class ReceiveSession {
     }
   }
 
+  // A hole in the sender's file stays a hole here: the offset moves on, nothing is written,
+  // and the file gets its size at FileEnd if it ends with one.
+  void on_file_hole(const FileHole& hole) {
+    begin_incoming(hole.index);
+    if (hole.length > wire::kMaxFileBytes - incoming_.bytes) {
+      throw ProtocolError("FileHole makes " + root_.shown(incoming_.entry.path) + " larger than " +
+                          std::to_string(wire::kMaxFileBytes) + " bytes");
+    }
+    stats_.bytes_literal += hole.length;
+    incoming_.bytes += hole.length;
+    if (!incoming_.error.empty()) return;
+    incoming_.hasher.update_zeros(hole.length);
+    incoming_.ends_in_hole = true;
+    if (::lseek(incoming_.fd.get(), static_cast<off_t>(incoming_.bytes), SEEK_SET) < 0) {
+      incoming_.error = errno_message("cannot leave a hole in " + root_.shown(incoming_.entry.path), errno);
+    }
+  }
+
   void write_incoming(std::string_view bytes) {
+    incoming_.ends_in_hole = false;
     incoming_.bytes += bytes.size();
     if (!incoming_.error.empty()) return;
     incoming_.hasher.update(bytes.data(), bytes.size());
@@ -616,6 +638,11 @@ class ReceiveSession {
     if (end.size != incoming_.bytes) {
       throw ProtocolError("FileEnd for " + shown + " says " + std::to_string(end.size) + " bytes, " +
                           std::to_string(incoming_.bytes) + " arrived");
+    }
+    if (incoming_.ends_in_hole && incoming_.error.empty() &&
+        ::ftruncate(incoming_.fd.get(), static_cast<off_t>(incoming_.bytes)) != 0) {
+      if (ends_the_run(errno)) throw_unwritable(incoming_.entry.path, errno);
+      incoming_.error = errno_message("cannot size " + shown, errno);
     }
     bool verified = incoming_.error.empty() && incoming_.hasher.digest() == end.hash;
     if (verified) start_writeback(true);

@@ -42,6 +42,9 @@ namespace {
 // enough that the receiver starts asking for files while the walk goes on. The largest entry
 // (long path, link and 512 KiB of xattrs) still fits a frame on top of a full batch.
 constexpr size_t kEntryBatchBytes = 32 * 1024;
+// Holes shorter than this are sent as the zeros they read as: a FileHole per 4 KiB gap in a
+// fragmented file would cost more frames than it saves bytes.
+constexpr uint64_t kMinHoleBytes = 64 * 1024;
 
 // Opens a file to send (or hash) beneath the root, without following any symlink, and without
 // touching its atime where we may (O_NOATIME needs ownership or CAP_FOWNER). errno tells why not.
@@ -382,12 +385,35 @@ class SendSession {
       sink = std::make_unique<FrameDeltaSink>(data_, index, *basis);
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
+    // A file sent whole keeps its holes: a run of zeros the file system does not store goes as
+    // a FileHole count. hole_at is where the next hole starts (the end of the file counts);
+    // max: none known, as on a file system that cannot say.
+    uint64_t hole_at = UINT64_MAX;
+    if (!encoder) {
+      int64_t h = platform::seek_hole(fd, 0);
+      if (h >= 0) hole_at = static_cast<uint64_t>(h);
+    }
     while (true) {
+      if (hole_at <= total && total < size) {
+        auto data_at = std::min<uint64_t>(size, static_cast<uint64_t>(platform::seek_data(fd, static_cast<int64_t>(total))));
+        if (data_at > total && data_at - total >= kMinHoleBytes) {
+          Encoder hole;
+          FileHole{index, data_at - total}.encode(hole);
+          out_.send(MsgType::kFileHole, hole);
+          hasher.update_zeros(data_at - total);
+          stats_.bytes_literal += data_at - total;
+          total = data_at;
+        }
+        // The next hole after the data that follows; a short hole before it is read as zeros.
+        int64_t h = data_at < size ? platform::seek_hole(fd, static_cast<int64_t>(data_at)) : -1;
+        hole_at = h >= 0 && static_cast<uint64_t>(h) > total ? static_cast<uint64_t>(h) : UINT64_MAX;
+      }
       // A delta is scanned where it is read: straight into the encoder's window.
-      size_t room = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - total));
+      size_t room = static_cast<size_t>(std::min<uint64_t>(buf.size(), std::min(size, hole_at) - total));
       if (room == 0) break;
       char* into = encoder ? reinterpret_cast<char*>(encoder->space(room)) : buf.data();
-      ssize_t n = ::read(fd, into, room);
+      // pread: finding holes moves the file offset.
+      ssize_t n = ::pread(fd, into, room, static_cast<off_t>(total));
       if (n < 0) {
         if (errno == EINTR) continue;
         // The receiver discards what it got so far when told the file failed.

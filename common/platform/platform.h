@@ -43,6 +43,12 @@ int open_beneath_by_walk(int dir_fd, const std::string& rel, int flags, unsigned
 int read_flags_without_atime();
 // Tells the kernel the file will be read once from start to end (read-ahead).
 void advise_sequential(int fd);
+// Holes (SEEK_DATA/SEEK_HOLE): the offset of the first data at or after `from`, and of the
+// first hole at or after `from` (the end of the file counts as one). Where the system or the
+// file system cannot say, the whole file is data: seek_data returns `from`, seek_hole -1.
+// Both move the file offset (lseek): read with pread.
+int64_t seek_data(int fd, int64_t from);
+int64_t seek_hole(int fd, int64_t from);
 
 // ---- Times and devices in struct stat
 

@@ -25,6 +25,10 @@ int open_beneath(int dir_fd, const std::string& rel, int flags, unsigned mode) {
 int read_flags_without_atime() { return O_RDONLY; }
 void advise_sequential(int fd) { ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); }
 
+// SEEK_DATA and SEEK_HOLE are not in POSIX.1-2008: every file is data.
+int64_t seek_data(int, int64_t from) { return from; }
+int64_t seek_hole(int, int64_t) { return -1; }
+
 timespec modified_time(const struct stat& st) { return st.st_mtim; }
 timespec changed_time(const struct stat& st) { return st.st_ctim; }
 uint32_t device_major(dev_t dev) { return major(dev); }

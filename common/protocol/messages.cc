@@ -30,6 +30,7 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kFileDelta: return "FileDelta";
     case MsgType::kCompressed: return "Compressed";
     case MsgType::kProbeReport: return "ProbeReport";
+    case MsgType::kFileHole: return "FileHole";
   }
   return nullptr;
 }
@@ -427,6 +428,21 @@ CompressedView CompressedView::decode(std::string_view payload) {
   c.inner_type = static_cast<MsgType>(inner);
   c.stream = d.rest();
   return c;
+}
+
+void FileHole::encode(Encoder& e) const {
+  e.varint(index);
+  e.varint(length);
+}
+
+FileHole FileHole::decode(std::string_view payload) {
+  Decoder d(payload);
+  FileHole h;
+  h.index = d.varint("index");
+  h.length = d.varint_max("length", kMaxFileBytes);
+  if (h.length == 0) throw ProtocolError("FileHole of no bytes");
+  d.expect_end("FileHole");
+  return h;
 }
 
 void ProbeReport::encode(Encoder& e) const {

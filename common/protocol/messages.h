@@ -112,6 +112,15 @@ struct FileDataView {
 };
 void encode_file_data_head(uint64_t index, Encoder& e);
 
+// FileHole: `length` zero bytes of the file at this point of its data, which the sender's file
+// system holds as a hole (SEEK_HOLE): sent as a count, written as a hole where it can be.
+struct FileHole {
+  uint64_t index = 0;
+  uint64_t length = 0;  // 1..kMaxFileBytes
+  void encode(Encoder& e) const;
+  static FileHole decode(std::string_view payload);
+};
+
 // Compressed: the type of the frame it carries, then a flushed segment of the session's zstd
 // stream that decodes to that frame's payload. Only FileData and FileDelta travel this way.
 struct CompressedView {

@@ -38,6 +38,9 @@ inline constexpr size_t kMaxXattrBytesPerEntry = 512 * 1024;
 inline constexpr size_t kMaxTextBytes = 8192;            // messages, version strings
 inline constexpr size_t kMaxVolumeIdBytes = 128;         // Open/Opened: "<kind>:<fsid hex>"
 inline constexpr size_t kHashBytes = 16;                 // XXH3-128
+// No file may grow past this through FileHole runs (a hole costs no bytes on the wire, so its
+// length needs a bound of its own): 1 PiB.
+inline constexpr uint64_t kMaxFileBytes = 1ull << 50;
 
 // Message types. On the wire: never renumber; retired numbers stay listed here.
 enum class MsgType : uint8_t {
@@ -59,6 +62,7 @@ enum class MsgType : uint8_t {
   kFileDelta = 16,
   kCompressed = 17,
   kProbeReport = 18,
+  kFileHole = 19,
 };
 
 const char* msg_type_name(MsgType type);

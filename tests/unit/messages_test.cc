@@ -310,6 +310,20 @@ TEST_CASE("a backup's Open and Opened carry the destination's volume, whole or n
   CHECK(got.volume_id == "ext4:77");
 }
 
+TEST_CASE("a FileHole is a count of zeros, never empty and never past the file bound") {
+  Encoder e;
+  FileHole{7, 1ull << 30}.encode(e);
+  FileHole back = FileHole::decode(e.data());
+  CHECK(back.index == 7);
+  CHECK(back.length == 1ull << 30);
+  e.clear();
+  FileHole{7, 0}.encode(e);
+  CHECK_THROWS_WITH(FileHole::decode(e.data()), "protocol error: FileHole of no bytes");
+  e.clear();
+  FileHole{7, wire::kMaxFileBytes + 1}.encode(e);
+  CHECK_THROWS_AS(FileHole::decode(e.data()), ProtocolError);
+}
+
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
   h.software_version = "0.5.0";
