@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include <fmt/core.h>
@@ -20,6 +21,7 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "client/agent_link.h"
+#include "client/known_volumes.h"
 #include "client/remote_spec.h"
 #include "client/summary.h"
 #include "engine/session.h"
@@ -191,6 +193,26 @@ void check_last_run(const ProbeReport& r, const std::string& path, Report& repor
   }
 }
 
+// Is the destination on the volume earlier backups from this computer went to? A backup disk
+// that is not mounted leaves a plain folder on the system disk under its mount point.
+void check_volume(const ProbeReport& r, const std::optional<platform::Volume>& known, const std::string& path,
+                  Report& report) {
+  std::string now = printable(r.volume_mount) + " (" + printable(r.volume_id) + ")";
+  if (r.volume_id.empty()) return;
+  if (!known) {
+    report.pass("volume", path + " is on the volume mounted at " + now +
+                              "; no backup from this computer has gone there yet, the next one records it");
+  } else if (known->mount_point == r.volume_mount && known->id == r.volume_id) {
+    report.pass("volume", path + " is on the volume mounted at " + now + ", where earlier backups went");
+  } else {
+    report.fail("volume",
+                "earlier backups to " + path + " went to the volume mounted at " + printable(known->mount_point) +
+                    " (" + printable(known->id) + "), but it is now on " + now,
+                "mount the backup disk at " + printable(known->mount_point) +
+                    "; if you moved the backup on purpose, back up once with --accept-new-volume");
+  }
+}
+
 void check_probe(const ProbeReport& r, double skew_s, const std::string& path, Report& report) {
   if (r.exists && r.writable) {
     report.pass("destination", path + " exists and the agent can write to it");
@@ -354,6 +376,8 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
     int64_t midpoint = sent + (now_ns() - sent) / 2;
     skew_s = static_cast<double>(probe.time_ns - midpoint) / 1e9;
     check_probe(probe, skew_s, open.path, report);
+    check_volume(probe, KnownVolumes(default_known_volumes()).find(volume_key(where, options.port, open.path)),
+                 open.path, report);
   } catch (const FatalError& e) {
     // Before the agent's Hello, the agent did not start or speaks another version; after it,
     // the agent refused the destination (a key confined elsewhere, say).

@@ -58,4 +58,10 @@ void KnownVolumes::remember(const std::string& destination, const platform::Volu
 
 std::string default_known_volumes() { return ferry_home() + "/volumes"; }
 
+std::string volume_key(const Location& far, int port_option, const std::string& far_path) {
+  if (!far.remote) return far_path;
+  int port = far.port ? far.port : (port_option ? port_option : 22);
+  return far.user + "@" + far.host + ":" + std::to_string(port) + ":" + far_path;
+}
+
 }  // namespace ferry

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "client/remote_spec.h"
 #include "platform/platform.h"
 
 namespace ferry {
@@ -26,5 +27,8 @@ class KnownVolumes {
 };
 
 std::string default_known_volumes();  // FERRY_HOME/volumes
+
+// How a destination is named in the file: "user@host:port:/path", or the local absolute path.
+std::string volume_key(const Location& far, int port_option, const std::string& far_path);
 
 }  // namespace ferry

@@ -165,11 +165,8 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   }
   // Which volume earlier backups to this destination went to: the agent refuses another.
   KnownVolumes volumes(options.known_volumes.empty() ? default_known_volumes() : options.known_volumes);
-  std::string volume_key = far.remote ? far.user + "@" + far.host + ":" +
-                                            std::to_string(far.port ? far.port : (options.port ? options.port : 22)) +
-                                            ":" + far_path
-                                      : far_path;
-  std::optional<platform::Volume> known = backup ? volumes.find(volume_key) : std::nullopt;
+  const std::string key = volume_key(far, options.port, far_path);
+  std::optional<platform::Volume> known = backup ? volumes.find(key) : std::nullopt;
   if (known && !options.accept_new_volume) {
     open.volume_mount = known->mount_point;
     open.volume_id = known->id;
@@ -191,7 +188,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   platform::Volume now{opened.volume_mount, opened.volume_id};
   if (backup && !options.dry_run && !now.id.empty() && known != now) {
     try {
-      volumes.remember(volume_key, now);
+      volumes.remember(key, now);
       if (known) spdlog::warn("{} is now on the volume mounted at {}; later backups will expect it there",
                               printable(dst.display()), printable(now.mount_point));
     } catch (const FatalError& e) {

@@ -94,6 +94,11 @@ ProbeReport probe(const std::string& path) {
     r.total_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
   }
   if (r.read_only_fs) r.writable = false;
+  platform::Volume volume;
+  if (platform::volume_of(path, &volume)) {
+    r.volume_mount = volume.mount_point;
+    r.volume_id = volume.id;
+  }
   if (r.writable && there_fd.valid()) {
     std::string scratch = ".ferry-xattr-probe-" + std::to_string(::getpid());
     r.keeps_xattrs = probe_stored_metadata(there_fd.get(), scratch.c_str());

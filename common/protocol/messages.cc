@@ -455,6 +455,8 @@ void ProbeReport::encode(Encoder& e) const {
   e.bytes(last_run);
   e.bytes(holder);
   e.bytes(fs_kind);
+  e.bytes(volume_mount);
+  e.bytes(volume_id);
 }
 
 ProbeReport ProbeReport::decode(std::string_view payload) {
@@ -473,6 +475,8 @@ ProbeReport ProbeReport::decode(std::string_view payload) {
   r.last_run = std::string(d.bytes("last_run", kMaxTextBytes));
   r.holder = std::string(d.bytes("holder", kMaxTextBytes));
   r.fs_kind = std::string(d.bytes("fs_kind", 64));
+  r.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
+  r.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   d.expect_end("ProbeReport");
   return r;
 }

@@ -188,6 +188,8 @@ struct ProbeReport {
   std::string last_run;  // the first line of DEST/.ferry-state/last-run ("" if none)
   std::string holder;    // the lock's line while a run holds it ("" if none does)
   std::string fs_kind;   // the path's (or its parent's) file system: "ext4", "fuse", …
+  std::string volume_mount;  // the volume the path is on (platform::volume_of); "" if unknown
+  std::string volume_id;
 
   void encode(Encoder& e) const;
   static ProbeReport decode(std::string_view payload);

@@ -36,6 +36,10 @@ TEST_CASE("a backup onto a volume that is no longer mounted is refused and creat
   CHECK(missing.err.find("is the backup disk mounted at " + disk + "?") != std::string::npos);
   CHECK(missing.err.find("--accept-new-volume") != std::string::npos);
   CHECK(fs::is_empty(disk));  // nothing created: no destination, no .ferry-state
+  RunResult doctor = run("FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " doctor " + quote(dest));
+  CHECK(doctor.code == 1);
+  CHECK(doctor.out.find("[FAIL] volume: earlier backups to " + dest + " went to the volume mounted at " + disk) !=
+        std::string::npos);
 
   // Another disk mounted in its place is not the backup disk either.
   REQUIRE(run("mount -t tmpfs -o size=16m ferry-test-other " + quote(disk)).code == 0);
