@@ -191,9 +191,9 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       volumes.remember(key, now);
       if (known) spdlog::warn("{} is now on the volume mounted at {}; later backups will expect it there",
                               printable(dst.display()), printable(now.mount_point));
-    } catch (const FatalError& e) {
+    } catch (const FatalError& unwritable) {
       spdlog::warn("{}; the volume of {} is not remembered, so a missing backup disk will not be noticed",
-                   e.what(), printable(dst.display()));
+                   unwritable.what(), printable(dst.display()));
     }
   }
 

@@ -677,8 +677,7 @@ class ReceiveSession {
     entry.mtime_nsec = end.mtime_nsec;
     std::string problem = apply_metadata_fd(incoming_.fd.get(), entry, apply_);
     if (!problem.empty()) fail(shown + ": " + problem);
-    if (fsync_each_ && (errno = platform::flush_file(incoming_.fd.get())) != 0) {
-      int err = errno;
+    if (int err = fsync_each_ ? platform::flush_file(incoming_.fd.get()) : 0; err != 0) {
       if (ends_the_run(err)) throw_unwritable(entry.path, err);
       fail(errno_message("cannot flush " + shown + " to disk", err) + "; the old version was kept");
       return discard_incoming();
@@ -982,17 +981,16 @@ class ReceiveSession {
   void flush_run() {
     if (!fsync_each_) {
       if (int err = platform::flush_file_system(root_.root_fd()); err != 0) {
-      fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
-    }
+        fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+      }
       return;
     }
     std::set<std::string> folders = dirs_written_;
     folders.insert("");
     for (const std::string& folder : folders) {
       UniqueFd fd = root_.open(folder, O_RDONLY | O_DIRECTORY);
-      if (fd.valid() && (errno = platform::flush_file(fd.get())) != 0 && errno != EINVAL) {
-        fail(errno_message("cannot flush " + root_.shown(folder) + " to disk", errno));
-      }
+      int err = fd.valid() ? platform::flush_file(fd.get()) : 0;
+      if (err != 0 && err != EINVAL) fail(errno_message("cannot flush " + root_.shown(folder) + " to disk", err));
     }
   }
 
