@@ -30,11 +30,12 @@ packages=(
   g++ cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev
   # libraries (see README, "Dependencies")
   libssh-dev libssl-dev libzstd-dev libboost-dev libxxhash-dev
-  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev
+  libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev libacl1-dev
   # tests and benchmark: a real sshd and the tool we compare against
-  openssh-server openssh-client rsync attr
-  # tests: a FUSE destination (bindfs), and which flush calls the agent makes (strace)
-  bindfs strace
+  openssh-server openssh-client rsync attr acl
+  # tests: a FUSE destination (bindfs), which flush calls the agent makes (strace), and a
+  # btrfs mounted noacl (a file system with user attributes but no ACLs; reflinks later)
+  bindfs strace btrfs-progs
   # bench/bench.py
   python3 e2fsprogs
 )

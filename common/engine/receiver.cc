@@ -98,6 +98,7 @@ class ReceiveSession {
     if (state_ != nullptr) report_previous_run();
     if (state_ != nullptr && !options_.dry_run) {
       apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
+      apply_.keeps_acls = probe_acls(state_->tmp_dir(), "acl-probe");
       if (apply_.store_metadata && !probe_stored_metadata(state_->tmp_dir(), "xattr-probe")) {
         apply_.store_metadata = false;  // MetadataNotices then says what is lost
         reporter_.report(MessageLevel::kWarning,
@@ -338,13 +339,14 @@ class ReceiveSession {
     out_.send(MsgType::kWant, e);
   }
 
-  // An unchanged file may still have a new owner, mode or xattrs.
+  // An unchanged file may still have a new owner, mode, xattrs or ACL.
   void refresh_metadata(int dir, const FileEntry& entry, const struct stat& st) {
     std::string leaf(leaf_of(entry.path));
-    std::vector<Xattr> xattrs;
+    FileEntry on_disk;
     std::string stored;
-    bool xattrs_same = platform::list_xattrs_at(dir, leaf, &xattrs, &stored) && xattrs == entry.xattrs;
-    if (stat_matches(st, stored, entry, apply_) && xattrs_same) return;
+    bool attributes_same = platform::read_attributes_at(dir, leaf, &on_disk, &stored) &&
+                           attributes_match(on_disk, entry, apply_);
+    if (stat_matches(st, stored, entry, apply_) && attributes_same) return;
     if (options_.dry_run) return;
     changed_ = true;
     UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));

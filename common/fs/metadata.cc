@@ -60,6 +60,24 @@ bool probe_stored_metadata(int dir_fd, const char* scratch) {
   return kept;
 }
 
+bool probe_acls(int dir_fd, const char* scratch) {
+  int fd = ::openat(dir_fd, scratch, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  FileEntry probe;
+  probe.acl = "u:0:r--,g::---";
+  bool kept = platform::replace_attributes_fd(fd, probe, 0600, true).acls == 0;
+  ::close(fd);
+  ::unlinkat(dir_fd, scratch, 0);
+  return kept;
+}
+
+bool applies_acls(const ApplyOptions& options) { return options.keeps_acls || !options.store_metadata; }
+
+bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const ApplyOptions& options) {
+  if (on_disk.xattrs != entry.xattrs) return false;
+  return !applies_acls(options) || (on_disk.acl == entry.acl && on_disk.default_acl == entry.default_acl);
+}
+
 timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options) {
   const TimeRange& r = options.times;
   if (entry.mtime_sec < r.earliest_sec) return {static_cast<time_t>(r.earliest_sec), 0};
@@ -78,24 +96,32 @@ uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options) {
 
 std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options) {
   if (!options.store_metadata || entry.type == FileType::kSymlink) return "";
+  StoredMetadata stored = stored_metadata_of(entry);
+  if (applies_acls(options)) {
+    stored.acl.clear();
+    stored.default_acl.clear();
+  }
   bool as_is = entry.uid == options.own_uid && entry.gid == options.own_gid &&
-               mode_to_apply(entry, options) == entry.mode && !stored_as_regular_file(entry.type);
-  return as_is ? "" : encode_stored_metadata(stored_metadata_of(entry));
+               mode_to_apply(entry, options) == entry.mode && !stored_as_regular_file(entry.type) &&
+               stored.acl.empty() && stored.default_acl.empty();
+  return as_is ? "" : encode_stored_metadata(stored);
 }
 
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
   std::string first;
   if (options.keep_owner && ::fchown(fd, entry.uid, entry.gid) != 0) keep_first(&first, "chown", errno);
-  if (int err = platform::replace_xattrs_fd(fd, entry.xattrs); err != 0) {
-    keep_first(&first, "set extended attributes", err);
-  }
+  // ACLs before the mode: chmod then sets the owner, mask and other entries from the mode.
+  uint32_t mode = mode_to_apply(entry, options);
+  platform::AttributeErrors errors = platform::replace_attributes_fd(fd, entry, mode, applies_acls(options));
+  if (errors.xattrs != 0) keep_first(&first, "set extended attributes", errors.xattrs);
+  if (errors.acls != 0) keep_first(&first, "set ACL", errors.acls);
   if (options.store_metadata) {
     std::string value = stored_value_for(entry, options);
     int err = value.empty() ? platform::remove_xattr_fd(fd, platform::metadata_xattr_name())
                             : platform::set_xattr_fd(fd, platform::metadata_xattr_name(), value);
     if (err != 0) keep_first(&first, "store owner and mode in an extended attribute", err);
   }
-  if (::fchmod(fd, mode_to_apply(entry, options)) != 0) keep_first(&first, "chmod", errno);
+  if (::fchmod(fd, mode) != 0) keep_first(&first, "chmod", errno);
   timespec times[2] = {{0, UTIME_OMIT}, mtime_of(entry)};
   if (::futimens(fd, times) != 0) keep_first(&first, "set mtime", errno);
   return first;

@@ -33,6 +33,10 @@ TimeRange probe_time_range(int dir_fd, const char* scratch);
 // creates (and removes) as `scratch` in dir_fd.
 bool probe_stored_metadata(int dir_fd, const char* scratch);
 
+// Whether the destination keeps POSIX ACLs: sets one on a scratch file it creates (and
+// removes) as `scratch` in dir_fd.
+bool probe_acls(int dir_fd, const char* scratch);
+
 struct ApplyOptions {
   bool keep_owner = false;  // chown to the entry's uid/gid (needs root)
   TimeRange times;          // what the destination can store
@@ -41,7 +45,13 @@ struct ApplyOptions {
   bool store_metadata = false;
   uint32_t own_uid = 0;  // the receiver's euid and egid: what a file it makes is owned by
   uint32_t own_gid = 0;
+  // The destination keeps ACLs (probe_acls). When it does not and metadata is stored, an
+  // entry's ACLs go in the stored attribute instead.
+  bool keeps_acls = true;
 };
+
+// Whether ACLs are set on the files themselves (else stored, or not kept at all).
+bool applies_acls(const ApplyOptions& options);
 
 // The entry's mtime as the destination will store it (clamped and truncated to options.times).
 timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options);
@@ -54,6 +64,10 @@ uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options);
 // With options.store_metadata: the value Ferry's attribute must hold for the entry, or "" when
 // the file itself says everything (owner, mode and type as applied).
 std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options);
+
+// Whether what `on_disk` holds beside its stat (read_attributes_*: xattrs, and ACLs where they
+// are applied) is what the entry asks for.
+bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const ApplyOptions& options);
 
 // For regular files and directories, open as fd. Returns "" or "what failed: why".
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options);

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "protocol/file_entry.h"
+#include "protocol/wire.h"
 
 namespace ferry {
 
@@ -24,14 +25,17 @@ struct StoredMetadata {
   uint32_t gid = 0;
   uint32_t dev_major = 0;
   uint32_t dev_minor = 0;
+  std::string acl;          // only where the destination keeps no ACLs (FileEntry::acl)
+  std::string default_acl;
   bool operator==(const StoredMetadata&) const = default;
 };
 
 // The largest value decode accepts; longer is malformed.
-inline constexpr size_t kMaxStoredMetadataBytes = 128;
+inline constexpr size_t kMaxStoredMetadataBytes = 128 + 2 * (3 + wire::kMaxAclTextBytes);
 
 // Version 1, text so that getfattr shows it: "1 <type> <mode octal> <uid> <gid> <major> <minor>"
-// with type one of f d l p c b.
+// with type one of f d l p c b, then " a=<ACL>" and " d=<default ACL>" where the destination
+// keeps no ACLs of its own (Ferry's ACL text has no spaces: valid_acl_text).
 std::string encode_stored_metadata(const StoredMetadata& stored);
 // nullopt for anything malformed, of another version, or out of range.
 std::optional<StoredMetadata> decode_stored_metadata(std::string_view text);

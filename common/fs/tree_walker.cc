@@ -56,7 +56,7 @@ class Walk {
     FileEntry entry;
     entry_from_stat(st, &entry);
     std::string stored;
-    if (!platform::list_xattrs_fd(root_fd, &entry.xattrs, read_stored_ ? &stored : nullptr)) {
+    if (!platform::read_attributes_fd(root_fd, &entry, read_stored_ ? &stored : nullptr)) {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
     }
     overlay(stored, &entry);
@@ -126,7 +126,7 @@ class Walk {
         if (!read_link(dir_fd, name, path, &entry.link_target)) continue;
       } else {
         std::string stored;
-        if (!platform::list_xattrs_at(dir_fd, name, &entry.xattrs, read_stored_ ? &stored : nullptr)) {
+        if (!platform::read_attributes_at(dir_fd, name, &entry, read_stored_ ? &stored : nullptr)) {
           on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
         }
         overlay(stored, &entry);

@@ -36,8 +36,13 @@ bool carries_xattr(std::string_view name) {
 
 namespace {
 
-bool read_xattrs(int fd, std::vector<Xattr>* out, std::string* stored) {
+// ACLs are not read here yet: macOS extended ACLs (acl_get_link_np, ACL_TYPE_EXTENDED) are
+// NFSv4-style and need their own text form; until then a Mac neither sends nor applies them.
+bool read_xattrs(int fd, FileEntry* entry, std::string* stored) {
+  std::vector<Xattr>* out = &entry->xattrs;
   out->clear();
+  entry->acl.clear();
+  entry->default_acl.clear();
   if (stored != nullptr) stored->clear();
   std::string names;
   auto list = [&](char* buf, size_t size) { return ::flistxattr(fd, buf, size, XATTR_NOFOLLOW); };
@@ -109,20 +114,28 @@ std::string file_system_kind(int fd) {
 
 const char* metadata_xattr_name() { return kMetadataXattr; }
 
-bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out, std::string* stored) {
+bool read_attributes_at(int dir_fd, const std::string& name, FileEntry* entry, std::string* stored) {
   // O_SYMLINK opens a symlink itself, so its own attributes are read, never its target's.
   // Devices are never opened (an open may act); they carry none here.
   struct stat st {};
   if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
-  out->clear();
+  entry->xattrs.clear();
+  entry->acl.clear();
+  entry->default_acl.clear();
   if (stored != nullptr) stored->clear();
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode)) return true;
   UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_SYMLINK | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid()) return false;
-  return read_xattrs(fd.get(), out, stored);
+  return read_xattrs(fd.get(), entry, stored);
 }
 
-bool list_xattrs_fd(int fd, std::vector<Xattr>* out, std::string* stored) { return read_xattrs(fd, out, stored); }
+bool read_attributes_fd(int fd, FileEntry* entry, std::string* stored) { return read_xattrs(fd, entry, stored); }
+
+// POSIX.1e ACLs from a Linux sender cannot be represented here; the receiver keeps them as
+// stored metadata when it can (probe_acls says ENOTSUP).
+int replace_acls_fd(int, const FileEntry&, const FileEntry& wanted, uint32_t) {
+  return wanted.acl.empty() && wanted.default_acl.empty() ? 0 : ENOTSUP;
+}
 
 bool get_xattr_fd(int fd, const char* name, std::string* value) {
   if (read_sized([&](char* buf, size_t size) { return ::fgetxattr(fd, name, buf, size, 0, 0); }, value)) return true;

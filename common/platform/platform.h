@@ -90,17 +90,26 @@ struct Volume {
 };
 bool volume_of(const std::string& path, Volume* out);
 
-// ---- Extended attributes (the user namespace on Linux; all but the kernel's own on macOS)
+// ---- Extended attributes and ACLs: what the system keeps beside a file's stat
 
-// Of the object `name` in `dir_fd` without following it if it is a symlink, sorted by name.
-// Returns false with errno set on failure; no support for them counts as "none". With
-// `stored`, Ferry's own attribute (metadata_xattr_name()) goes there, "" when it is absent.
-bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out, std::string* stored = nullptr);
+// The extended attributes Ferry carries (the user namespace on Linux; all but the kernel's own
+// on macOS), sorted by name, into entry->xattrs, and the POSIX.1e ACLs (Linux, through libacl)
+// in Ferry's text form into entry->acl and entry->default_acl. Of the object `name` in `dir_fd`
+// without following it if it is a symlink. Returns false with errno set on failure; no support
+// for them counts as "none". With `stored`, Ferry's own attribute (metadata_xattr_name()) goes
+// there, "" when it is absent.
+bool read_attributes_at(int dir_fd, const std::string& name, FileEntry* entry, std::string* stored = nullptr);
 // Of an open file or directory.
-bool list_xattrs_fd(int fd, std::vector<Xattr>* out, std::string* stored = nullptr);
-// Sets `wanted` on fd and removes the carried attributes fd has that `wanted` lacks.
-// Returns 0 or the first errno.
-int replace_xattrs_fd(int fd, const std::vector<Xattr>& wanted);
+bool read_attributes_fd(int fd, FileEntry* entry, std::string* stored = nullptr);
+// Gives fd the entry's carried attributes and removes those it has beyond them; with
+// `with_acls`, its ACLs too, rebuilt around `mode` (the permission bits fd gets: the owner,
+// mask and other entries follow them). Each part reports its first errno, 0 if none; acls is
+// ENOTSUP where the file system or the system keeps no ACLs.
+struct AttributeErrors {
+  int xattrs = 0;
+  int acls = 0;
+};
+AttributeErrors replace_attributes_fd(int fd, const FileEntry& entry, uint32_t mode, bool with_acls);
 // The attribute that holds what a destination could not apply (docs/STORED_METADATA.md):
 // "user.ferry.meta" on Linux. Never listed among a file's own attributes.
 const char* metadata_xattr_name();

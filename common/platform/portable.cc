@@ -91,14 +91,18 @@ void sort_by_name(std::vector<Xattr>* xattrs) {
   std::sort(xattrs->begin(), xattrs->end(), [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
 }
 
-int replace_xattrs_fd(int fd, const std::vector<Xattr>& wanted) {
-  std::vector<Xattr> present;
-  if (!list_xattrs_fd(fd, &present)) return errno;
-  int first_error = 0;
+AttributeErrors replace_attributes_fd(int fd, const FileEntry& entry, uint32_t mode, bool with_acls) {
+  AttributeErrors errors;
+  FileEntry present;
+  if (!read_attributes_fd(fd, &present)) {
+    errors.xattrs = errno;
+    return errors;
+  }
   auto keep = [&](int err) {
-    if (first_error == 0) first_error = err;
+    if (errors.xattrs == 0) errors.xattrs = err;
   };
-  for (const Xattr& have : present) {
+  const std::vector<Xattr>& wanted = entry.xattrs;
+  for (const Xattr& have : present.xattrs) {
     bool kept = std::any_of(wanted.begin(), wanted.end(), [&](const Xattr& w) { return w.name == have.name; });
     if (!kept) {
       if (int err = remove_xattr_fd(fd, have.name.c_str()); err != 0) keep(err);
@@ -106,10 +110,13 @@ int replace_xattrs_fd(int fd, const std::vector<Xattr>& wanted) {
   }
   for (const Xattr& want : wanted) {
     // A peer never sets Ferry's own attribute, nor one of a namespace Ferry does not carry.
-    if (!carries_xattr(want.name) || std::find(present.begin(), present.end(), want) != present.end()) continue;
+    if (!carries_xattr(want.name) || std::find(present.xattrs.begin(), present.xattrs.end(), want) != present.xattrs.end()) {
+      continue;
+    }
     if (int err = set_xattr_fd(fd, want.name.c_str(), want.value); err != 0) keep(err);
   }
-  return first_error;
+  if (with_acls) errors.acls = replace_acls_fd(fd, present, entry, mode);
+  return errors;
 }
 
 bool volume_of(const std::string& path, Volume* out) {

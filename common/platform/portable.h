@@ -69,6 +69,14 @@ bool collect_xattrs(const std::string& names, Get get, std::vector<Xattr>* out, 
   return true;
 }
 
+// ACLs, each backend its own (acl_linux.cc on a Linux host): makes fd's ACLs `wanted`'s, where
+// `present` holds those it has now (read_attributes_fd). Returns 0 or errno.
+int replace_acls_fd(int fd, const FileEntry& present, const FileEntry& wanted, uint32_t mode);
+// Linux: the ACLs of `path` (never following its last component), or of `fd` when it is not
+// -1, for those the listing of attribute names showed (lists_posix_acl).
+bool read_posix_acls(const std::string& path, int fd, bool has_access, bool has_default, FileEntry* entry);
+bool lists_posix_acl(std::string_view names, bool default_acl);
+
 // What remember_program_path() found, or "".
 std::string remembered_program_path();
 // fcntl() setters for systems without the atomic SOCK_CLOEXEC/O_CLOEXEC forms. Return 0 or -1.

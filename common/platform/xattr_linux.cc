@@ -1,5 +1,5 @@
 // Extended attributes through the Linux calls (linux and posix backends on a Linux host; POSIX
-// names no such calls). Ferry carries the user namespace only: security.* and trusted.* mean
+// names no such calls), and the listing that finds the ACLs (acl_linux.cc). Ferry carries the user namespace only: security.* and trusted.* mean
 // different things on different machines (SELinux labels, capabilities), and system.* holds
 // ACLs. Ferry's own attribute (stored metadata) is never carried as a user's.
 #include <fcntl.h>
@@ -28,10 +28,18 @@ bool carries_xattr(std::string_view name) { return name.starts_with("user.") && 
 
 namespace {
 
-// Of `fd`, or of `path` (never following its last component) when fd is -1.
-bool read_xattrs(const std::string& path, int fd, std::vector<Xattr>* out, std::string* stored) {
-  out->clear();
+void clear(FileEntry* entry, std::string* stored) {
+  entry->xattrs.clear();
+  entry->acl.clear();
+  entry->default_acl.clear();
   if (stored != nullptr) stored->clear();
+}
+
+// Of `fd`, or of `path` (never following its last component) when fd is -1. One listing of
+// names serves both: the ACLs live in system.posix_acl_*, so a file without them costs no
+// call of its own.
+bool read_xattrs(const std::string& path, int fd, FileEntry* entry, std::string* stored) {
+  clear(entry, stored);
   std::string names;
   auto list = [&](char* buf, size_t size) {
     return fd >= 0 ? ::flistxattr(fd, buf, size) : ::llistxattr(path.c_str(), buf, size);
@@ -43,17 +51,20 @@ bool read_xattrs(const std::string& path, int fd, std::vector<Xattr>* out, std::
     };
     return read_sized(get_sized, value);
   };
-  return collect_xattrs(names, get, out, stored);
+  if (!collect_xattrs(names, get, &entry->xattrs, stored)) return false;
+  bool has_access = lists_posix_acl(names, false);
+  bool has_default = lists_posix_acl(names, true);
+  return !(has_access || has_default) || read_posix_acls(path, fd, has_access, has_default, entry);
 }
 
 }  // namespace
 
 const char* metadata_xattr_name() { return kMetadataXattr; }
 
-bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out, std::string* stored) {
+bool read_attributes_at(int dir_fd, const std::string& name, FileEntry* entry, std::string* stored) {
   // The /proc magic link pins the directory by fd; the last component is never followed.
   std::string path = "/proc/self/fd/" + std::to_string(dir_fd) + "/" + name;
-  if (read_xattrs(path, -1, out, stored)) return true;
+  if (read_xattrs(path, -1, entry, stored)) return true;
   if (errno != ENOENT || ::faccessat(dir_fd, name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0) return false;
   // The object exists but its /proc path does not: /proc is not mounted (a container, a
   // chroot). Linux allows user.* attributes only on files and directories, so those are read
@@ -63,20 +74,18 @@ bool list_xattrs_at(int dir_fd, const std::string& name, std::vector<Xattr>* out
   struct stat st {};
   if (!fd.valid()) {
     bool not_a_file = errno == ELOOP || errno == ENXIO || errno == ENODEV;
-    out->clear();
-    if (stored != nullptr) stored->clear();
+    clear(entry, stored);
     return not_a_file;
   }
   if (::fstat(fd.get(), &st) != 0) return false;
   if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-    out->clear();
-    if (stored != nullptr) stored->clear();
+    clear(entry, stored);
     return true;
   }
-  return list_xattrs_fd(fd.get(), out, stored);
+  return read_attributes_fd(fd.get(), entry, stored);
 }
 
-bool list_xattrs_fd(int fd, std::vector<Xattr>* out, std::string* stored) { return read_xattrs({}, fd, out, stored); }
+bool read_attributes_fd(int fd, FileEntry* entry, std::string* stored) { return read_xattrs({}, fd, entry, stored); }
 
 bool get_xattr_fd(int fd, const char* name, std::string* value) {
   if (read_sized([&](char* buf, size_t size) { return ::fgetxattr(fd, name, buf, size); }, value)) return true;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ferry {
@@ -37,11 +38,21 @@ struct FileEntry {
   std::string link_target;    // symlinks, stored verbatim and never followed
   uint64_t hardlink_of = 0;   // 1 + index of the first entry naming the same inode; 0 if none
   std::vector<Xattr> xattrs;  // sorted by name
+  // POSIX.1e ACLs in Ferry's text form (valid_acl_text): `acl` holds the access ACL's entries
+  // beyond what the mode says (named users and groups, and the owning group's own entry), ""
+  // when the mode says everything; `default_acl` a directory's whole default ACL, "" if none.
+  std::string acl;
+  std::string default_acl;
   std::string content_hash;   // with --checksum: the sender's XXH3-128 of a regular file (16 bytes)
 
   bool operator==(const FileEntry&) const = default;
 };
 
 const char* file_type_name(FileType type);
+
+// Whether `text` is an ACL in Ferry's text form: POSIX.1e entries in libacl's abbreviated form
+// with numeric ids ("u:1001:rw-,g::r-x,g:50:r--"), comma-separated. The strict character set
+// keeps such text safe to store in one line of stored metadata and to hand to a parser.
+bool valid_acl_text(std::string_view text);
 
 }  // namespace ferry

@@ -150,7 +150,11 @@ constexpr uint8_t kSameGid = 1u << 3;
 constexpr uint8_t kSameMtimeSec = 1u << 4;
 constexpr uint8_t kHasXattrs = 1u << 5;
 constexpr uint8_t kHasHash = 1u << 6;  // a regular file's whole-file hash follows (--checksum)
-constexpr uint8_t kKnownEntryFlags = 0x7f;
+constexpr uint8_t kHasExtras = 1u << 7;  // a varint of the kExtra* bits below follows, then their fields
+constexpr uint8_t kKnownEntryFlags = 0xff;
+// The entry's less common fields; the last flag bit keeps the format open to more.
+constexpr uint64_t kExtraAcls = 1u << 0;  // the access ACL, then the default ACL (each may be "")
+constexpr uint64_t kKnownExtras = kExtraAcls;
 
 // Keeps what the next entry is coded against.
 void remember(const FileEntry& entry, FileEntry* prev) {
@@ -178,6 +182,9 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
   if (entry.mtime_sec == prev_.mtime_sec) flags |= kSameMtimeSec;
   if (!entry.xattrs.empty()) flags |= kHasXattrs;
   if (entry.type == FileType::kRegular && !entry.content_hash.empty()) flags |= kHasHash;
+  uint64_t extras = 0;
+  if (!entry.acl.empty() || !entry.default_acl.empty()) extras |= kExtraAcls;
+  if (extras != 0) flags |= kHasExtras;
   e.u8(flags);
   size_t prefix = shared_prefix(prev_.path, entry.path);
   e.varint(prefix);
@@ -206,6 +213,11 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
       e.bytes(x.name);
       e.bytes(x.value);
     }
+  }
+  if (flags & kHasExtras) e.varint(extras);
+  if (extras & kExtraAcls) {
+    e.bytes(entry.acl);
+    e.bytes(entry.default_acl);
   }
   remember(entry, &prev_);
 }
@@ -271,6 +283,17 @@ FileEntry EntryDecoder::decode(Decoder& d) {
       throw ProtocolError("xattr names not sorted or duplicated");
     }
     entry.xattrs.push_back(std::move(x));
+  }
+  uint64_t extras = (flags & kHasExtras) ? d.varint("entry extras") : 0;
+  if (extras & ~kKnownExtras) throw ProtocolError("unknown entry extras " + std::to_string(extras));
+  if (extras & kExtraAcls) {
+    if (entry.type == FileType::kSymlink) throw ProtocolError("an ACL on a symlink");
+    entry.acl = std::string(d.bytes("acl", kMaxAclTextBytes));
+    entry.default_acl = std::string(d.bytes("default_acl", kMaxAclTextBytes));
+    if (!entry.acl.empty() && !valid_acl_text(entry.acl)) throw ProtocolError("malformed ACL of " + entry.path);
+    if (!entry.default_acl.empty() && (entry.type != FileType::kDirectory || !valid_acl_text(entry.default_acl))) {
+      throw ProtocolError("malformed default ACL of " + entry.path);
+    }
   }
   remember(entry, &prev_);
   return entry;

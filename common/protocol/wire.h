@@ -18,9 +18,10 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // the sender's listing errors in EndOfList. Version 4 added the flags of FileFailed (a file the
 // sender sends again, a file that vanished or kept changing). Version 5 sends a device's major
 // and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
+// Version 6 adds ACLs to entries (entry flag bit 7).
 // Nothing was ever released speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 5;
-inline constexpr uint32_t kMinProtocolVersion = 5;
+inline constexpr uint32_t kProtocolVersion = 6;
+inline constexpr uint32_t kMinProtocolVersion = 6;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -35,6 +36,8 @@ inline constexpr size_t kMaxXattrsPerEntry = 256;
 inline constexpr size_t kMaxXattrNameBytes = 255;       // XATTR_NAME_MAX
 inline constexpr size_t kMaxXattrValueBytes = 64 * 1024;  // XATTR_SIZE_MAX
 inline constexpr size_t kMaxXattrBytesPerEntry = 512 * 1024;
+// An ACL in text form: far more entries than ext4 keeps in its 4 KiB (about 500).
+inline constexpr size_t kMaxAclTextBytes = 16 * 1024;
 inline constexpr size_t kMaxTextBytes = 8192;            // messages, version strings
 inline constexpr size_t kMaxVolumeIdBytes = 128;         // Open/Opened: "<kind>:<fsid hex>"
 inline constexpr size_t kHashBytes = 16;                 // XXH3-128

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "e2e/e2e.h"
+#include "support/mounted_disk.h"
 
 using namespace ferry::test;
 namespace fs = std::filesystem;
@@ -312,20 +313,9 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
 namespace {
 
 // A tmpfs of `mib` MiB mounted for the test (root only), unmounted at the end.
-class SmallDisk {
+class SmallDisk : public MountedDisk {
  public:
-  SmallDisk(const std::string& path, int mib) : path_(path) {
-    fs::create_directories(path);
-    mounted_ = run("mount -t tmpfs -o size=" + std::to_string(mib) + "m ferry-test " + quote(path)).code == 0;
-  }
-  ~SmallDisk() {
-    if (mounted_) run("umount " + quote(path_));
-  }
-  bool mounted() const { return mounted_; }
-
- private:
-  std::string path_;
-  bool mounted_ = false;
+  SmallDisk(const std::string& path, int mib) : MountedDisk(path, tmpfs(path, mib)) {}
 };
 
 }  // namespace
@@ -348,29 +338,15 @@ RunResult run_while(const std::string& command, const std::function<void()>& act
 // An ext4 image on a loop device, mounted errors=remount-ro: trigger_error() makes the kernel
 // record a file-system error, and the file system then refuses every write (EROFS), open
 // files or not, as it does after a real disk error.
-class Ext4Disk {
+class Ext4Disk : public MountedDisk {
  public:
-  Ext4Disk(const std::string& image, const std::string& path, int mib, const std::string& mkfs_options = "")
-      : image_(image), path_(path) {
-    fs::create_directories(path);
-    mounted_ = run("truncate -s " + std::to_string(mib) + "M " + quote(image) + " && mkfs.ext4 -q " + mkfs_options +
-                   " " + quote(image) +
-                   " && mount -o loop,errors=remount-ro " + quote(image) + " " + quote(path))
-                   .code == 0;
-  }
-  ~Ext4Disk() {
-    if (mounted_) run("umount " + quote(path_));
-  }
-  bool mounted() const { return mounted_; }
+  Ext4Disk(const std::string& image_path, const std::string& path, int mib, const std::string& mkfs_options = "")
+      : MountedDisk(path, image(image_path, mib, "mkfs.ext4 -q " + mkfs_options, path, "errors=remount-ro")) {}
   bool trigger_error() const {
-    RunResult dev = run("basename $(findmnt -n -o SOURCE " + quote(path_) + ")");
+    RunResult dev = run("basename $(findmnt -n -o SOURCE " + quote(path()) + ")");
     std::string name = dev.out.substr(0, dev.out.find('\n'));
     return run("echo ferry-test > /sys/fs/ext4/" + name + "/trigger_fs_error").code == 0;
   }
-
- private:
-  std::string image_, path_;
-  bool mounted_ = false;
 };
 
 }  // namespace

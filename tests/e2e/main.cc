@@ -128,6 +128,11 @@ void build_full_tree(const std::string& r) {
   own(r + "/docs/linked", 1000, 1000);
   ::chmod((r + "/setuid-tool").c_str(), 04755);  // chown cleared it
 
+  // POSIX ACLs: named users and groups on a file, a default ACL on a folder (set by the acl
+  // package's own tool, not by Ferry's code).
+  REQUIRE(run("setfacl -m u:1001:rw-,g:50:r-- " + quote(r + "/docs/report.txt")).code == 0);
+  REQUIRE(run("setfacl -d -m u:1001:rwx,g::r-x " + quote(r + "/shared")).code == 0);
+
   // Times with nanoseconds on files, directories and symlinks; the read-only dir last.
   long long t = 1600000000;
   for (const auto& e : fs::recursive_directory_iterator(r)) {

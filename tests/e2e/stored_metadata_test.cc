@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "e2e/e2e.h"
+#include "support/mounted_disk.h"
 #include "support/tree_snapshot.h"
 
 using namespace ferry::test;
@@ -167,6 +168,50 @@ TEST_CASE("on a file system without extended attributes a non-root agent says wh
   CHECK(r.err.find("setuid and setgid bits are not kept") != std::string::npos);
   REQUIRE(copied);
   CHECK((st.st_mode & 07777) == 0755);
+}
+
+namespace {
+
+// A btrfs image mounted noacl: user attributes, but no ACLs (ext4 no longer takes noacl).
+class NoAclDisk : public MountedDisk {
+ public:
+  NoAclDisk(const std::string& image_path, const std::string& path)
+      : MountedDisk(path, image(image_path, 128, "mkfs.btrfs -q", path, "noacl")) {}
+};
+
+}  // namespace
+
+TEST_CASE("on a file system without ACLs a non-root agent stores them, and a root restore gives them back") {
+  if (!running_as_root()) return;  // mounting needs root
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "disk", back = work / "back";
+  fs::create_directories(src + "/team");
+  std::ofstream(src + "/team/plan") << "shared with two people";
+  REQUIRE(run("setfacl -m u:1001:rw-,g:50:r-- " + quote(src + "/team/plan")).code == 0);
+  REQUIRE(run("setfacl -d -m u:1001:rwx " + quote(src + "/team")).code == 0);
+  NoAclDisk disk(work / "disk.img", dest);
+  REQUIRE(disk.mounted());
+  REQUIRE(run("setfacl -m u:1001:r-- " + quote(dest)).code != 0);  // the disk really keeps none
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  std::string agent = quote(kAsNobody + kAgent);
+
+  RunResult first = run(quote(kFerry) + " backup --agent " + agent + " " + quote(src) + " " + quote(dest + "/b"));
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  std::string plan = stored_attr(dest + "/b/team/plan");
+  CHECK(plan.find(" a=u:1001:rw-,g::r--,g:50:r--") != std::string::npos);
+  CHECK(stored_attr(dest + "/b/team").find(" d=u::rwx,u:1001:rwx,g::r-x,m::rwx,o::r-x") != std::string::npos);
+
+  RunResult second = run(quote(kFerry) + " backup --json --agent " + agent + " " + quote(src) + " " + quote(dest + "/b"));
+  CHECK(second.code == 0);
+  CHECK(json_field(second.out, "files_transferred") == 0);
+  CHECK(stored_attr(dest + "/b/team/plan") == plan);
+
+  RunResult restore = run(quote(kFerry) + " restore --agent " + agent + " " + quote(dest + "/b") + " " + quote(back));
+  INFO(restore.err);
+  CHECK(restore.code == 0);
+  CHECK(compare(snapshot(src), snapshot(back)) == "");
 }
 
 namespace {

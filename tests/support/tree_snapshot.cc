@@ -45,7 +45,11 @@ std::map<std::string, std::string> xattrs_of(const std::string& path) {
   for (ssize_t i = 0; i < n;) {
     std::string name(names + i);
     i += static_cast<ssize_t>(name.size()) + 1;
-    if (name.rfind("user.", 0) != 0) continue;
+    // The user namespace, and POSIX ACLs in the kernel's own binary form (compared as bytes,
+    // so a mistake in Ferry's text form shows).
+    if (name.rfind("user.", 0) != 0 && name != "system.posix_acl_access" && name != "system.posix_acl_default") {
+      continue;
+    }
     std::string value(65536, '\0');
     ssize_t v = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
     value.resize(v > 0 ? static_cast<size_t>(v) : 0);

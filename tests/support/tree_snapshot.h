@@ -1,5 +1,5 @@
 // An independent picture of a tree for comparing source, backup and restore: lstat, SHA-256
-// of contents (OpenSSL, not Ferry's hash), link targets, user xattrs and hardlink groups.
+// of contents (OpenSSL, not Ferry's hash), link targets, user xattrs, POSIX ACLs and hardlink groups.
 // Deliberately shares no code with Ferry's walker, so a bug there cannot hide itself here.
 #pragma once
 

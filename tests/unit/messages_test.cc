@@ -52,6 +52,35 @@ TEST_CASE("entries round-trip, and re-encode to the same bytes") {
   CHECK(decode_entry(encoded(dev)) == dev);
 }
 
+TEST_CASE("ACLs travel as checked text: never on a symlink, a default one only on a directory") {
+  FileEntry file = sample_entry();
+  file.acl = "u:1001:rw-,g::r-x,g:50:r--";
+  CHECK(decode_entry(encoded(file)) == file);
+  FileEntry dir;
+  dir.path = "d";
+  dir.type = FileType::kDirectory;
+  dir.default_acl = "u::rwx,u:1001:rwx,g::r-x,m::rwx,o::r-x";
+  CHECK(decode_entry(encoded(dir)) == dir);
+
+  FileEntry bad = file;
+  bad.acl = "u:1001:rw-\nforged";
+  CHECK_THROWS_WITH(decode_entry(encoded(bad)), ("protocol error: malformed ACL of " + file.path).c_str());
+  bad.acl = "u:1001:rw- o::rwx";  // a space would split the stored-metadata line
+  CHECK_THROWS_AS(decode_entry(encoded(bad)), ProtocolError);
+  bad.acl = std::string(wire::kMaxAclTextBytes + 1, 'u');
+  CHECK_THROWS_AS(decode_entry(encoded(bad)), ProtocolError);
+  bad = file;
+  bad.acl.clear();
+  bad.default_acl = "u::rwx,g::r-x,o::r-x";
+  CHECK_THROWS_WITH(decode_entry(encoded(bad)), ("protocol error: malformed default ACL of " + file.path).c_str());
+  FileEntry link;
+  link.path = "l";
+  link.type = FileType::kSymlink;
+  link.link_target = "x";
+  link.acl = "u:1:r--";
+  CHECK_THROWS_WITH(decode_entry(encoded(link)), "protocol error: an ACL on a symlink");
+}
+
 TEST_CASE("a list codes each entry against the previous one, and decodes back exactly") {
   std::vector<FileEntry> list;
   for (int i = 0; i < 50; ++i) {
@@ -110,10 +139,21 @@ TEST_CASE("every field of an entry is range-checked") {
     enc.u8(9);
     CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: unknown file type 9");
   }
-  SUBCASE("unknown flags") {
-    std::string bad = bytes;
-    bad[0] = static_cast<char>(0x80);
-    CHECK_THROWS_WITH(decode_entry(bad), "protocol error: unknown entry flags 128");
+  SUBCASE("unknown extras") {
+    Encoder enc;
+    enc.u8(0x80);
+    enc.varint(0);
+    enc.bytes("f");
+    enc.u8(1);        // regular
+    enc.varint(0644);
+    enc.varint(0);    // uid
+    enc.varint(0);    // gid
+    enc.svarint(0);   // mtime
+    enc.varint(0);    // nsec
+    enc.varint(0);    // size
+    enc.varint(0);    // hardlink_of
+    enc.varint(2);    // extras: a bit this version does not know
+    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: unknown entry extras 2");
   }
   SUBCASE("a path prefix longer than the previous path") {
     Encoder enc;
@@ -326,14 +366,14 @@ TEST_CASE("a FileHole is a count of zeros, never empty and never past the file b
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.5.0";
+  h.software_version = "0.6.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x05\x05\x05" "0.5.0" "\x01\x00", 10);
+  const std::string expected("\x06\x06\x05" "0.6.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 5);
+  CHECK(back.protocol_version == 6);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.5.0");
+  CHECK(back.software_version == "0.6.0");
 }

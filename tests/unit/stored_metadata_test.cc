@@ -21,17 +21,22 @@ TEST_CASE("stored metadata round-trips through its text form") {
   CHECK(decode_stored_metadata(text) == s);
   StoredMetadata plain{FileType::kRegular, 0, 4294967295u, 0, 0, 0};
   CHECK(decode_stored_metadata(encode_stored_metadata(plain)) == plain);
+  StoredMetadata dir{FileType::kDirectory, 0755, 0, 0, 0, 0, "u:1001:rwx,g::r-x", "u::rwx,g::r-x,o::r-x"};
+  CHECK(encode_stored_metadata(dir) == "1 d 755 0 0 0 0 a=u:1001:rwx,g::r-x d=u::rwx,g::r-x,o::r-x");
+  CHECK(decode_stored_metadata(encode_stored_metadata(dir)) == dir);
 }
 
 TEST_CASE("a malformed or foreign attribute is refused, never half-read") {
   for (const char* bad : {"", "1", "2 f 644 0 0 0 0", "1 x 644 0 0 0 0", "1 f 644 0 0 0", "1 f 644 0 0 0 0 0",
                           "1 f 10000 0 0 0 0", "1 f 648 0 0 0 0", "1 f 644 -1 0 0 0", "1 f 644 4294967296 0 0 0",
                           "1 f 644 0 0 1 3", "1  f 644 0 0 0 0", "1 f 644 0 0 0 0 ", "1 ff 644 0 0 0 0",
-                          "1 f 0x1 0 0 0 0"}) {
+                          "1 f 0x1 0 0 0 0", "1 f 644 0 0 0 0 a=", "1 f 644 0 0 0 0 d=u::rwx",
+                          "1 l 777 0 0 0 0 a=u:1:r--", "1 d 755 0 0 0 0 d=u::rwx a=u:1:r--",
+                          "1 f 644 0 0 0 0 a=u:1:r-- a=u:2:r--", "1 f 644 0 0 0 0 a=user:root:r--"}) {
     INFO("value: \"" << bad << "\"");
     CHECK_FALSE(decode_stored_metadata(bad).has_value());
   }
-  CHECK_FALSE(decode_stored_metadata(std::string(200, '1')).has_value());
+  CHECK_FALSE(decode_stored_metadata(std::string(kMaxStoredMetadataBytes + 1, '1')).has_value());
 }
 
 TEST_CASE("overlaying gives back the entry as sent, a special file without a size") {
@@ -83,8 +88,14 @@ TEST_CASE("a storing receiver stores only what the file itself cannot say") {
   e.type = FileType::kSymlink;  // Linux gives symlinks no user attributes
   e.uid = 0;
   CHECK(stored_value_for(e, options) == "");
-  options.store_metadata = false;
+  // An ACL is stored only where the destination cannot keep it itself.
   e.type = FileType::kRegular;
+  e.uid = 1000;
+  e.acl = "u:0:r--,g::r--";
+  CHECK(stored_value_for(e, options) == "");
+  options.keeps_acls = false;
+  CHECK(stored_value_for(e, options) == "1 f 644 1000 1000 0 0 a=u:0:r--,g::r--");
+  options.store_metadata = false;
   CHECK(stored_value_for(e, options) == "");
 }
 
