@@ -36,6 +36,13 @@ void MetadataNotices::look_at(const FileEntry& entry, const std::string& shown) 
                          "), so file owners and groups are not preserved; files are still copied. "
                          "Run it as root to keep ownership.");
   }
+  if (!said_acl_ && !apply_.keeps_acls && !apply_.store_metadata && (!entry.acl.empty() || !entry.default_acl.empty())) {
+    said_acl_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     "this file system keeps no ACLs, so the ACLs of " + shown +
+                         " and any other file of this run are not kept; put the backup on a file system "
+                         "that has them (ext4, XFS, btrfs, tmpfs).");
+  }
   // Only the range: a finer granularity than the file system keeps is common, and harmless.
   // Such a file is then compared as stored (storable_mtime), not sent again every run.
   timespec stored = storable_mtime(entry, apply_);

@@ -1,6 +1,6 @@
 // What the destination cannot keep of the entries it receives, said once a run each: owners
-// (the receiver is not root), setuid and setgid bits (stripped for the same reason), and times
-// outside what its file system stores. The receiver shows each entry here as it arrives; the
+// (the receiver is not root), setuid and setgid bits (stripped for the same reason), times
+// outside what its file system stores, and ACLs on a file system without them. The receiver shows each entry here as it arrives; the
 // first entry that meets a limit is named, the rest go unsaid (one line, not one per file).
 #pragma once
 
@@ -29,6 +29,7 @@ class MetadataNotices {
   bool said_owner_ = false;
   bool said_setid_ = false;
   bool said_time_ = false;
+  bool said_acl_ = false;
 };
 
 }  // namespace ferry

@@ -71,7 +71,7 @@ bool probe_acls(int dir_fd, const char* scratch) {
   return kept;
 }
 
-bool applies_acls(const ApplyOptions& options) { return options.keeps_acls || !options.store_metadata; }
+bool applies_acls(const ApplyOptions& options) { return options.keeps_acls; }
 
 bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const ApplyOptions& options) {
   if (on_disk.xattrs != entry.xattrs) return false;

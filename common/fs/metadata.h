@@ -45,8 +45,8 @@ struct ApplyOptions {
   bool store_metadata = false;
   uint32_t own_uid = 0;  // the receiver's euid and egid: what a file it makes is owned by
   uint32_t own_gid = 0;
-  // The destination keeps ACLs (probe_acls). When it does not and metadata is stored, an
-  // entry's ACLs go in the stored attribute instead.
+  // The destination keeps ACLs (probe_acls). When it does not, an entry's ACLs go in the
+  // stored attribute if metadata is stored, and are lost (said once) if not.
   bool keeps_acls = true;
 };
 

@@ -154,6 +154,8 @@ TEST_CASE("on a file system without extended attributes a non-root agent says wh
   fs::create_directories(src);
   std::ofstream(src + "/su-like") << "#!/bin/sh\n";
   REQUIRE(::chmod((src + "/su-like").c_str(), 04755) == 0);
+  std::ofstream(src + "/shared") << "two readers";
+  REQUIRE(run("setfacl -m u:1001:r-- " + quote(src + "/shared")).code == 0);
   fs::create_directory(dest);
   REQUIRE(run("mount -t ramfs ramfs " + quote(dest)).code == 0);  // ramfs keeps no xattrs at all
   REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
@@ -166,6 +168,7 @@ TEST_CASE("on a file system without extended attributes a non-root agent says wh
   CHECK(r.code == 0);
   CHECK(r.err.find("without extended attributes") != std::string::npos);
   CHECK(r.err.find("setuid and setgid bits are not kept") != std::string::npos);
+  CHECK(r.err.find("this file system keeps no ACLs, so the ACLs of") != std::string::npos);
   REQUIRE(copied);
   CHECK((st.st_mode & 07777) == 0755);
 }

@@ -74,7 +74,10 @@ std::vector<FileEntry> sample_list() {
   FileEntry link = entry("c", FileType::kSymlink);
   link.link_target = "a";
   list.push_back(link);
-  list.push_back(entry("d", FileType::kDirectory));
+  FileEntry shared = entry("d", FileType::kDirectory);
+  shared.acl = "u:1001:rwx,g::r-x";
+  shared.default_acl = "u::rwx,u:1001:rwx,g::r-x,m::rwx,o::r-x";
+  list.push_back(shared);
   list.push_back(entry("d/e", FileType::kFifo));
   FileEntry dev = entry("d/f", FileType::kCharDevice);
   dev.dev_major = 1;
