@@ -36,6 +36,13 @@ void MetadataNotices::look_at(const FileEntry& entry, const std::string& shown) 
                          "), so file owners and groups are not preserved; files are still copied. "
                          "Run it as root to keep ownership.");
   }
+  if (lost && !said_flags_ && flags_to_apply(entry, apply_) != entry.flags &&
+      (entry.type == FileType::kRegular || entry.type == FileType::kDirectory)) {
+    said_flags_ = true;
+    reporter_.report(MessageLevel::kWarning,
+                     program_name_ + " is not running as root, so immutable and append-only flags are not kept (" +
+                         shown + " is the first file that has them). Run it as root to keep them.");
+  }
   if (!said_acl_ && !apply_.keeps_acls && !apply_.store_metadata && (!entry.acl.empty() || !entry.default_acl.empty())) {
     said_acl_ = true;
     reporter_.report(MessageLevel::kWarning,

@@ -30,6 +30,7 @@ class MetadataNotices {
   bool said_setid_ = false;
   bool said_time_ = false;
   bool said_acl_ = false;
+  bool said_flags_ = false;
 };
 
 }  // namespace ferry

@@ -73,6 +73,12 @@ struct Incoming {
   std::string error;  // set once writing failed; the rest of the data is then dropped
 };
 
+// What is at an entry's name on the destination before the run touches it.
+struct Existing {
+  struct stat st {};
+  uint32_t flags = 0;  // file_flags bits (platform::stat_at)
+};
+
 struct PendingLink {
   FileEntry entry;
   uint64_t leader = 0;
@@ -217,7 +223,7 @@ class ReceiveSession {
     }
 
     int dir = root_.parent_dir(entry.path);
-    struct stat st {};
+    Existing existing;
     bool exists = false;
     if (dir < 0) {
       if (!(options_.dry_run && errno == ENOENT)) {
@@ -225,7 +231,7 @@ class ReceiveSession {
       }
     } else {
       std::string leaf(leaf_of(entry.path));
-      if (::fstatat(dir, leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (platform::stat_at(dir, leaf.c_str(), &existing.st, &existing.flags) == 0) {
         exists = true;
       } else if (errno != ENOENT) {
         return fail(errno_message("cannot stat " + root_.shown(entry.path), errno));
@@ -237,16 +243,19 @@ class ReceiveSession {
       append_symlink_owner(&symlink_owners_, entry.path, entry.uid, entry.gid);
     }
     switch (entry.type) {
-      case FileType::kDirectory: return make_directory(dir, entry, exists ? &st : nullptr);
-      case FileType::kRegular: return plan_file(index, dir, entry, exists ? &st : nullptr);
-      default: return make_special(dir, entry, exists ? &st : nullptr);
+      case FileType::kDirectory: return make_directory(dir, entry, exists ? &existing : nullptr);
+      case FileType::kRegular: return plan_file(index, dir, entry, exists ? &existing : nullptr);
+      default: return make_special(dir, entry, exists ? &existing : nullptr);
     }
   }
 
-  void make_directory(int dir, FileEntry& entry, const struct stat* existing) {
+  void make_directory(int dir, FileEntry& entry, const Existing* existing) {
     if (!options_.dry_run) {
       std::string leaf(leaf_of(entry.path));
-      if (existing != nullptr && !S_ISDIR(existing->st_mode)) {
+      // An immutable or append-only folder cannot take new names; its flags come back at the
+      // end, with the rest of its metadata.
+      if (existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) unprotect_at(dir, leaf);
+      if (existing != nullptr && !S_ISDIR(existing->st.st_mode)) {
         std::string problem = set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false);
         if (!problem.empty()) return fail(problem + "; it was not replaced with a directory");
         if (!safety_net_ && ::unlinkat(dir, leaf.c_str(), 0) != 0) {
@@ -261,8 +270,8 @@ class ReceiveSession {
           if (ends_the_run(errno)) throw_unwritable(entry.path, errno);
           return fail(errno_message("cannot create directory " + root_.shown(entry.path), errno));
         }
-      } else if (!options_.keep_owner && (existing->st_mode & S_IRWXU) != S_IRWXU) {
-        ::fchmodat(dir, leaf.c_str(), (existing->st_mode & 07777) | S_IRWXU, 0);
+      } else if (!options_.keep_owner && (existing->st.st_mode & S_IRWXU) != S_IRWXU) {
+        ::fchmodat(dir, leaf.c_str(), (existing->st.st_mode & 07777) | S_IRWXU, 0);
       }
     }
     dirs_.push_back(std::move(entry));
@@ -270,19 +279,22 @@ class ReceiveSession {
 
   // The per-file "how to transfer" step: nothing, metadata only, or data. A basis for a delta
   // is chosen here too, once the delta engine exists.
-  void plan_file(uint64_t index, int dir, FileEntry& entry, const struct stat* existing) {
-    bool same_size = existing != nullptr && S_ISREG(existing->st_mode) &&
-                     static_cast<uint64_t>(existing->st_size) == entry.size;
+  void plan_file(uint64_t index, int dir, FileEntry& entry, const Existing* existing) {
+    bool same_size = existing != nullptr && S_ISREG(existing->st.st_mode) &&
+                     static_cast<uint64_t>(existing->st.st_size) == entry.size;
     // The quick check is size and mtime; with --checksum the sender sent the content's hash,
     // and only equal contents count as the same (a file whose mtime alone differs then just
     // gets its mtime).
     timespec mtime = storable_mtime(entry, apply_);
     bool same_content = same_size && (entry.content_hash.empty()
-                                          ? platform::modified_time(*existing).tv_sec == mtime.tv_sec &&
-                                                platform::modified_time(*existing).tv_nsec == mtime.tv_nsec
+                                          ? platform::modified_time(existing->st).tv_sec == mtime.tv_sec &&
+                                                platform::modified_time(existing->st).tv_nsec == mtime.tv_nsec
                                           : hash_of(dir, entry.path) == entry.content_hash);
     if (same_content) return refresh_metadata(dir, entry, *existing);
     ++stats_.files_transferred;
+    if (!options_.dry_run && existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) {
+      unprotect_at(dir, std::string(leaf_of(entry.path)));  // it is about to be replaced
+    }
     if (options_.dry_run) {
       // Through the reporter: on backup this runs in the agent, and the user is at the client.
       reporter_.report(MessageLevel::kInfo, "would copy " + printable(entry.path));
@@ -290,15 +302,15 @@ class ReceiveSession {
     }
     WantedFile wanted;
     wanted.entry = std::move(entry);
-    wanted.replaces_file = existing != nullptr && S_ISREG(existing->st_mode);
+    wanted.replaces_file = existing != nullptr && S_ISREG(existing->st.st_mode);
     if (resume_partial(index, wanted)) return;
-    if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size > 0) {
+    if (existing != nullptr && S_ISREG(existing->st.st_mode) && existing->st.st_size > 0) {
       // We have an old version: the signer describes it and sends the Want.
       std::string leaf(leaf_of(wanted.entry.path));
       UniqueFd basis(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
       if (basis.valid()) {
         wanted_.emplace(index, std::move(wanted));
-        signer_.sign(index, std::move(basis), *existing);
+        signer_.sign(index, std::move(basis), existing->st);
         return;
       }
     }
@@ -340,29 +352,45 @@ class ReceiveSession {
   }
 
   // An unchanged file may still have a new owner, mode, xattrs or ACL.
-  void refresh_metadata(int dir, const FileEntry& entry, const struct stat& st) {
+  void refresh_metadata(int dir, const FileEntry& entry, const Existing& existing) {
     std::string leaf(leaf_of(entry.path));
     FileEntry on_disk;
     std::string stored;
-    bool attributes_same = platform::read_attributes_at(dir, leaf, &on_disk, &stored) &&
-                           attributes_match(on_disk, entry, apply_);
-    if (stat_matches(st, stored, entry, apply_) && attributes_same) return;
+    bool attributes_same = platform::read_attributes_at(dir, leaf, &on_disk, &stored);
+    on_disk.flags = existing.flags;
+    attributes_same = attributes_same && attributes_match(on_disk, entry, apply_);
+    if (stat_matches(existing.st, stored, entry, apply_) && attributes_same) return;
     if (options_.dry_run) return;
     changed_ = true;
     UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid()) return fail(errno_message("cannot update metadata of " + root_.shown(entry.path), errno));
     std::string problem = apply_metadata_fd(fd.get(), entry, apply_);
     if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+    protect_later(entry);
+  }
+
+  // Immutable and append-only flags go on once the file is in place and linked (an immutable
+  // file cannot be renamed or linked to): finish_tree sets them.
+  void protect_later(const FileEntry& entry) {
+    if ((flags_to_apply(entry, apply_) & file_flags::kProtecting) == 0 || entry.type != FileType::kRegular) return;
+    FileEntry later;
+    later.path = entry.path;
+    later.type = entry.type;
+    later.flags = entry.flags;
+    to_protect_.push_back(std::move(later));
   }
 
   // Symlinks, fifos, devices: made under a temporary name, then renamed over the real one.
-  void make_special(int dir, FileEntry& entry, const struct stat* existing) {
+  void make_special(int dir, FileEntry& entry, const Existing* existing) {
     std::string leaf(leaf_of(entry.path));
-    if (existing != nullptr && entry.type == FileType::kSymlink && S_ISLNK(existing->st_mode)) {
+    if (!options_.dry_run && existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) {
+      unprotect_at(dir, leaf);  // a protected file where the sender now has a link or a device
+    }
+    if (existing != nullptr && entry.type == FileType::kSymlink && S_ISLNK(existing->st.st_mode)) {
       std::string target(kMaxPathBytes + 1, '\0');
       ssize_t n = ::readlinkat(dir, leaf.c_str(), target.data(), target.size());
       if (n >= 0 && std::string_view(target.data(), static_cast<size_t>(n)) == entry.link_target) {
-        if (!stat_matches(*existing, "", entry, apply_) && !options_.dry_run) {
+        if (!stat_matches(existing->st, "", entry, apply_) && !options_.dry_run) {
           std::string problem = apply_metadata_at(dir, leaf, entry, apply_);
           if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
         }
@@ -401,9 +429,9 @@ class ReceiveSession {
 
   // A fifo or device on a receiver that stores metadata: an empty regular file whose attribute
   // says what it is. One that already says so only has its metadata refreshed.
-  void store_special(int dir, const FileEntry& entry, const struct stat* existing) {
+  void store_special(int dir, const FileEntry& entry, const Existing* existing) {
     std::string leaf(leaf_of(entry.path));
-    if (existing != nullptr && S_ISREG(existing->st_mode) && existing->st_size == 0) {
+    if (existing != nullptr && S_ISREG(existing->st.st_mode) && existing->st.st_size == 0) {
       UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
       std::string stored;
       std::optional<StoredMetadata> was;
@@ -679,6 +707,7 @@ class ReceiveSession {
     entry.mtime_nsec = end.mtime_nsec;
     std::string problem = apply_metadata_fd(incoming_.fd.get(), entry, apply_);
     if (!problem.empty()) fail(shown + ": " + problem);
+    protect_later(entry);
     if (int err = fsync_each_ ? platform::flush_file(incoming_.fd.get()) : 0; err != 0) {
       if (ends_the_run(err)) throw_unwritable(entry.path, err);
       fail(errno_message("cannot flush " + shown + " to disk", err) + "; the old version was kept");
@@ -932,9 +961,13 @@ class ReceiveSession {
         if (dir_path.empty() && is_reserved_top_name(name)) continue;
         if (temp_file_owner(name)) continue;  // another run's, or swept below
         struct stat st {};
-        if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        uint32_t flags = 0;
+        if (platform::stat_at(dir.get(), name.c_str(), &st, &flags) != 0) continue;
         bool is_dir = S_ISDIR(st.st_mode);
         if (!options_.delete_excluded && options_.filters.excluded(path, is_dir)) continue;
+        // An immutable or append-only file cannot be moved or removed; a mirror removes it all
+        // the same (rsync --delete does not, and fails).
+        if ((flags & file_flags::kProtecting) != 0 && !options_.dry_run) unprotect_at(dir.get(), name);
         delete_one(dir.get(), name, path, is_dir);
       }
     }
@@ -1005,18 +1038,13 @@ class ReceiveSession {
     remove_stale_temp_files_where_written();  // before directory mtimes are set
     // Directories last, deepest first: writing into a directory changes its mtime, and a
     // read-only mode must not stop us filling it.
+    protect_files();
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       UniqueFd fd = root_.open(it->path, O_RDONLY | O_DIRECTORY);
       if (!fd.valid()) continue;  // creating it failed and was reported
-      struct stat st {};
-      std::string stored;
-      if (apply_.store_metadata) platform::get_xattr_fd(fd.get(), platform::metadata_xattr_name(), &stored);
-      if (::fstat(fd.get(), &st) != 0 || !stat_matches(st, stored, *it, apply_)) changed_ = true;
-      std::string problem = apply_metadata_fd(fd.get(), *it, apply_);
-      if (!problem.empty()) fail(root_.shown(it->path) + ": " + problem);
+      finish_directory(fd.get(), *it);
     }
-    std::string problem = apply_metadata_fd(root_.root_fd(), root_entry_, apply_);
-    if (!problem.empty()) fail(root_.shown("") + ": " + problem);
+    finish_directory(root_.root_fd(), root_entry_);
     if (apply_.store_metadata && state_ != nullptr) {
       std::string unwritten = write_symlink_owners(state_->state_dir(), symlink_owners_);
       if (!unwritten.empty()) fail(unwritten + "; the owners of symlinks were not kept");
@@ -1033,6 +1061,31 @@ class ReceiveSession {
   }
 
   int state_tmp_dir() const { return state_ != nullptr ? state_->tmp_dir() : -1; }
+
+  void finish_directory(int fd, const FileEntry& entry) {
+    struct stat st {};
+    std::string stored;
+    if (apply_.store_metadata) platform::get_xattr_fd(fd, platform::metadata_xattr_name(), &stored);
+    if (::fstat(fd, &st) != 0 || !stat_matches(st, stored, entry, apply_) ||
+        platform::file_flags_fd(fd) != flags_to_apply(entry, apply_)) {
+      changed_ = true;
+    }
+    std::string problem = apply_metadata_fd(fd, entry, apply_);
+    if (problem.empty() && (flags_to_apply(entry, apply_) & file_flags::kProtecting) != 0) {
+      problem = protect_fd(fd, entry, apply_);
+    }
+    if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+  }
+
+  void protect_files() {
+    for (const FileEntry& entry : to_protect_) {
+      UniqueFd fd = root_.open(entry.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      std::string problem = fd.valid() ? protect_fd(fd.get(), entry, apply_)
+                                       : errno_message("cannot open", errno);
+      if (!problem.empty()) fail(root_.shown(entry.path) + ": " + problem);
+    }
+    to_protect_.clear();
+  }
 
   void make_hardlink(const PendingLink& link) {
     const std::string& leader_path = leaders_.at(link.leader);
@@ -1111,6 +1164,7 @@ class ReceiveSession {
   std::unordered_map<uint64_t, std::string> leaders_;
   std::vector<PendingLink> links_;
   std::vector<FileEntry> dirs_;
+  std::vector<FileEntry> to_protect_;  // files that get immutable or append-only flags at the end
   Incoming incoming_;
   uint64_t tmp_counter_ = 0;
   std::set<std::string> dirs_written_;       // where this run put files in place

@@ -73,8 +73,16 @@ bool probe_acls(int dir_fd, const char* scratch) {
 
 bool applies_acls(const ApplyOptions& options) { return options.keeps_acls; }
 
+uint32_t flags_to_apply(const FileEntry& entry, const ApplyOptions& options) {
+  bool can_have = entry.type == FileType::kRegular || entry.type == FileType::kDirectory;
+  if (options.store_metadata || !can_have) return 0;
+  // The system's immutable and append-only flags need root (CAP_LINUX_IMMUTABLE; macOS schg).
+  constexpr uint32_t kRootOnly = file_flags::kImmutable | file_flags::kAppendOnly;
+  return options.keep_owner ? entry.flags : entry.flags & ~kRootOnly;
+}
+
 bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const ApplyOptions& options) {
-  if (on_disk.xattrs != entry.xattrs) return false;
+  if (on_disk.xattrs != entry.xattrs || on_disk.flags != flags_to_apply(entry, options)) return false;
   return !applies_acls(options) || (on_disk.acl == entry.acl && on_disk.default_acl == entry.default_acl);
 }
 
@@ -97,18 +105,26 @@ uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options) {
 std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options) {
   if (!options.store_metadata || entry.type == FileType::kSymlink) return "";
   StoredMetadata stored = stored_metadata_of(entry);
+  if (entry.type != FileType::kRegular && entry.type != FileType::kDirectory) stored.flags = 0;
   if (applies_acls(options)) {
     stored.acl.clear();
     stored.default_acl.clear();
   }
   bool as_is = entry.uid == options.own_uid && entry.gid == options.own_gid &&
                mode_to_apply(entry, options) == entry.mode && !stored_as_regular_file(entry.type) &&
-               stored.acl.empty() && stored.default_acl.empty();
+               stored.acl.empty() && stored.default_acl.empty() && stored.flags == 0;
   return as_is ? "" : encode_stored_metadata(stored);
 }
 
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
   std::string first;
+  uint32_t had_flags = platform::file_flags_fd(fd);
+  uint32_t flags = flags_to_apply(entry, options) & ~file_flags::kProtecting;
+  if ((had_flags & file_flags::kProtecting) != 0) {
+    if (int err = platform::set_file_flags_fd(fd, had_flags & ~file_flags::kProtecting); err != 0) {
+      keep_first(&first, "clear file flags", err);
+    }
+  }
   if (options.keep_owner && ::fchown(fd, entry.uid, entry.gid) != 0) keep_first(&first, "chown", errno);
   // ACLs before the mode: chmod then sets the owner, mask and other entries from the mode.
   uint32_t mode = mode_to_apply(entry, options);
@@ -124,7 +140,29 @@ std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions
   if (::fchmod(fd, mode) != 0) keep_first(&first, "chmod", errno);
   timespec times[2] = {{0, UTIME_OMIT}, mtime_of(entry)};
   if (::futimens(fd, times) != 0) keep_first(&first, "set mtime", errno);
+  if ((had_flags & ~file_flags::kProtecting) != flags) {
+    if (int err = platform::set_file_flags_fd(fd, flags); err != 0) keep_first(&first, "set file flags", err);
+  }
   return first;
+}
+
+std::string protect_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
+  std::string first;
+  if (int err = platform::set_file_flags_fd(fd, flags_to_apply(entry, options)); err != 0) {
+    keep_first(&first, "set file flags", err);
+  }
+  return first;
+}
+
+bool unprotect_at(int dir_fd, const std::string& name) {
+  int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  uint32_t had = ::fstat(fd, &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) ? platform::file_flags_fd(fd) : 0;
+  bool cleared = (had & file_flags::kProtecting) != 0 &&
+                 platform::set_file_flags_fd(fd, had & ~file_flags::kProtecting) == 0;
+  ::close(fd);
+  return cleared;
 }
 
 std::string apply_metadata_at(int dir_fd, const std::string& name, const FileEntry& entry,

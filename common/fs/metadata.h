@@ -53,6 +53,11 @@ struct ApplyOptions {
 // Whether ACLs are set on the files themselves (else stored, or not kept at all).
 bool applies_acls(const ApplyOptions& options);
 
+// The file flags the receiver gives the entry's file: all of them as root; without the
+// system's immutable and append-only flags otherwise (they need root); none when it stores
+// metadata (they are in the attribute).
+uint32_t flags_to_apply(const FileEntry& entry, const ApplyOptions& options);
+
 // The entry's mtime as the destination will store it (clamped and truncated to options.times).
 timespec storable_mtime(const FileEntry& entry, const ApplyOptions& options);
 
@@ -66,11 +71,19 @@ uint32_t mode_to_apply(const FileEntry& entry, const ApplyOptions& options);
 std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options);
 
 // Whether what `on_disk` holds beside its stat (read_attributes_*: xattrs, and ACLs where they
-// are applied) is what the entry asks for.
+// are applied; its flags, which the caller fills in) is what the entry asks for.
 bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const ApplyOptions& options);
 
 // For regular files and directories, open as fd. Returns "" or "what failed: why".
+// Protecting flags (immutable, append-only) the fd has are cleared first, so the rest can be
+// set; those the entry asks for are not set here but by protect_fd, once the file is in place
+// (an immutable file cannot be renamed, nor linked to).
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
+// Sets all of flags_to_apply(entry), protecting ones included: the last call on a file.
+std::string protect_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
+// Clears the protecting flags of `name` in dir_fd (a regular file or directory, never
+// followed), so it can be replaced, renamed or removed. Whether it had any.
+bool unprotect_at(int dir_fd, const std::string& name);
 
 // For symlinks, fifos and devices, named by `name` in dir_fd; never follows a symlink.
 std::string apply_metadata_at(int dir_fd, const std::string& name, const FileEntry& entry,

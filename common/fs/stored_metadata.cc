@@ -22,20 +22,20 @@ std::string encode_stored_metadata(const StoredMetadata& s) {
   return "1 " + std::string(1, kTypeLetters[static_cast<size_t>(s.type) - 1]) + " " + std::string(mode, end) + " " +
          std::to_string(s.uid) + " " + std::to_string(s.gid) + " " + std::to_string(s.dev_major) + " " +
          std::to_string(s.dev_minor) + (s.acl.empty() ? "" : " a=" + s.acl) +
-         (s.default_acl.empty() ? "" : " d=" + s.default_acl);
+         (s.default_acl.empty() ? "" : " d=" + s.default_acl) + (s.flags == 0 ? "" : " f=" + std::to_string(s.flags));
 }
 
 std::optional<StoredMetadata> decode_stored_metadata(std::string_view text) {
   if (text.size() > kMaxStoredMetadataBytes) return std::nullopt;
   std::vector<std::string_view> fields;
   size_t start = 0;
-  while (start <= text.size() && fields.size() < 10) {
+  while (start <= text.size() && fields.size() < 11) {
     size_t space = text.find(' ', start);
     if (space == std::string_view::npos) space = text.size();
     fields.push_back(text.substr(start, space - start));
     start = space + 1;
   }
-  if (fields.size() < 7 || fields.size() > 9 || fields[0] != "1" || fields[1].size() != 1) return std::nullopt;
+  if (fields.size() < 7 || fields.size() > 10 || fields[0] != "1" || fields[1].size() != 1) return std::nullopt;
   size_t type = kTypeLetters.find(fields[1][0]);
   if (type == std::string_view::npos) return std::nullopt;
   StoredMetadata s;
@@ -45,7 +45,8 @@ std::optional<StoredMetadata> decode_stored_metadata(std::string_view text) {
   if (!parse_number(fields[5], 10, &s.dev_major) || !parse_number(fields[6], 10, &s.dev_minor)) return std::nullopt;
   bool device = s.type == FileType::kCharDevice || s.type == FileType::kBlockDevice;
   if (!device && (s.dev_major != 0 || s.dev_minor != 0)) return std::nullopt;
-  // Then, each at most once and in this order: the access ACL, the default ACL (directories).
+  // Then, each at most once and in this order: the access ACL, the default ACL (directories),
+  // the file flags.
   size_t next = 7;
   if (next < fields.size() && fields[next].starts_with("a=")) {
     s.acl = std::string(fields[next++].substr(2));
@@ -55,12 +56,18 @@ std::optional<StoredMetadata> decode_stored_metadata(std::string_view text) {
     s.default_acl = std::string(fields[next++].substr(2));
     if (!valid_acl_text(s.default_acl) || s.type != FileType::kDirectory) return std::nullopt;
   }
+  if (next < fields.size() && fields[next].starts_with("f=")) {
+    if (!parse_number(fields[next++].substr(2), 10, &s.flags) || s.flags == 0 || s.flags > file_flags::kKnown ||
+        (s.type != FileType::kRegular && s.type != FileType::kDirectory)) {
+      return std::nullopt;
+    }
+  }
   if (next != fields.size()) return std::nullopt;
   return s;
 }
 
 StoredMetadata stored_metadata_of(const FileEntry& e) {
-  return StoredMetadata{e.type, e.mode, e.uid, e.gid, e.dev_major, e.dev_minor, e.acl, e.default_acl};
+  return StoredMetadata{e.type, e.mode, e.uid, e.gid, e.dev_major, e.dev_minor, e.acl, e.default_acl, e.flags};
 }
 
 void overlay_stored_metadata(const StoredMetadata& s, FileEntry* entry) {
@@ -79,6 +86,7 @@ void overlay_stored_metadata(const StoredMetadata& s, FileEntry* entry) {
   // from the file itself and stay.
   if (!s.acl.empty()) entry->acl = s.acl;
   if (!s.default_acl.empty()) entry->default_acl = s.default_acl;
+  entry->flags = s.flags;  // a storing agent sets none on the file itself
 }
 
 bool stored_as_regular_file(FileType type) {

@@ -27,6 +27,7 @@ struct StoredMetadata {
   uint32_t dev_minor = 0;
   std::string acl;          // only where the destination keeps no ACLs (FileEntry::acl)
   std::string default_acl;
+  uint32_t flags = 0;       // file_flags bits: a storing agent sets none on the files themselves
   bool operator==(const StoredMetadata&) const = default;
 };
 
@@ -35,7 +36,8 @@ inline constexpr size_t kMaxStoredMetadataBytes = 128 + 2 * (3 + wire::kMaxAclTe
 
 // Version 1, text so that getfattr shows it: "1 <type> <mode octal> <uid> <gid> <major> <minor>"
 // with type one of f d l p c b, then " a=<ACL>" and " d=<default ACL>" where the destination
-// keeps no ACLs of its own (Ferry's ACL text has no spaces: valid_acl_text).
+// keeps no ACLs of its own (Ferry's ACL text has no spaces: valid_acl_text), then " f=<flags>"
+// (decimal file_flags bits) when the entry has file flags.
 std::string encode_stored_metadata(const StoredMetadata& stored);
 // nullopt for anything malformed, of another version, or out of range.
 std::optional<StoredMetadata> decode_stored_metadata(std::string_view text);

@@ -55,6 +55,7 @@ class Walk {
     if (::fstat(root_fd, &st) != 0) throw FatalError(errno_message("stat " + root_, errno));
     FileEntry entry;
     entry_from_stat(st, &entry);
+    entry.flags = platform::file_flags_fd(root_fd);
     std::string stored;
     if (!platform::read_attributes_fd(root_fd, &entry, read_stored_ ? &stored : nullptr)) {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
@@ -111,12 +112,14 @@ class Walk {
         continue;
       }
       struct stat st {};
-      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      uint32_t flags = 0;
+      if (platform::stat_at(dir_fd, name.c_str(), &st, &flags) != 0) {
         if (errno != ENOENT) on_error_(errno_message("cannot stat " + shown(path), errno));
         continue;  // vanished since the listing: nothing to copy
       }
       FileEntry entry;
       entry.path = path;
+      entry.flags = flags;
       if (!entry_from_stat(st, &entry)) {
         on_error_("skipped " + shown(path) + ": sockets are not copied");
         continue;

@@ -93,6 +93,53 @@ bool make_device(uint32_t maj, uint32_t min, dev_t* out) {
   return true;
 }
 
+namespace {
+
+// st_flags bits and Ferry's. Kernel-owned flags (UF_COMPRESSED, SF_DATALESS, SF_RESTRICTED,
+// SF_FIRMLINK…) are never read into an entry nor written: set_file_flags_fd keeps them.
+struct FlagMapping {
+  uint32_t ferry;
+  uint32_t st_flag;
+};
+constexpr FlagMapping kFlagMappings[] = {
+    {file_flags::kImmutable, SF_IMMUTABLE},  {file_flags::kAppendOnly, SF_APPEND},
+    {file_flags::kNoDump, UF_NODUMP},        {file_flags::kUserImmutable, UF_IMMUTABLE},
+    {file_flags::kUserAppendOnly, UF_APPEND}, {file_flags::kHidden, UF_HIDDEN},
+};
+
+uint32_t ferry_flags(const struct stat& st) {
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return 0;
+  uint32_t flags = 0;
+  for (const FlagMapping& m : kFlagMappings) {
+    if (st.st_flags & m.st_flag) flags |= m.ferry;
+  }
+  return flags;
+}
+
+}  // namespace
+
+int stat_at(int dir_fd, const char* name, struct stat* st, uint32_t* flags) {
+  if (::fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
+  *flags = ferry_flags(*st);
+  return 0;
+}
+
+uint32_t file_flags_fd(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? ferry_flags(st) : 0;
+}
+
+int set_file_flags_fd(int fd, uint32_t flags) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno;
+  uint32_t wanted = st.st_flags;
+  for (const FlagMapping& m : kFlagMappings) {
+    wanted = (flags & m.ferry) ? (wanted | m.st_flag) : (wanted & ~m.st_flag);
+  }
+  if (wanted != st.st_flags && ::fchflags(fd, wanted) != 0) return errno;
+  return 0;
+}
+
 // sync() on macOS schedules the writes and returns; each file is flushed with F_FULLFSYNC.
 bool can_flush_file_system(int) { return false; }
 int flush_file_system(int) { return ENOTSUP; }

@@ -4,10 +4,10 @@
 //
 // Three backends implement it; the CMake option FERRY_PLATFORM picks one:
 //   linux   openat2, syncfs, sync_file_range, splice, eventfd, O_NOATIME, /proc/self/exe
-//   posix   POSIX.1-2008 only (plus the host's extended-attribute calls, which no standard
-//           names): confinement by a walk with O_NOFOLLOW, durability by an fsync of each file
-//           and folder, a self-pipe for the waker, copies instead of splice. Built and tested
-//           on Linux, it proves every fallback the Mac takes.
+//   posix   POSIX.1-2008 only (plus the host's calls for extended attributes, ACLs and file
+//           flags, which no standard names): confinement by a walk with O_NOFOLLOW,
+//           durability by an fsync of each file and folder, a self-pipe for the waker, copies
+//           instead of splice. Built and tested on Linux, it proves every fallback the Mac takes.
 //   darwin  O_NOFOLLOW_ANY, F_FULLFSYNC, XATTR_NOFOLLOW, st_mtimespec, _NSGetExecutablePath
 #pragma once
 
@@ -59,6 +59,18 @@ uint32_t device_major(dev_t dev);
 uint32_t device_minor(dev_t dev);
 // Fails (returns false) when the pair does not fit this system's dev_t.
 bool make_device(uint32_t major, uint32_t minor, dev_t* out);
+
+// ---- File flags (chattr, chflags): file_flags bits, regular files and directories only
+
+// fstatat(AT_SYMLINK_NOFOLLOW) that also gives the object's file flags, in one call where the
+// system has one (statx on Linux, st_flags on macOS). Returns 0, or -1 with errno set.
+int stat_at(int dir_fd, const char* name, struct stat* st, uint32_t* flags);
+// The file flags of an open file or directory; 0 where it has none or the system keeps none.
+uint32_t file_flags_fd(int fd);
+// Makes fd's file flags `flags`, leaving those Ferry does not carry as they are. Returns 0 or
+// errno: ENOTSUP where the file system keeps no flags, or where a flag has no counterpart on
+// this system (the others are still set).
+int set_file_flags_fd(int fd, uint32_t flags);
 
 // ---- Durability
 

@@ -18,6 +18,21 @@ enum class FileType : uint8_t {
   kBlockDevice = 6,
 };
 
+// File flags (chattr on Linux, chflags on macOS) in Ferry's own bits: each system maps its own
+// to these, and a bit a system has no counterpart for is not applied there. On the wire.
+namespace file_flags {
+inline constexpr uint32_t kImmutable = 1u << 0;      // Linux +i (FS_IMMUTABLE_FL), macOS schg
+inline constexpr uint32_t kAppendOnly = 1u << 1;     // Linux +a, macOS sappnd
+inline constexpr uint32_t kNoDump = 1u << 2;         // Linux +d, macOS nodump
+inline constexpr uint32_t kUserImmutable = 1u << 3;  // macOS uchg
+inline constexpr uint32_t kUserAppendOnly = 1u << 4; // macOS uappnd
+inline constexpr uint32_t kHidden = 1u << 5;         // macOS hidden
+inline constexpr uint32_t kKnown = (1u << 6) - 1;
+// The flags that stop a file from being changed, renamed or removed until they are cleared:
+// a receiver sets them last, once the file is in place, and clears them to replace it.
+inline constexpr uint32_t kProtecting = kImmutable | kAppendOnly | kUserImmutable | kUserAppendOnly;
+}  // namespace file_flags
+
 struct Xattr {
   std::string name;
   std::string value;
@@ -43,6 +58,7 @@ struct FileEntry {
   // when the mode says everything; `default_acl` a directory's whole default ACL, "" if none.
   std::string acl;
   std::string default_acl;
+  uint32_t flags = 0;  // file_flags bits; regular files and directories only
   std::string content_hash;   // with --checksum: the sender's XXH3-128 of a regular file (16 bytes)
 
   bool operator==(const FileEntry&) const = default;

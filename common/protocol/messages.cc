@@ -153,8 +153,9 @@ constexpr uint8_t kHasHash = 1u << 6;  // a regular file's whole-file hash follo
 constexpr uint8_t kHasExtras = 1u << 7;  // a varint of the kExtra* bits below follows, then their fields
 constexpr uint8_t kKnownEntryFlags = 0xff;
 // The entry's less common fields; the last flag bit keeps the format open to more.
-constexpr uint64_t kExtraAcls = 1u << 0;  // the access ACL, then the default ACL (each may be "")
-constexpr uint64_t kKnownExtras = kExtraAcls;
+constexpr uint64_t kExtraAcls = 1u << 0;   // the access ACL, then the default ACL (each may be "")
+constexpr uint64_t kExtraFlags = 1u << 1;  // the file flags
+constexpr uint64_t kKnownExtras = kExtraAcls | kExtraFlags;
 
 // Keeps what the next entry is coded against.
 void remember(const FileEntry& entry, FileEntry* prev) {
@@ -184,6 +185,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
   if (entry.type == FileType::kRegular && !entry.content_hash.empty()) flags |= kHasHash;
   uint64_t extras = 0;
   if (!entry.acl.empty() || !entry.default_acl.empty()) extras |= kExtraAcls;
+  if (entry.flags != 0) extras |= kExtraFlags;
   if (extras != 0) flags |= kHasExtras;
   e.u8(flags);
   size_t prefix = shared_prefix(prev_.path, entry.path);
@@ -219,6 +221,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
     e.bytes(entry.acl);
     e.bytes(entry.default_acl);
   }
+  if (extras & kExtraFlags) e.varint(entry.flags);
   remember(entry, &prev_);
 }
 
@@ -293,6 +296,13 @@ FileEntry EntryDecoder::decode(Decoder& d) {
     if (!entry.acl.empty() && !valid_acl_text(entry.acl)) throw ProtocolError("malformed ACL of " + entry.path);
     if (!entry.default_acl.empty() && (entry.type != FileType::kDirectory || !valid_acl_text(entry.default_acl))) {
       throw ProtocolError("malformed default ACL of " + entry.path);
+    }
+  }
+  if (extras & kExtraFlags) {
+    entry.flags = static_cast<uint32_t>(d.varint_max("flags", file_flags::kKnown));
+    if (entry.flags == 0) throw ProtocolError("file flags announced but none set");
+    if (entry.type != FileType::kRegular && entry.type != FileType::kDirectory) {
+      throw ProtocolError("file flags on " + entry.path + ", which cannot have them");
     }
   }
   remember(entry, &prev_);

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <openssl/evp.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -58,6 +60,15 @@ std::map<std::string, std::string> xattrs_of(const std::string& path) {
   return out;
 }
 
+unsigned inode_flags_of(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int flags = 0;
+  if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) flags = 0;
+  ::close(fd);
+  return static_cast<unsigned>(flags) & (FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL);
+}
+
 struct Walker {
   std::string root;
   Snapshot nodes;
@@ -96,6 +107,7 @@ struct Walker {
       default: n.type = 's';
     }
     if (n.type != 'l') n.xattrs = xattrs_of(full);
+    if (n.type == 'f' || n.type == 'd') n.flags = inode_flags_of(full);
     nodes[rel] = n;
     if (n.type != 'd') return;
     DIR* d = ::opendir(full.c_str());
@@ -163,6 +175,7 @@ std::string compare(const Snapshot& expected, const Snapshot& actual) {
     field("link_target", e.link_target, a.link_target);
     field("hardlink_group", show(e.hardlink_group), show(a.hardlink_group));
     field("rdev", e.rdev, a.rdev);
+    field("flags", e.flags, a.flags);
     if (e.xattrs != a.xattrs) diff << show(path) << ": xattrs differ\n";
   }
   for (const auto& [path, a] : actual) {

@@ -1,5 +1,6 @@
 // An independent picture of a tree for comparing source, backup and restore: lstat, SHA-256
-// of contents (OpenSSL, not Ferry's hash), link targets, user xattrs, POSIX ACLs and hardlink groups.
+// of contents (OpenSSL, not Ferry's hash), link targets, user xattrs, POSIX ACLs, the immutable,
+// append-only and nodump flags (lsattr's i, a, d), and hardlink groups.
 // Deliberately shares no code with Ferry's walker, so a bug there cannot hide itself here.
 #pragma once
 
@@ -20,6 +21,7 @@ struct NodeInfo {
   std::map<std::string, std::string> xattrs;
   std::string hardlink_group;  // the first path (sorted) sharing this inode, if more than one does
   unsigned long long rdev = 0;
+  unsigned flags = 0;  // FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL as the inode has them
 };
 
 using Snapshot = std::map<std::string, NodeInfo>;  // relative path ("" = the root) -> info

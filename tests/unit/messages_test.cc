@@ -81,6 +81,21 @@ TEST_CASE("ACLs travel as checked text: never on a symlink, a default one only o
   CHECK_THROWS_WITH(decode_entry(encoded(link)), "protocol error: an ACL on a symlink");
 }
 
+TEST_CASE("file flags travel on files and folders only, within the bits Ferry knows") {
+  FileEntry file = sample_entry();
+  file.flags = file_flags::kImmutable | file_flags::kNoDump;
+  CHECK(decode_entry(encoded(file)) == file);
+  FileEntry bad = file;
+  bad.flags = file_flags::kKnown + 1;
+  CHECK_THROWS_WITH(decode_entry(encoded(bad)), "protocol error: field flags = 64 exceeds the limit 63");
+  FileEntry link;
+  link.path = "l";
+  link.type = FileType::kSymlink;
+  link.link_target = "x";
+  link.flags = file_flags::kNoDump;
+  CHECK_THROWS_WITH(decode_entry(encoded(link)), "protocol error: file flags on l, which cannot have them");
+}
+
 TEST_CASE("a list codes each entry against the previous one, and decodes back exactly") {
   std::vector<FileEntry> list;
   for (int i = 0; i < 50; ++i) {
@@ -152,8 +167,8 @@ TEST_CASE("every field of an entry is range-checked") {
     enc.varint(0);    // nsec
     enc.varint(0);    // size
     enc.varint(0);    // hardlink_of
-    enc.varint(2);    // extras: a bit this version does not know
-    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: unknown entry extras 2");
+    enc.varint(8);    // extras: a bit this version does not know
+    CHECK_THROWS_WITH(decode_entry(enc.data()), "protocol error: unknown entry extras 8");
   }
   SUBCASE("a path prefix longer than the previous path") {
     Encoder enc;

@@ -105,6 +105,39 @@ TEST_CASE("ACLs are applied around the mode and read back in the same text") {
   CHECK(apply_metadata_fd(f.get(), file, options).find("set ACL") != std::string::npos);
 }
 
+TEST_CASE("protecting flags are set last and cleared to change the file again") {
+  if (::geteuid() != 0) return;  // the immutable flag needs root
+  test::TempDir dir;
+  UniqueFd dfd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  UniqueFd f(::openat(dfd.get(), "f", O_RDWR | O_CREAT | O_EXCL, 0600));
+  REQUIRE(f.valid());
+  FileEntry entry;
+  entry.path = "f";
+  entry.type = FileType::kRegular;
+  entry.mode = 0644;
+  entry.flags = file_flags::kImmutable | file_flags::kNoDump;
+  ApplyOptions root{true};
+  CHECK(apply_metadata_fd(f.get(), entry, root) == "");
+  CHECK(platform::file_flags_fd(f.get()) == file_flags::kNoDump);  // immutable waits for protect_fd
+  CHECK(protect_fd(f.get(), entry, root) == "");
+  if (platform::file_flags_fd(f.get()) != entry.flags) return;  // a file system without flags
+  struct stat st {};
+  uint32_t flags = 0;
+  REQUIRE(platform::stat_at(dfd.get(), "f", &st, &flags) == 0);
+  CHECK(flags == entry.flags);
+  CHECK(::renameat(dfd.get(), "f", dfd.get(), "g") != 0);  // it really is immutable
+
+  // A change of mode on an immutable file: cleared, changed, and immutable again only by protect_fd.
+  entry.mode = 0600;
+  CHECK(apply_metadata_fd(f.get(), entry, root) == "");
+  REQUIRE(::fstat(f.get(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+  CHECK(unprotect_at(dfd.get(), "f") == false);  // nothing left to clear
+  CHECK(protect_fd(f.get(), entry, root) == "");
+  CHECK(unprotect_at(dfd.get(), "f"));
+  CHECK(platform::file_flags_fd(f.get()) == file_flags::kNoDump);
+}
+
 TEST_CASE("symlink metadata is set on the link, never on its target") {
   test::TempDir dir;
   std::string target = dir / "target";

@@ -24,6 +24,9 @@ TEST_CASE("stored metadata round-trips through its text form") {
   StoredMetadata dir{FileType::kDirectory, 0755, 0, 0, 0, 0, "u:1001:rwx,g::r-x", "u::rwx,g::r-x,o::r-x"};
   CHECK(encode_stored_metadata(dir) == "1 d 755 0 0 0 0 a=u:1001:rwx,g::r-x d=u::rwx,g::r-x,o::r-x");
   CHECK(decode_stored_metadata(encode_stored_metadata(dir)) == dir);
+  StoredMetadata locked{FileType::kRegular, 0644, 0, 0, 0, 0, "", "", file_flags::kImmutable | file_flags::kNoDump};
+  CHECK(encode_stored_metadata(locked) == "1 f 644 0 0 0 0 f=5");
+  CHECK(decode_stored_metadata("1 f 644 0 0 0 0 f=5") == locked);
 }
 
 TEST_CASE("a malformed or foreign attribute is refused, never half-read") {
@@ -32,7 +35,9 @@ TEST_CASE("a malformed or foreign attribute is refused, never half-read") {
                           "1 f 644 0 0 1 3", "1  f 644 0 0 0 0", "1 f 644 0 0 0 0 ", "1 ff 644 0 0 0 0",
                           "1 f 0x1 0 0 0 0", "1 f 644 0 0 0 0 a=", "1 f 644 0 0 0 0 d=u::rwx",
                           "1 l 777 0 0 0 0 a=u:1:r--", "1 d 755 0 0 0 0 d=u::rwx a=u:1:r--",
-                          "1 f 644 0 0 0 0 a=u:1:r-- a=u:2:r--", "1 f 644 0 0 0 0 a=user:root:r--"}) {
+                          "1 f 644 0 0 0 0 a=u:1:r-- a=u:2:r--", "1 f 644 0 0 0 0 a=user:root:r--",
+                          "1 f 644 0 0 0 0 f=0", "1 f 644 0 0 0 0 f=64", "1 p 644 0 0 0 0 f=1",
+                          "1 f 644 0 0 0 0 f=1 a=u:1:r--"}) {
     INFO("value: \"" << bad << "\"");
     CHECK_FALSE(decode_stored_metadata(bad).has_value());
   }
@@ -95,8 +100,16 @@ TEST_CASE("a storing receiver stores only what the file itself cannot say") {
   CHECK(stored_value_for(e, options) == "");
   options.keeps_acls = false;
   CHECK(stored_value_for(e, options) == "1 f 644 1000 1000 0 0 a=u:0:r--,g::r--");
+  // File flags are all stored, none set on the file.
+  e.acl.clear();
+  e.flags = file_flags::kImmutable;
+  CHECK(stored_value_for(e, options) == "1 f 644 1000 1000 0 0 f=1");
+  CHECK(flags_to_apply(e, options) == 0);
   options.store_metadata = false;
   CHECK(stored_value_for(e, options) == "");
+  CHECK(flags_to_apply(e, options) == 0);  // not root: the immutable flag needs root
+  options.keep_owner = true;
+  CHECK(flags_to_apply(e, options) == file_flags::kImmutable);
 }
 
 TEST_CASE("symlink owners are written only when they change, and a damaged list is read up to the damage") {
