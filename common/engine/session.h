@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "engine/data_writer.h"
-#include "engine/receiver.h"
+#include "engine/receiver_options.h"
 #include "engine/sender.h"
 #include "engine/reporter.h"
 #include "engine/framing.h"
