@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/bytes.h"
@@ -23,6 +24,7 @@
 #include "engine/metadata_notices.h"
 #include "engine/session.h"
 #include "fs/metadata.h"
+#include "fs/name_folding.h"
 #include "fs/rel_path.h"
 #include "fs/stored_metadata.h"
 #include "fs/symlink_owners.h"
@@ -59,6 +61,7 @@ class ReceiveSession {
     if (state_ != nullptr && !options_.dry_run) {
       apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
       apply_.keeps_acls = probe_acls(state_->tmp_dir(), "acl-probe");
+      folding_ = probe_name_folding(state_->tmp_dir());
       if (apply_.store_metadata && !probe_stored_metadata(state_->tmp_dir(), "xattr-probe")) {
         apply_.store_metadata = false;  // MetadataNotices then says what is lost
         reporter_.report(MessageLevel::kWarning,
@@ -135,7 +138,7 @@ class ReceiveSession {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" is out of order or a duplicate");
     }
     std::string_view parent = parent_of(entry.path);
-    while (!dir_stack_.empty() && dir_stack_.back() != parent) dir_stack_.pop_back();
+    while (!dir_stack_.empty() && dir_stack_.back().path != parent) dir_stack_.pop_back();
     if (dir_stack_.empty()) {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" arrived without its directory");
     }
@@ -146,7 +149,8 @@ class ReceiveSession {
     check_order(entry);
     uint64_t index = next_index_++;
     prev_path_ = entry.path;
-    if (entry.type == FileType::kDirectory) dir_stack_.push_back(entry.path);
+    bool skipped = index > 0 && name_is_taken(entry);
+    if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}});
     if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
     if (index == 0) {
       root_entry_ = std::move(entry);
@@ -157,6 +161,10 @@ class ReceiveSession {
     }
     ++stats_.files_total;
     sweep_.listed(entry.path);
+    if (skipped) {
+      if (entry.hardlink_of == index + 1) skipped_leaders_.insert(index);
+      return;
+    }
     notices_.look_at(entry, root_.shown(entry.path));
     if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
 
@@ -167,6 +175,8 @@ class ReceiveSession {
       } else if (leader < index && leaders_.count(leader) != 0) {
         links_.push_back({std::move(entry), leader});
         return;
+      } else if (skipped_leaders_.count(leader) != 0) {
+        return fail(root_.shown(entry.path) + " was not copied: it is a hard link to a name that was not copied");
       } else {
         throw ProtocolError("entry \"" + printable(entry.path) + "\" links to an entry that is not a file");
       }
@@ -197,6 +207,24 @@ class ReceiveSession {
       case FileType::kRegular: return plan_file(index, dir, entry, exists ? &existing : nullptr);
       default: return make_special(dir, entry, exists ? &existing : nullptr);
     }
+  }
+
+  // On a destination that folds names (name_folding.h), two names of one folder that differ
+  // only by case or normalization are one name: the first listed keeps it, the second is not
+  // copied (its data would replace the first's), nor anything in it if it is a folder.
+  bool name_is_taken(const FileEntry& entry) {
+    ListedDir& parent = dir_stack_.back();
+    if (parent.skipped) return true;  // reported with the folder
+    if (!folding_.any()) return false;
+    std::string leaf(leaf_of(entry.path));
+    auto [first, inserted] = parent.folded_names.try_emplace(fold_name(leaf, folding_), leaf);
+    if (inserted) return false;
+    fail("\"" + printable(first->second) + "\" and \"" + printable(leaf) + "\" in " + root_.shown(parent.path) +
+         " differ only by letter case or Unicode normalization, and the destination's file system treats them as "
+         "one name: \"" + printable(leaf) + "\" was not copied" +
+         (entry.type == FileType::kDirectory ? " (a folder: nothing in it was copied either)" : "") +
+         ". Rename one of them on the source, or back up to a case-sensitive volume");
+    return true;
   }
 
   void make_directory(int dir, FileEntry& entry, const Existing* existing) {
@@ -622,7 +650,16 @@ class ReceiveSession {
 
   uint64_t next_index_ = 0;
   std::string prev_path_;
-  std::vector<std::string> dir_stack_;
+  // The folders the list is inside, innermost last: a folder's entries all arrive while it is
+  // here (the list is depth-first), so its folded names are complete and go with it.
+  struct ListedDir {
+    std::string path;
+    bool skipped = false;  // its name was taken (name_is_taken): nothing below it is made
+    std::unordered_map<std::string, std::string> folded_names;  // only where folding_.any()
+  };
+  std::vector<ListedDir> dir_stack_;
+  NameFolding folding_;  // what the destination treats as one name
+  std::unordered_set<uint64_t> skipped_leaders_;  // hard-link leaders whose names were taken
   bool list_done_ = false;
   FileEntry root_entry_;
   std::unordered_map<uint64_t, WantedFile> wanted_;
