@@ -74,10 +74,12 @@ def main():
     os.chmod(args.work, 0o755)
     src = os.path.join(args.work, "src")
     make_tree(src, args.files, random.Random(7))
-    figures = {}
-    for as_nobody in (False, True):
-        first, again, rss = [], [], []
-        for _ in range(args.runs):
+    # The two agents take turns, run by run, so that the machine's drift (other load, the disk
+    # still writing what an earlier run removed) falls on both alike.
+    samples = {False: ([], [], []), True: ([], [], [])}
+    for _ in range(args.runs):
+        for as_nobody in (False, True):
+            first, again, rss = samples[as_nobody]
             dest = os.path.join(args.work, "dest")
             shutil.rmtree(dest, ignore_errors=True)
             os.makedirs(dest)
@@ -88,7 +90,7 @@ def main():
             rss.append(kib)
             wall, _ = run(args.bin, src, dest, as_nobody, args.work)
             again.append(wall)
-        figures[as_nobody] = (statistics.median(first), statistics.median(again), statistics.median(rss))
+    figures = {k: tuple(statistics.median(v) for v in lists) for k, lists in samples.items()}
     root, nobody = figures[False], figures[True]
     print(f"{args.files} files (varied owners, 1% setuid) + 50 fifos + 50 devices, median of {args.runs} runs")
     print(f"{'agent':<8} {'first copy s':>13} {'no change s':>12} {'agent RSS MiB':>14}")
