@@ -141,7 +141,12 @@ class SendSession {
         root_fd_(root_fd), root_(root) {}
 
   Done run() {
-    std::thread reader([this] { guarded([this] { read_requests(); }); });
+    std::thread reader([this] {
+      guarded([this] { read_requests(); });
+      std::lock_guard lock(mutex_);
+      reader_running_ = false;
+      if (stop_) channel_.abort();  // the others may wait for a channel nothing will come from
+    });
     std::thread worker([this] { guarded([this] { send_wanted(); }); });
     guarded([this] { list_tree(); });
     reader.join();
@@ -157,13 +162,32 @@ class SendSession {
   void guarded(F body) {
     try {
       body();
+    } catch (const ConnectionError&) {
+      stop_session(std::current_exception(), /*connection_lost=*/true);
     } catch (...) {
-      std::lock_guard lock(mutex_);
-      if (!failure_) failure_ = std::current_exception();
-      stop_ = true;
-      channel_.abort();
-      wake_.notify_all();
+      stop_session(std::current_exception(), /*connection_lost=*/false);
     }
+  }
+
+  // The first failure stops every thread, but a peer's own reason beats a lost connection: an
+  // agent that stops (its disk is full) sends Fatal and exits, and a write of ours can fail
+  // before the reader reaches that Fatal. So a lost connection does not abort the channel while
+  // the reader runs: it reads what the peer sent before it went (the Fatal, or the end of the
+  // stream) within a short deadline, and the peer's reason, if any, is the one reported.
+  void stop_session(std::exception_ptr error, bool connection_lost) {
+    static constexpr std::chrono::seconds kLastWords{5};
+    std::lock_guard lock(mutex_);
+    if (!failure_ || (failure_is_lost_connection_ && !connection_lost)) {
+      failure_ = error;
+      failure_is_lost_connection_ = connection_lost;
+    }
+    stop_ = true;
+    if (connection_lost && reader_running_) {
+      if (channel_.idle_timeout() > kLastWords) channel_.set_idle_timeout(kLastWords);
+    } else {
+      channel_.abort();
+    }
+    wake_.notify_all();
   }
 
   void fail(const std::string& text) {
@@ -499,6 +523,8 @@ class SendSession {
   bool stop_ = false;
   Done done_;
   std::exception_ptr failure_;
+  bool failure_is_lost_connection_ = false;
+  bool reader_running_ = true;
 };
 
 }  // namespace

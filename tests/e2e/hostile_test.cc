@@ -57,6 +57,23 @@ TEST_CASE("a peer's Fatal cannot choose the exit status: a run that did not fini
   }
 }
 
+TEST_CASE("an agent that stops with a reason while the client is still sending: the reason is reported, not a lost connection") {
+  // As an agent whose disk filled: its Fatal arrives, and its end closes, while the client is
+  // in the middle of writing a large file, so the client's next write fails first.
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  write_random(src + "/big", 64 << 20, 3);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    RunResult r = run(quote(kFerry) + " backup --agent " + quote(kHostile + std::string(" full-disk")) + " " +
+                      quote(src) + " " + quote(work / "dest"));
+    INFO(r.err);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("the destination is full; free space there and run again") != std::string::npos);
+    CHECK(r.err.find("connection") == std::string::npos);
+  }
+}
+
 TEST_CASE("text a peer chose reaches the terminal escaped, in plain and --json output") {
   TempDir work;
   for (const char* json : {"", " --json"}) {

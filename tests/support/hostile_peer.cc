@@ -4,7 +4,10 @@
 //                                    dotdot, absolute, symlink-parent, oversized (bad entries),
 //                                    fatal-ok, fatal-partial (a Fatal with its own exit status
 //                                    instead of Hello), terminal (escape sequences in Message
-//                                    and Fatal), uncompressed (a Compressed frame not negotiated)
+//                                    and Fatal), uncompressed (a Compressed frame not negotiated),
+//                                    full-disk (on backup: wants entry 1, stops reading after
+//                                    its first data, then sends a Fatal and exits, as an agent
+//                                    whose disk filled does, in the worst order)
 //   hostile_peer client-dotdot AGENT DEST
 //                                    pretends to be the client, against a real agent
 #include <sys/socket.h>
@@ -83,6 +86,32 @@ int fake_agent(const std::string& mode) {
   Encoder e;
   Opened{false}.encode(e);
   out.send(MsgType::kOpened, e);
+  if (mode == "full-disk") {
+    out.flush();
+    while (in.next().type != MsgType::kEndOfList) {
+    }
+    Encoder w;
+    Want{1}.encode(w);
+    out.send(MsgType::kWant, w);
+    out.flush();
+    while (in.next().type != MsgType::kFileData) {
+    }
+    // The order in which the race goes wrong, made certain: the client's writes fail (our end
+    // no longer reads) before our Fatal reaches it.
+    // Reading what is queued after the shutdown frees the client's send buffer, so its blocked
+    // write wakes and fails at once, while our Fatal is still a second away.
+    if (::shutdown(0, SHUT_RD) != 0) ::close(0);
+    char sink[65536];
+    for (int i = 0; i < 50; ++i) {
+      while (::read(0, sink, sizeof sink) > 0) {
+      }
+      ::usleep(10 * 1000);
+    }
+    ::usleep(1000 * 1000);
+    send_fatal(out, 1, "cannot write DEST/big: No space left on device: the destination is full; free space there "
+                       "and run again");
+    return 1;
+  }
   send_entry(out, entry("", FileType::kDirectory));
   if (mode == "dotdot") {
     send_entry(out, entry("../escape", FileType::kRegular));
