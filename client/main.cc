@@ -26,6 +26,22 @@
 
 namespace {
 
+// A fingerprint as OpenSSH and install-credentials print it: "SHA256:" and 43 characters of
+// unpadded base64. Anything else is a typo, not a host presenting another key.
+CLI::Validator host_fingerprint_format() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        constexpr std::string_view kPrefix = "SHA256:";
+        bool ok = text.size() == kPrefix.size() + 43 && text.starts_with(kPrefix) &&
+                  text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                                         kPrefix.size()) == std::string::npos;
+        return ok ? "" : "\"" + text + "\" is not a host key fingerprint: it looks like SHA256: followed by 43 "
+                         "letters, digits, + or / (ferry-agent install-credentials prints it; so does "
+                         "ssh-keygen -lf on the host's public key)";
+      },
+      "SHA256:…");
+}
+
 // How to reach the agent: shared by backup, restore and doctor.
 void add_connection_options(CLI::App* cmd, ferry::TransferOptions* o) {
   cmd->add_option("-i,--identity", o->identity, "private key to log in with (default: the key in FERRY_HOME)");
@@ -33,7 +49,8 @@ void add_connection_options(CLI::App* cmd, ferry::TransferOptions* o) {
   cmd->add_option("--known-hosts", o->known_hosts, "known_hosts file (default: FERRY_HOME/known_hosts)");
   cmd->add_flag("--accept-new-host-key", o->accept_new_host_key, "trust and record an unknown host key");
   cmd->add_option("--host-fingerprint", o->host_fingerprint,
-                  "trust an unknown host key only if its fingerprint is this (SHA256:…, as install-credentials prints)");
+                  "trust an unknown host key only if its fingerprint is this (SHA256:…, as install-credentials prints)")
+      ->check(host_fingerprint_format());
   cmd->add_option("--agent", o->agent, "command that starts the agent on the remote (default: ferry-agent)");
   cmd->add_option("--timeout", o->timeout_s, "give up when the peer is silent this many seconds (default 60)")
       ->check(CLI::Range(5, 86400));

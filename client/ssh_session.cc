@@ -151,8 +151,10 @@ void SshSession::verify_host_key() {
       if (!options_.accept_new_host_key && options_.host_fingerprint.empty()) {
         throw ConnectionError(
             "the host key of " + where(options_) + " is not known. It presents " + type + " key\n  " +
-            fp + "\nCompare it with the key on that machine (ssh-keygen -lf /etc/ssh/ssh_host_" +
-            "ed25519_key.pub); if it matches, run again with --accept-new-host-key to trust it.");
+            fp + "\nCompare it with the fingerprint `ferry-agent install-credentials` printed on that machine "
+            "(or `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` there); if it matches, run again with\n  "
+            "--host-fingerprint " + fp + "\n(or with --accept-new-host-key, which trusts whatever key the host "
+            "presents on that run).");
       }
       {
         std::error_code ec;

@@ -44,6 +44,26 @@ TEST_CASE("host keys: unknown is refused with its fingerprint, accepted on reque
   CHECK(contains(unknown.err, "SHA256:"));
   CHECK(contains(unknown.err, "--accept-new-host-key"));
   CHECK_FALSE(fs::exists(work / "dest"));
+  // The pinned fingerprint is the first way out the message offers, ready to paste.
+  size_t pin = unknown.err.find("--host-fingerprint SHA256:");
+  REQUIRE(pin != std::string::npos);
+  CHECK(pin < unknown.err.find("--accept-new-host-key"));
+  std::string fingerprint = unknown.err.substr(pin + 19, 7 + 43);
+
+  // A malformed fingerprint is a usage error, not a warning of an attack, and connects nowhere.
+  for (const std::string& typo : {fingerprint.substr(0, 49), "MD5:" + fingerprint.substr(7), fingerprint + "="}) {
+    CAPTURE(typo);
+    RunResult bad = run(base + " --host-fingerprint " + quote(typo));
+    CHECK(bad.code == 2);
+    CHECK(contains(bad.err, "is not a host key fingerprint"));
+    CHECK_FALSE(contains(bad.err, "intercepting"));
+  }
+  CHECK_FALSE(fs::exists(kh));
+  // A well-formed fingerprint of another key is the warning of an attack.
+  std::string other = fingerprint.substr(0, 49) + (fingerprint.back() == 'A' ? "B" : "A");
+  RunResult wrong = run(base + " --host-fingerprint " + quote(other));
+  CHECK(wrong.code == kConnection);
+  CHECK(contains(wrong.err, "not the one you pinned"));
 
   RunResult accepted = run(base + " --accept-new-host-key");
   INFO(accepted.err);
