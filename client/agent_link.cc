@@ -18,7 +18,7 @@ namespace {
 
 class LocalAgent : public AgentLink {
  public:
-  explicit LocalAgent(const std::string& agent_command) {
+  explicit LocalAgent(const std::string& agent_command) : agent_command_(agent_command) {
     int sv[2];
     if (platform::stream_socketpair(sv) != 0) {
       throw FatalError(errno_message("socketpair", errno));
@@ -28,6 +28,7 @@ class LocalAgent : public AgentLink {
     if (agent_command.empty()) {
       std::string self = platform::executable_path();
       if (!self.empty()) sibling = (std::filesystem::path(self).parent_path() / "ferry-agent").string();
+      if (!self.empty()) own_dir_ = std::filesystem::path(self).parent_path().string();
     }
     pid_ = ::fork();
     if (pid_ < 0) throw FatalError(errno_message("fork", errno));
@@ -53,13 +54,30 @@ class LocalAgent : public AgentLink {
 
   int finish() override {
     fd_.reset();  // the agent reads end of stream; channel_ stays, for whoever still holds it
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    if (exit_status_ < 0) {
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_status_;
+  }
+
+  std::string missing_agent() override {
+    if (finish() != 127) return "";
+    if (!agent_command_.empty()) {
+      return "cannot start the agent: the shell found no program `" + agent_command_ +
+             "` (exit status 127). Check the command given with --agent; `ferry doctor DEST` checks the setup";
+    }
+    return "cannot start ferry-agent: it is neither beside ferry" + (own_dir_.empty() ? "" : " (in " + own_dir_ + ")") +
+           " nor on the PATH. Install it with ferry (both programs come together; see the README), "
+           "or name it with --agent PATH; `ferry doctor DEST` checks the setup";
   }
 
  private:
+  std::string agent_command_;
+  std::string own_dir_;
+  int exit_status_ = -1;
   pid_t pid_ = -1;
   UniqueFd fd_;
   std::unique_ptr<FdChannel> channel_;
@@ -67,17 +85,35 @@ class LocalAgent : public AgentLink {
 
 class SshAgent : public AgentLink {
  public:
-  SshAgent(const SshOptions& options, const std::string& agent_command) : session_(options) {
-    std::string command = (agent_command.empty() ? std::string("ferry-agent") : agent_command) + " serve";
-    std::string host = options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host;
-    channel_ = &session_.start(command, "ferry-agent on " + host);
+  SshAgent(const SshOptions& options, const std::string& agent_command)
+      : program_(agent_command.empty() ? std::string("ferry-agent") : agent_command),
+        host_(options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host),
+        session_(options) {
+    channel_ = &session_.start(program_ + " serve", "ferry-agent on " + host_);
   }
 
   Channel& channel() override { return *channel_; }
 
   int finish() override { return session_.finish(); }
 
+  std::string missing_agent() override {
+    int status = -1;
+    try {
+      status = session_.finish();
+    } catch (const FatalError&) {
+      return "";  // the connection itself failed: that error stands
+    }
+    if (status != 127) return "";
+    return "the remote shell on " + host_ + " found no program `" + program_ +
+           "` (exit status 127): ferry-agent is not installed there, or not on the PATH of a non-interactive "
+           "login. Install it there (see the README), or pass --agent with its full path. A key "
+           "installed by `ferry-agent install-credentials` runs the agent from the path it was installed from: "
+           "if the agent moved, run install-credentials again. `ferry doctor` checks the setup";
+  }
+
  private:
+  std::string program_;
+  std::string host_;
   SshSession session_;
   Channel* channel_ = nullptr;
 };

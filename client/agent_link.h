@@ -18,6 +18,10 @@ class AgentLink {
   const std::string& peer_name() { return channel().peer_name(); }
   // Closes the engine's end and waits for the agent to exit; returns its exit status.
   virtual int finish() = 0;
+  // For a connection that ended before the agent said hello: what to tell the user when the
+  // reason is that the agent program could not be started (the shell's exit status 127), or
+  // "" when it is something else. Finishes the link.
+  virtual std::string missing_agent() = 0;
 };
 
 // agent_command: what --agent says, or "" for the ferry-agent installed beside this ferry.

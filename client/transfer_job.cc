@@ -133,7 +133,14 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   mine.software_version = FERRY_VERSION;
   mine.euid = ::geteuid();
   std::string noise;
-  Hello theirs = exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
+  Hello theirs;
+  try {
+    theirs = exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
+  } catch (const ConnectionError&) {
+    // Gone before it said hello: most often, there was no agent program to start.
+    if (std::string missing = link->missing_agent(); !missing.empty()) throw ConnectionError(missing);
+    throw;
+  }
   if (!noise.empty()) spdlog::warn("the remote login printed, before the agent started:\n{}", printable(noise));
 
   Open open;

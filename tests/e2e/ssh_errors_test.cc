@@ -121,8 +121,10 @@ TEST_CASE("connection and authentication failures name the cause") {
     RunResult r = run(ferry_over_ssh("backup --agent /nonexistent/ferry-agent", work / "home") + " " + quote(src) + " " +
                       quote(remote(work / "dest")));
     CHECK(r.code == kConnection);
-    CHECK(contains(r.err, "closed the connection before starting the protocol"));
-    CHECK(contains(r.err, "/nonexistent/ferry-agent"));
+    CHECK(contains(r.err, "found no program `/nonexistent/ferry-agent`"));
+    CHECK(contains(r.err, "not installed there"));
+    CHECK(contains(r.err, "install-credentials again"));
+    CHECK(contains(r.err, "ferry doctor"));
   }
   SUBCASE("an agent speaking another protocol version") {
     RunResult r = run(ferry_over_ssh("backup --agent " + quote(kHostile + " version"), work / "home") + " " +
@@ -131,6 +133,26 @@ TEST_CASE("connection and authentication failures name the cause") {
     CHECK(contains(r.err, "speaks protocol " + std::to_string(ferry::wire::kProtocolVersion)));
     CHECK(contains(r.err, "speaks protocol 99"));
   }
+}
+
+TEST_CASE("a ferry without its local ferry-agent names the missing program and the fix") {
+  TempDir work;
+  std::string src = small_tree(work);
+  fs::create_directories(work / "bin");
+  fs::copy_file(kFerry, work / "bin/ferry");
+  fs::permissions(work / "bin/ferry", fs::perms::owner_all);
+  // No ferry-agent beside it, none on the PATH.
+  RunResult r = run("PATH=/usr/bin:/bin " + quote(work / "bin/ferry") + " backup " + quote(src) + " " +
+                    quote(work / "dest"));
+  CHECK(r.code == kConnection);
+  CHECK(contains(r.err, "cannot start ferry-agent: it is neither beside ferry (in " + work / "bin" + ") nor on the PATH"));
+  CHECK(contains(r.err, "--agent"));
+  CHECK_FALSE(contains(r.err, "closed"));
+
+  RunResult named = run(quote(kFerry) + " backup --agent " + quote(work / "no-such-agent") + " " + quote(src) + " " +
+                        quote(work / "dest"));
+  CHECK(named.code == kConnection);
+  CHECK(contains(named.err, "found no program `" + work / "no-such-agent" + "`"));
 }
 
 TEST_CASE("source and destination problems name the path and what to do") {
