@@ -128,9 +128,10 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
       [o](const std::string& text) {
         std::string error;
         o->rate_limit = ferry::parse_rate(text, &error);
-        if (o->rate_limit == 0) throw CLI::ValidationError("--bwlimit", error);
+        if (!error.empty()) throw CLI::ValidationError("--bwlimit", error);
       },
-      "cap the bytes written to the connection per second, in both directions (e.g. 500K, 10M)");
+      "cap the bytes written to the connection per second, in both directions: KiB as rsync reads a bare "
+      "number, or 500K, 10M, 1G (powers of 1024); 0 = no limit");
   add_mirror_options(cmd, o);
 }
 

@@ -51,24 +51,29 @@ size_t Throttle::acquire(size_t want) {
 }
 
 uint64_t parse_rate(std::string_view text, std::string* error) {
+  error->clear();
+  if (text == "0") return 0;  // no limit, as rsync reads it
   std::string_view s = text;
   if (s.ends_with("/s")) s.remove_suffix(2);
-  if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) s.remove_suffix(1);
-  double scale = 1;
+  // A bare number counts KiB, as rsync's does; a trailing B says the unit is bytes.
+  double scale = 1024;
+  if (!s.empty() && (s.back() == 'B' || s.back() == 'b')) {
+    s.remove_suffix(1);
+    scale = 1;
+  }
   if (!s.empty()) {
     switch (std::toupper(static_cast<unsigned char>(s.back()))) {
-      case 'K': scale = 1024.0; break;
-      case 'M': scale = 1024.0 * 1024; break;
-      case 'G': scale = 1024.0 * 1024 * 1024; break;
+      case 'K': scale = 1024.0; s.remove_suffix(1); break;
+      case 'M': scale = 1024.0 * 1024; s.remove_suffix(1); break;
+      case 'G': scale = 1024.0 * 1024 * 1024; s.remove_suffix(1); break;
       default: break;
     }
-    if (scale != 1) s.remove_suffix(1);
   }
   std::string number(s);
   char* end = nullptr;
   double value = number.empty() ? -1 : std::strtod(number.c_str(), &end);
   if (number.empty() || end != number.c_str() + number.size() || !std::isfinite(value) || value <= 0) {
-    *error = "not a rate: \"" + std::string(text) + "\" (use bytes per second, e.g. 500K, 10M, 1.5G)";
+    *error = "not a rate: \"" + std::string(text) + "\" (use KiB per second, or a K, M or G suffix: 500, 500K, 10M, 1.5G; 0 for no limit)";
     return 0;
   }
   double rate = value * scale;

@@ -56,9 +56,10 @@ class Throttle {
   TokenBucket bucket_;
 };
 
-// Parses a --bwlimit value: a number of bytes per second with an optional K, M or G suffix
-// (powers of 1024, as rsync reads them; an optional trailing "B" or "/s" is allowed).
-// Returns 0 and sets *error when the text is not a rate.
+// Parses a --bwlimit value as rsync reads one: a number of KiB per second, or of bytes with a
+// K, M or G suffix (powers of 1024) or a B suffix; an optional trailing "/s" is allowed. "0"
+// is no limit: returns 0 with *error empty. Returns 0 and sets *error when the text is not a
+// rate.
 uint64_t parse_rate(std::string_view text, std::string* error);
 
 }  // namespace ferry

@@ -82,9 +82,12 @@ TEST_CASE("rates parse as rsync reads them: K, M, G in powers of 1024") {
   CHECK(parse_rate("1.5G", &error) == 1536ull * 1024 * 1024);
   CHECK(parse_rate("2m", &error) == 2 * 1024 * 1024);
   CHECK(parse_rate("10MB/s", &error) == 10 * 1024 * 1024);
-  CHECK(parse_rate("4096", &error) == 4096);
+  CHECK(parse_rate("4096B", &error) == 4096);
+  CHECK(parse_rate("500", &error) == 500 * 1024);  // a bare number is KiB, as in rsync
   CHECK(error.empty());
-  for (const char* bad : {"", "K", "fast", "-5M", "10X", "0", "0.5K", "1e30"}) {
+  CHECK(parse_rate("0", &error) == 0);  // no limit
+  CHECK(error.empty());
+  for (const char* bad : {"", "K", "fast", "-5M", "10X", "0.5K", "1000B", "0K", "1e30"}) {
     CAPTURE(bad);
     error.clear();
     CHECK(parse_rate(bad, &error) == 0);
