@@ -13,6 +13,7 @@
 
 #include "base/bytes.h"
 #include "base/log.h"
+#include "base/plural.h"
 #include "client/agent_link.h"
 #include "client/ferry_home.h"
 #include "client/known_volumes.h"
@@ -240,12 +241,12 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   if (options.json) print_json(summary);
   else if (options.stats) print_stats(summary);
   if (code == ExitCode::kPartial) {
-    spdlog::error("{} finished with {} error(s): the files named above were not copied; the rest were",
-                  summary.operation, summary.errors);
+    spdlog::error("{} finished with {}: the files named above were not copied; the rest were", summary.operation,
+                  counted(summary.errors, "error"));
   } else if (code == ExitCode::kVanished) {
-    spdlog::warn("{} finished, but {} file(s) vanished or kept changing while read (named above): everything "
+    spdlog::warn("{} finished, but {} vanished or kept changing while read (named above): everything "
                  "else was copied",
-                 summary.operation, summary.vanished);
+                 summary.operation, counted(summary.vanished, "file"));
   }
   return code;
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "base/error.h"
+#include "base/plural.h"
 #include "base/log.h"
 #include "fs/dest_state.h"
 #include "fs/dir_names.h"
@@ -21,8 +22,8 @@ void ExtraneousSweep::run(const std::vector<FileEntry>& dirs, uint64_t sender_li
   if (sender_list_errors > 0) {
     reporter_.report(MessageLevel::kWarning,
                      "nothing was deleted from " + root_.shown("") + ": the sender could not read " +
-                         std::to_string(sender_list_errors) +
-                         " item(s) (reported above), so a missing name need not be a deleted one");
+                         counted(sender_list_errors, "item") +
+                         " (reported above), so a missing name need not be a deleted one");
     return;
   }
   std::vector<std::string> listed_dirs{""};

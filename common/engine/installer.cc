@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "base/error.h"
+#include "base/plural.h"
 #include "fs/metadata.h"
 #include "fs/rel_path.h"
 #include "fs/temp_files.h"
@@ -152,8 +153,8 @@ void Installer::remove_stale_temp_files_where_written(const std::set<std::string
         dir.get(), [&](std::string_view leaf) { return listed.count(child_path(dir_path, leaf)) != 0; },
         safety_net_ ? std::function<bool(const std::string&)>(into_safety_net) : nullptr);
     if (removed > 0) {
-      reporter_.report(MessageLevel::kInfo, "removed " + std::to_string(removed) +
-                                                " temporary file(s) an interrupted run left in " +
+      reporter_.report(MessageLevel::kInfo, "removed " + counted(removed, "temporary file") +
+                                                " an interrupted run left in " +
                                                 root_.shown(dir_path));
       changed_ = true;
     }
@@ -163,14 +164,14 @@ void Installer::remove_stale_temp_files_where_written(const std::set<std::string
 void Installer::finish_safety_net() {
   if (!safety_net_) return;
   if (safety_net_->kept() > 0) {
-    reporter_.report(MessageLevel::kInfo, "kept " + std::to_string(safety_net_->kept()) +
-                                              " deleted or replaced item(s) in " + safety_net_->folder_shown());
+    reporter_.report(MessageLevel::kInfo, "kept " + counted(safety_net_->kept(), "deleted or replaced item") + " in " +
+                                              safety_net_->folder_shown());
   }
   std::string problem;
   size_t pruned = safety_net_->prune(options_.safety_net_keep_s, options_.safety_net_keep_bytes, &problem);
   if (pruned > 0) {
     changed_ = true;
-    reporter_.report(MessageLevel::kInfo, "pruned the " + std::to_string(pruned) + " oldest safety-net folder(s) in " +
+    reporter_.report(MessageLevel::kInfo, "pruned the " + counted(pruned, "oldest safety-net folder") + " in " +
                                               root_.shown(std::string(kSafetyNetDirName)));
   }
   if (!problem.empty()) reporter_.report(MessageLevel::kWarning, problem);

@@ -15,6 +15,7 @@
 
 #include "base/bytes.h"
 #include "base/error.h"
+#include "base/plural.h"
 #include "base/log.h"
 #include "compress/zstd_stream.h"
 #include "engine/basis_signer.h"
@@ -120,7 +121,7 @@ class ReceiveSession {
     if (!state_->unfinished_previous_run().empty()) {
       std::string resumable = state_->partials().empty()
                                   ? ""
-                                  : " (" + std::to_string(state_->partials().size()) + " cut-off file(s) will be resumed)";
+                                  : " (" + counted(state_->partials().size(), "cut-off file") + " will be resumed)";
       reporter_.report(MessageLevel::kWarning, "the previous run into " + root_.shown("") + " did not finish (" +
                                                 state_->unfinished_previous_run() + "); this run completes it" +
                                                 resumable);

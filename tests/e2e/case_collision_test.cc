@@ -83,6 +83,7 @@ void check_collisions(const std::string& src, const std::string& dest, const std
   CHECK(first.err.find("\"Photos\" and \"photos\"") != std::string::npos);
   CHECK(first.err.find("nothing in it was copied") != std::string::npos);
   CHECK(first.err.find("Unicode normalization") != std::string::npos);
+  CHECK(first.err.find("backup finished with 3 errors: the files named above were not copied") != std::string::npos);
 
   // The first of each pair holds the name, with its own content; the second is nowhere.
   CHECK(names_in(stored) == std::set<std::string>{".ferry-state", "NOTES.txt", "Photos", kNfd, "plain.txt"});

@@ -216,7 +216,7 @@ TEST_CASE("--delete deletes nothing when the source could not be read in full") 
   RunResult r = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + quote(kFerry) + " backup --delete " +
                     quote(src) + " " + quote(dest));
   CHECK(r.code == 3);
-  CHECK(r.err.find("nothing was deleted from " + dest + ": the sender could not read 1 item(s)") != std::string::npos);
+  CHECK(r.err.find("nothing was deleted from " + dest + ": the sender could not read 1 item (reported above)") != std::string::npos);
   CHECK(fs::exists(dest + "/stray"));
   CHECK(fs::exists(dest + "/locked/secret"));
 }
