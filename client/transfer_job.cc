@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
 #include <filesystem>
@@ -50,6 +51,42 @@ class ClientReporter : public Reporter {
     }
   }
 };
+
+// A destination inside its source would take in each run's copy with the next one; a source
+// inside its destination would be copied over itself (and --delete would empty the rest of the
+// destination). Both are refused on one machine, unless the filters leave the destination out
+// of the source (rsync's habit: `--exclude /backup` in a backup of /).
+void refuse_nested(const std::string& src_shown, const std::string& dst_shown, const std::string& src_path,
+                   const std::string& dst_path, const FilterRules& filters) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path src = fs::weakly_canonical(src_path, ec);
+  if (ec) return;
+  fs::path dst = fs::weakly_canonical(dst_path, ec);
+  if (ec) return;
+  auto inside = [](const fs::path& inner, const fs::path& outer) {
+    auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+    return o == outer.end();
+  };
+  if (src == dst) {
+    throw FatalError(src_shown + " and " + dst_shown + " are the same folder: choose another destination",
+                     ExitCode::kUsage);
+  }
+  if (inside(dst, src)) {
+    std::string rel = dst.lexically_relative(src).generic_string();
+    if (filters.excluded(rel, true)) return;
+    throw FatalError("the destination " + dst_shown + " is inside the source " + src_shown +
+                         ": each run would copy the earlier copies again. Choose a destination outside the source, "
+                         "or leave it out with --exclude /" + rel,
+                     ExitCode::kUsage);
+  }
+  if (inside(src, dst)) {
+    throw FatalError("the source " + src_shown + " is inside the destination " + dst_shown +
+                         ": it would be copied over itself, and --delete would remove everything else there. Choose "
+                         "a destination outside the source",
+                     ExitCode::kUsage);
+  }
+}
 
 std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions& options) {
   if (!where.remote) return start_local_agent(options.agent);
@@ -121,6 +158,9 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     far_path = std::filesystem::absolute(far.path, ec).lexically_normal().string();
     if (far_path.size() > 1 && far_path.back() == '/') far_path.pop_back();
   }
+
+  if (!far.remote) refuse_nested(src.display(), dst.display(), backup ? near_path : far_path,
+                                 backup ? far_path : near_path, options.filters);
 
   std::unique_ptr<AgentLink> link = connect(far, options);
   Channel& channel = link->channel();

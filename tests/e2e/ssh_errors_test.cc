@@ -155,6 +155,28 @@ TEST_CASE("a ferry without its local ferry-agent names the missing program and t
   CHECK(contains(named.err, "found no program `" + work / "no-such-agent" + "`"));
 }
 
+TEST_CASE("a folder backed up into itself, or over its own parent, is refused before anything is written") {
+  TempDir work;
+  std::string src = small_tree(work);
+  auto refused = [&](const std::string& args, const std::string& why) {
+    CAPTURE(args);
+    RunResult r = run(quote(kFerry) + " " + args);
+    CHECK(r.code == 2);
+    CHECK(contains(r.err, why));
+  };
+  refused("backup " + quote(src) + " " + quote(src + "/backup"), "is inside the source");
+  CHECK_FALSE(fs::exists(src + "/backup"));
+  refused("backup " + quote(src) + " " + quote(src + "/"), "are the same folder");
+  fs::create_directories(src + "/inner");
+  refused("backup " + quote(src + "/inner") + " " + quote(src), "is inside the destination");
+  CHECK_FALSE(fs::exists(src + "/.ferry-state"));
+  // Left out by a filter, as rsync users do with a backup of /: allowed, and not copied into itself.
+  RunResult excluded = run(quote(kFerry) + " backup --exclude /backup " + quote(src) + " " + quote(src + "/backup"));
+  INFO(excluded.err);
+  CHECK(excluded.code == 0);
+  CHECK_FALSE(fs::exists(src + "/backup/backup"));
+}
+
 TEST_CASE("source and destination problems name the path and what to do") {
   TempDir work;
   std::string src = small_tree(work);
