@@ -20,6 +20,7 @@
 #include "client/key_store.h"
 #include "client/summary.h"
 #include "client/transfer_job.h"
+#include "client/usage_hints.h"
 #include "compress/zstd_stream.h"
 #include "platform/platform.h"
 #include "transport/throttle.h"
@@ -135,11 +136,50 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   add_mirror_options(cmd, o);
 }
 
+// For a command line that did not parse: the first argument that is not an option of the
+// command it was given to, named alone (CLI11 lists it with the arguments after it), with
+// Ferry's answer if it is an rsync habit and the nearest real option otherwise.
+std::string usage_hint(CLI::App& app, int argc, char** argv) {
+  CLI::App* cmd = &app;
+  for (CLI::App* sub : app.get_subcommands()) {
+    cmd = sub;
+    for (CLI::App* inner : sub->get_subcommands()) cmd = inner;
+  }
+  std::vector<std::string> known;
+  for (const CLI::App* scope : {static_cast<const CLI::App*>(&app), static_cast<const CLI::App*>(cmd)}) {
+    for (const CLI::Option* option : scope->get_options()) {
+      for (const std::string& name : option->get_lnames()) known.push_back("--" + name);
+      for (const std::string& name : option->get_snames()) known.push_back("-" + name);
+    }
+  }
+  std::string where = cmd == &app ? "ferry" : "ferry " + cmd->get_name();
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    std::string name = arg.substr(0, arg.find('='));
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    if (name.size() > 2 && name[1] != '-') {
+      // Bundled short flags (-vz): fine if each is one of ours.
+      bool all_known = true;
+      for (char c : name.substr(1)) {
+        all_known = all_known && std::find(known.begin(), known.end(), std::string("-") + c) != known.end();
+      }
+      if (all_known) continue;
+    }
+    if (std::string rsync = ferry::rsync_option_hint(arg); !rsync.empty()) return rsync;
+    std::string guess = name.starts_with("--") ? ferry::nearest(name, known) : "";
+    return "unknown option " + name + " for `" + where + "`" +
+           (guess.empty() ? "" : "; did you mean " + guess + "?") + " (`" + where + " --help` lists them)";
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ferry::platform::remember_program_path(argv[0]);
-  CLI::App app{"ferry: back up folders to another machine over SSH, and restore them"};
+  CLI::App app{"ferry: back up folders to another machine over SSH, and restore them", "ferry"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
   int verbosity = 0;
@@ -182,9 +222,29 @@ int main(int argc, char** argv) {
   CLI::App* remove = keys->add_subcommand("remove", "delete a key from FERRY_HOME");
   remove->add_option("NAME", remove_name, "the key to delete")->required();
 
+  // `ferry`, `ferry help` and a misspelt command get the list of commands, not a parse error.
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    commands.push_back(sub->get_name());
+  }
+  if (argc == 1 || (argc == 2 && std::string_view(argv[1]) == "help")) {
+    fmt::print(argc == 1 ? stderr : stdout, "{}", app.help());
+    return argc == 1 ? static_cast<int>(ferry::ExitCode::kUsage) : 0;
+  }
+  if (argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
+    std::string guess = ferry::nearest(argv[1], commands);
+    fmt::print(stderr, "ferry: \"{}\" is not a ferry command{}\n\n{}", argv[1],
+               guess.empty() ? "" : "; did you mean \"" + guess + "\"?", app.help());
+    return static_cast<int>(ferry::ExitCode::kUsage);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    std::string hint = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr ? usage_hint(app, argc, argv) : "";
+    if (!hint.empty()) {
+      fmt::print(stderr, "ferry: {}\n", hint);
+      return static_cast<int>(ferry::ExitCode::kUsage);
+    }
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(ferry::ExitCode::kUsage);
   }
