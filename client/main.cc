@@ -136,6 +136,18 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   add_mirror_options(cmd, o);
 }
 
+// Ctrl-C (or a TERM from a scheduler) ends the run at once, as a kill would: nothing is ever
+// half-written under a real name (files are renamed into place only once complete), and a
+// cut-off file waits in .ferry-state/tmp for the next run to resume. What this adds is the
+// user's answer: a message, and rsync's exit status (128 + the signal: 130 for Ctrl-C).
+extern "C" void on_interrupt(int signal_number) {
+  static const char kMessage[] =
+      "\nferry: interrupted; every file already copied is complete, nothing is left half-written under its "
+      "name, and the next run resumes where this one stopped\n";
+  (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  ::_exit(128 + signal_number);
+}
+
 // For a command line that did not parse: the first argument that is not an option of the
 // command it was given to, named alone (CLI11 lists it with the arguments after it), with
 // Ferry's answer if it is an rsync habit and the nearest real option otherwise.
@@ -250,6 +262,8 @@ int main(int argc, char** argv) {
   }
   // A peer that hangs up must surface as EPIPE and a clear message, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   options.verbosity = verbosity;
   ferry::init_logging("ferry", verbosity);
 

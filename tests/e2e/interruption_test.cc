@@ -16,6 +16,7 @@
 #include <random>
 
 #include "e2e/e2e.h"
+#include "support/background.h"
 #include "support/mounted_disk.h"
 
 using namespace ferry::test;
@@ -75,6 +76,30 @@ TEST_CASE("a second run into the same destination is refused, naming the run tha
   CHECK(compare(snapshot(src), snapshot(dest)) == "");  // the refused run changed nothing of it
   CHECK(slurp(lock).empty());                       // released by a run that finished
   CHECK(slurp(dest + "/.ferry-state/last-run").find("state=finished") == 0);
+}
+
+TEST_CASE("Ctrl-C stops a run with a message and status 130; the next run resumes it") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  write_random(src + "/big", 8 << 20, 4);
+  Background ferry(quote(kFerry) + " backup --bwlimit 1M " + quote(src) + " " + quote(dest), work / "ferry.log");
+  std::string lock = dest + "/.ferry-state/lock";
+  for (int i = 0; i < 200 && slurp(lock).find("pid=") == std::string::npos; ++i) ::usleep(20'000);
+  ::usleep(1'500'000);  // well into the big file
+  REQUIRE(::kill(ferry.pid(), SIGINT) == 0);
+  CHECK(ferry.wait_for(std::chrono::seconds(20)) == 130);
+  std::string log = slurp(work / "ferry.log");
+  INFO(log);
+  CHECK(log.find("ferry: interrupted; every file already copied is complete") != std::string::npos);
+  CHECK_FALSE(fs::exists(dest + "/big"));  // never half-written under its name
+
+  RunResult again = run(quote(kFerry) + " backup --json " + quote(src) + " " + quote(dest));
+  INFO(again.err);
+  CHECK(again.code == 0);
+  CHECK(again.err.find("did not finish") != std::string::npos);
+  CHECK(json_field(again.out, "bytes_matched") > 0);  // what arrived before Ctrl-C was not sent again
+  CHECK(compare(snapshot(src), snapshot(dest)) == "");
 }
 
 TEST_CASE("the lock of a run that died is taken over, and the next run says the last one did not finish") {
