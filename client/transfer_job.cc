@@ -262,6 +262,9 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       std::optional<DestinationState> state;
       if (!options.dry_run) state.emplace(root.root_fd(), near_path, "");
       summary.take(Receiver(in, out, reporter, stats, receiver_options(open, "ferry")).run(root, state ? &*state : nullptr));
+      // A finished restore leaves nothing of Ferry's among the user's files (a cut-off one
+      // keeps .ferry-state, to resume from).
+      if (state) state->remove_if_bare(root.root_fd());
     }
   }
   summary.bytes_wire_sent = channel.bytes_written();

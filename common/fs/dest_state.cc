@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "fs/dir_names.h"
+#include "platform/platform.h"
 
 namespace ferry {
 namespace {
@@ -209,6 +210,25 @@ void DestinationState::mark_finished(uint64_t files, uint64_t errors, bool durab
                durable);
   if (::ftruncate(lock_.get(), 0) != 0) spdlog::debug("cannot clear the lock file");
   lock_.reset();
+}
+
+bool DestinationState::remove_if_bare(int root_fd) {
+  for (const std::string& name : dir_names(state_.get())) {
+    if (name != "lock" && name != "last-run" && name != "tmp") return false;
+  }
+  if (::unlinkat(state_.get(), "tmp", AT_REMOVEDIR) != 0) return false;  // not empty: a partial
+  ::unlinkat(state_.get(), "lock", 0);
+  ::unlinkat(state_.get(), "last-run", 0);
+  // Removing a name changes the folder's mtime, which the run has just set to the source's.
+  struct stat before {};
+  bool have_times = ::fstat(root_fd, &before) == 0;
+  std::string name(kStateDirName);
+  if (::unlinkat(root_fd, name.c_str(), AT_REMOVEDIR) != 0) return false;
+  if (have_times) {
+    timespec times[2] = {{0, UTIME_OMIT}, platform::modified_time(before)};
+    ::futimens(root_fd, times);
+  }
+  return true;
 }
 
 }  // namespace ferry

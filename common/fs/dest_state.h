@@ -76,6 +76,12 @@ class DestinationState {
   // marker and releases the lock. With `durable`, the marker is on disk when this returns.
   void mark_finished(uint64_t files, uint64_t errors, bool durable);
 
+  // After mark_finished, in a folder that only received a restore: removes .ferry-state from
+  // root_fd when it holds nothing but the lock, the marker and an empty tmp/, so a finished
+  // restore leaves nothing of Ferry's in the user's data. Anything else there (a backup's
+  // symlink-owners) keeps it. Returns whether it went.
+  bool remove_if_bare(int root_fd);
+
  private:
   void take_lock(const std::string& display, const std::string& where);
   void read_previous_marker();
