@@ -63,10 +63,10 @@ echo "bootstrap: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # --no-install-recommends keeps a fresh machine lean; policy-rc.d keeps apt from starting
-# a system-wide sshd we did not ask for (tests start their own on a free port).
-if [ ! -e /usr/sbin/policy-rc.d ] && [ -z "$sudo" ]; then
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod +x /usr/sbin/policy-rc.d
-  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# a system-wide sshd we did not ask for (tests start their own on a free port), also when this
+# runs as a user and installs through sudo.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 deploy/bootstrap.sh
-cmake -S . -B build -G Ninja >/dev/null
+generator=(-G Ninja)
+if [ -f build/CMakeCache.txt ]; then generator=(); fi  # keep the generator build/ was made with
+cmake -S . -B build "${generator[@]}" >/dev/null
 cmake --build build
 ferry="$repo/build/bin/ferry"
 

@@ -117,7 +117,18 @@ DestinationStatus read_destination_status(const std::string& dest_path) {
 
 DestinationState::DestinationState(int root_fd, const std::string& display, const std::string& where) {
   std::string shown = display + "/" + std::string(kStateDirName) + where;
+  // Making our folder must not touch the user's: a run that fails before it finishes (a full
+  // disk) leaves DEST's mtime as it was.
+  struct stat root_before {};
+  bool have_root_time = ::fstat(root_fd, &root_before) == 0;
   state_ = open_or_make_dir(root_fd, std::string(kStateDirName).c_str(), shown);
+  struct stat root_after {};
+  if (have_root_time && ::fstat(root_fd, &root_after) == 0 &&
+      (platform::modified_time(root_after).tv_sec != platform::modified_time(root_before).tv_sec ||
+       platform::modified_time(root_after).tv_nsec != platform::modified_time(root_before).tv_nsec)) {
+    timespec times[2] = {{0, UTIME_OMIT}, platform::modified_time(root_before)};
+    ::futimens(root_fd, times);
+  }
   struct stat st {};
   if (::fstat(state_.get(), &st) != 0) throw FatalError(errno_message("cannot stat " + shown, errno));
   device_ = st.st_dev;
