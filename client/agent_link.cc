@@ -27,8 +27,10 @@ class LocalAgent : public AgentLink {
     std::string sibling;
     if (agent_command.empty()) {
       std::string self = platform::executable_path();
-      if (!self.empty()) sibling = (std::filesystem::path(self).parent_path() / "ferry-agent").string();
-      if (!self.empty()) own_dir_ = std::filesystem::path(self).parent_path().string();
+      if (!self.empty()) {
+        own_dir_ = std::filesystem::path(self).parent_path().string();
+        sibling = own_dir_ + "/ferry-agent";
+      }
     }
     pid_ = ::fork();
     if (pid_ < 0) throw FatalError(errno_message("fork", errno));

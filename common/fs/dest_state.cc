@@ -24,6 +24,13 @@ constexpr const char* kLockName = "lock";
 constexpr const char* kMarkerName = "last-run";
 constexpr const char* kMarkerTemp = "last-run.new";
 constexpr const char* kTmpName = "tmp";
+
+// Adding or removing .ferry-state changes DEST's mtime, which is the user's (the source's, once
+// a run has set it): puts back the one `before` was taken with.
+void put_back_mtime(int root_fd, const struct stat& before) {
+  timespec times[2] = {{0, UTIME_OMIT}, platform::modified_time(before)};
+  ::futimens(root_fd, times);
+}
 constexpr std::string_view kBasisSuffix = ".basis";
 
 // A cut-off file smaller than this is cheaper to send again than to describe by signature.
@@ -122,13 +129,7 @@ DestinationState::DestinationState(int root_fd, const std::string& display, cons
   struct stat root_before {};
   bool have_root_time = ::fstat(root_fd, &root_before) == 0;
   state_ = open_or_make_dir(root_fd, std::string(kStateDirName).c_str(), shown);
-  struct stat root_after {};
-  if (have_root_time && ::fstat(root_fd, &root_after) == 0 &&
-      (platform::modified_time(root_after).tv_sec != platform::modified_time(root_before).tv_sec ||
-       platform::modified_time(root_after).tv_nsec != platform::modified_time(root_before).tv_nsec)) {
-    timespec times[2] = {{0, UTIME_OMIT}, platform::modified_time(root_before)};
-    ::futimens(root_fd, times);
-  }
+  if (have_root_time) put_back_mtime(root_fd, root_before);
   struct stat st {};
   if (::fstat(state_.get(), &st) != 0) throw FatalError(errno_message("cannot stat " + shown, errno));
   device_ = st.st_dev;
@@ -225,20 +226,16 @@ void DestinationState::mark_finished(uint64_t files, uint64_t errors, bool durab
 
 bool DestinationState::remove_if_bare(int root_fd) {
   for (const std::string& name : dir_names(state_.get())) {
-    if (name != "lock" && name != "last-run" && name != "tmp") return false;
+    if (name != kLockName && name != kMarkerName && name != kTmpName) return false;
   }
-  if (::unlinkat(state_.get(), "tmp", AT_REMOVEDIR) != 0) return false;  // not empty: a partial
-  ::unlinkat(state_.get(), "lock", 0);
-  ::unlinkat(state_.get(), "last-run", 0);
-  // Removing a name changes the folder's mtime, which the run has just set to the source's.
+  if (::unlinkat(state_.get(), kTmpName, AT_REMOVEDIR) != 0) return false;  // not empty: a partial
+  ::unlinkat(state_.get(), kLockName, 0);
+  ::unlinkat(state_.get(), kMarkerName, 0);
   struct stat before {};
   bool have_times = ::fstat(root_fd, &before) == 0;
   std::string name(kStateDirName);
   if (::unlinkat(root_fd, name.c_str(), AT_REMOVEDIR) != 0) return false;
-  if (have_times) {
-    timespec times[2] = {{0, UTIME_OMIT}, platform::modified_time(before)};
-    ::futimens(root_fd, times);
-  }
+  if (have_times) put_back_mtime(root_fd, before);
   return true;
 }
 
