@@ -19,6 +19,7 @@
 #include "client/ferry_home.h"
 #include "client/key_store.h"
 #include "client/summary.h"
+#include "client/snapshot_time.h"
 #include "client/transfer_job.h"
 #include "client/usage_hints.h"
 #include "compress/zstd_stream.h"
@@ -206,6 +207,18 @@ int main(int argc, char** argv) {
   for (CLI::App* cmd : {backup, restore}) {
     cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
   }
+  backup->add_flag("--snapshot", options.snapshot,
+                   "make a new point-in-time snapshot DEST/<time>/ (files unchanged since the last one are shared "
+                   "with it, not stored again) instead of updating a mirror; DEST/latest names the newest");
+  restore->add_option_function<std::string>(
+      "--at",
+      [&options](const std::string& text) {
+        std::string error;
+        options.at = ferry::snapshot_at_from_text(text, ::time(nullptr), &error);
+        if (!error.empty()) throw CLI::ValidationError("--at", error);
+      },
+      "from a snapshot store: the snapshot to restore (latest, an ID, a date 2026-11-30, \"2026-11-30 14:05\" "
+      "or \"2 days ago\": the newest at or before it); default latest");
   backup->add_flag("--accept-new-volume", options.accept_new_volume,
                    "DEST moved to another disk on purpose: back up there, and expect that disk from now on");
   backup->add_option("--known-volumes", options.known_volumes,

@@ -191,13 +191,17 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
                (options.no_sync ? wire::kOpenNoSync : 0);
   if (options.delete_extraneous) open.flags |= wire::kOpenDelete;
   if (options.delete_excluded && options.delete_extraneous) open.flags |= wire::kOpenDeleteExcluded;
-  // The safety net comes with --delete unless turned off, and can be had without it.
-  if ((options.delete_extraneous && !options.no_safety_net) || options.safety_net) {
+  if (backup && options.snapshot) {
+    // A snapshot is the source exactly, and the older snapshots are its safety net.
+    open.flags |= wire::kOpenSnapshot;
+  } else if ((options.delete_extraneous && !options.no_safety_net) || options.safety_net) {
+    // The safety net comes with --delete unless turned off, and can be had without it.
     open.flags |= wire::kOpenSafetyNet;
     open.safety_net_keep_s = options.safety_net_keep_s;
     open.safety_net_keep_bytes = options.safety_net_keep_bytes;
   }
   open.filters = options.filters.serialize();
+  if (!backup) open.at = options.at;
   open.timeout_s = static_cast<uint32_t>(options.timeout_s);
   open.rate_limit = options.rate_limit;
   channel.set_rate_limit(options.rate_limit);

@@ -42,6 +42,8 @@ struct TransferOptions {
   FilterRules filters;             // --exclude, --include, --exclude-from, in command-line order
   bool accept_new_volume = false;  // a backup destination that moved to another volume on purpose
   std::string known_volumes;       // default: FERRY_HOME/volumes
+  bool snapshot = false;           // backup --snapshot: a new snapshot in a snapshot store
+  std::string at;                  // restore --at, as snapshot_at_from_text made it
 };
 
 // --safety-net-keep: "30d", "12h", "2w" (an age) or "50G", "500M" (a total size). Sets the one

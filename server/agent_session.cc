@@ -15,11 +15,14 @@
 #include "base/log.h"
 #include "engine/receiver.h"
 #include "engine/sender.h"
+#include "engine/snapshot_landing.h"
 #include "engine/session.h"
 #include "fs/confined_root.h"
 #include "fs/metadata.h"
+#include "fs/snapshot_store.h"
 #include "fs/tree_walker.h"
 #include "platform/platform.h"
+#include "server/store_access.h"
 #include "transport/fd_channel.h"
 
 namespace ferry {
@@ -138,6 +141,7 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     return ExitCode::kOk;
   }
 
+  std::time_t started = ::time(nullptr);  // a snapshot's name
   TransferStats stats;
   KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));
   Encoder e;
@@ -152,16 +156,42 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     UniqueFd confined = stand_in ? UniqueFd() : open_confined(open, options.confinement, /*create=*/true);
     ConfinedRoot root = confined.valid() ? open_destination(std::move(confined), open.path, where)
                                          : open_destination(folder.path(), where);
+    bool snapshot = open.flags & wire::kOpenSnapshot;
+    if (!stand_in) check_store_kind(root, snapshot);
     std::optional<DestinationState> state;
-    if (!dry_run) state.emplace(root.root_fd(), open.path, " on the agent's machine");
+    if (!dry_run) {
+      state.emplace(root.root_fd(), open.path, " on the agent's machine");
+      if (int err = record_store_kind(state->state_dir(), snapshot ? StoreKind::kSnapshots : StoreKind::kMirror)) {
+        throw FatalError(errno_message("cannot record what kind of destination " + open.path + " is", err));
+      }
+    }
     Opened{::geteuid() == 0, volume.mount_point, volume.id}.encode(e);
     out.send(MsgType::kOpened, e);
     ReceiverOptions receiving = receiver_options(open, "ferry-agent");
     // On the backup machine, what a non-root agent cannot apply is kept beside each file.
     receiving.store_metadata = !receiving.keep_owner;
-    Receiver(in, out, reporter, stats, receiving).run(root, state ? &*state : nullptr);
+    Receiver receiver(in, out, reporter, stats, receiving);
+    if (!snapshot) {
+      receiver.run(root, state ? &*state : nullptr);
+    } else if (state) {
+      std::string warning;
+      SnapshotLanding landing(root, *state, started, &warning);
+      if (!warning.empty()) reporter.report(MessageLevel::kWarning, root.shown("") + ": " + warning);
+      receiver.run(landing, &*state);
+    } else {
+      // A dry run compares with the newest snapshot (or, before the first, with nothing).
+      std::string problem, warning;
+      std::string latest = stand_in ? "" : resolve_snapshot(root.root_fd(), "", &problem, &warning);
+      ReceiveFolder nothing(latest.empty() ? "/nonexistent/ferry-no-snapshot-yet" : open.path, /*dry_run=*/true);
+      ConfinedRoot newest = latest.empty() ? open_destination(nothing.path(), where)
+                                           : ConfinedRoot(open_dir_beneath(root.root_fd(), latest, false,
+                                                                           root.shown(latest), where),
+                                                          root.shown(latest));
+      receiver.run(newest, nullptr);
+    }
   } else {
-    UniqueFd source = open_confined(open, options.confinement, /*create=*/false);
+    UniqueFd source = open_restore_source(open, options.confinement, reporter);
+    if (!source.valid()) source = open_confined(open, options.confinement, /*create=*/false);
     if (!source.valid()) {
       check_restore_source(open.path);
       source = TreeWalker::open_root(open.path);

@@ -87,6 +87,8 @@ UniqueFd open_confined(const Open& open, const Confinement& rules, bool create) 
 
 std::string enforce_append_only(Open* open, const Confinement& rules) {
   if (!rules.append_only || open->operation != wire::Operation::kBackup) return "";
+  // A snapshot run adds a snapshot and changes none: append-only as it is.
+  if (open->flags & wire::kOpenSnapshot) return "";
   bool asked_otherwise = ((open->flags & wire::kOpenDelete) && !(open->flags & wire::kOpenSafetyNet)) ||
                          open->safety_net_keep_s != 0 || open->safety_net_keep_bytes != 0;
   open->flags |= wire::kOpenSafetyNet;

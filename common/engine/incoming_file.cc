@@ -19,9 +19,9 @@ namespace ferry {
 
 std::string partial_basis_name(const std::string& path) { return temp_name_for(path) + ".basis"; }
 
-IncomingFile::IncomingFile(Installer& installer, ConfinedRoot& root, DestinationState* state, TransferStats& stats,
+IncomingFile::IncomingFile(Installer& installer, Landing& landing, DestinationState* state, TransferStats& stats,
                            const ApplyOptions& apply, bool flush_to_disk)
-    : installer_(installer), root_(root), state_(state), stats_(stats), apply_(apply), flush_to_disk_(flush_to_disk),
+    : installer_(installer), landing_(landing), root_(landing.tree()), state_(state), stats_(stats), apply_(apply), flush_to_disk_(flush_to_disk),
       copy_buf_(wire::kDataChunkBytes) {}
 
 void IncomingFile::begin(uint64_t index, WantedFile wanted) {
@@ -97,6 +97,8 @@ void IncomingFile::open_basis() {
   if (wanted_.basis_is_partial) {
     std::string name = partial_basis_name(entry_.path);
     basis_.reset(::openat(state_->tmp_dir(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  } else if (wanted_.basis_is_earlier) {
+    basis_ = landing_.open_earlier(entry_.path);
   } else {
     std::string leaf(leaf_of(entry_.path));
     basis_.reset(::openat(dir_.get(), leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));

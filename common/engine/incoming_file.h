@@ -17,6 +17,7 @@
 #include "delta/file_hash.h"
 #include "engine/basis_signer.h"
 #include "engine/installer.h"
+#include "engine/landing.h"
 #include "fs/metadata.h"
 #include "fs/unique_fd.h"
 #include "protocol/messages.h"
@@ -30,6 +31,7 @@ struct WantedFile {
   std::optional<BasisShape> signed_basis;  // what the signer described; unset: the file comes whole
   bool replaces_file = false;    // renamed over an existing regular file when done
   bool basis_is_partial = false;  // the basis is what an earlier, cut-off run wrote (resume)
+  bool basis_is_earlier = false;  // the basis is the landing's earlier version (a snapshot's)
   bool retried = false;
 };
 
@@ -39,7 +41,7 @@ std::string partial_basis_name(const std::string& path);
 
 class IncomingFile {
  public:
-  IncomingFile(Installer& installer, ConfinedRoot& root, DestinationState* state, TransferStats& stats,
+  IncomingFile(Installer& installer, Landing& landing, DestinationState* state, TransferStats& stats,
                const ApplyOptions& apply, bool flush_to_disk);
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
   // in .ferry-state/tmp: the next run resumes from it, or removes it.
@@ -85,7 +87,8 @@ class IncomingFile {
   void drop_partial_basis();
 
   Installer& installer_;
-  ConfinedRoot& root_;
+  Landing& landing_;
+  ConfinedRoot& root_;  // landing_.tree()
   DestinationState* state_;
   TransferStats& stats_;
   const ApplyOptions& apply_;

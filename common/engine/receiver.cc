@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -53,8 +54,9 @@ struct PendingLink {
 class ReceiveSession {
  public:
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
-                 const ReceiverOptions& options, ConfinedRoot& root, DestinationState* state)
-      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), root_(root), state_(state),
+                 const ReceiverOptions& options, Landing& landing, DestinationState* state)
+      : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), landing_(landing),
+        root_(landing.tree()), state_(state),
         apply_{options.keep_owner, TimeRange{}, options.store_metadata, ::geteuid(), ::getegid()} {}
 
   Done run() {
@@ -270,6 +272,7 @@ class ReceiveSession {
                                                 platform::modified_time(existing->st).tv_nsec == mtime.tv_nsec
                                           : hash_of(dir, entry.path) == entry.content_hash);
     if (same_content) return refresh_metadata(dir, entry, *existing);
+    if (existing == nullptr && dir >= 0 && !options_.dry_run && reuse_earlier_version(index, dir, entry)) return;
     ++stats_.files_transferred;
     if (!options_.dry_run && existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) {
       unprotect_at(dir, std::string(leaf_of(entry.path)));  // it is about to be replaced
@@ -317,6 +320,63 @@ class ReceiveSession {
     return true;
   }
 
+  // A file new to the tree that the landing has an earlier version of (the previous
+  // snapshot's): the same content with the same metadata is linked to it, the same content
+  // with other metadata is copied (a shared inode never changes), and other content is
+  // delta-encoded against it. Returns false when there is none.
+  bool reuse_earlier_version(uint64_t index, int dir, FileEntry& entry) {
+    EarlierVersion earlier = landing_.earlier_version(entry.path);
+    if (!earlier) return false;
+    timespec mtime = storable_mtime(entry, apply_);
+    timespec earlier_mtime = platform::modified_time(earlier.st);
+    bool same_content = static_cast<uint64_t>(earlier.st.st_size) == entry.size &&
+                        (entry.content_hash.empty()
+                             ? earlier_mtime.tv_sec == mtime.tv_sec && earlier_mtime.tv_nsec == mtime.tv_nsec
+                             : hash_of(earlier.dir, entry.path) == entry.content_hash);
+    std::string leaf(leaf_of(entry.path));
+    if (same_content) {
+      if (metadata_matches(earlier.dir, earlier.leaf, earlier.st, earlier.flags, entry)) {
+        installer_.note_change();
+        if (::linkat(earlier.dir, earlier.leaf.c_str(), dir, leaf.c_str(), 0) == 0) return true;
+        // EMLINK (too many links), EPERM (an immutable file), EXDEV: a copy does as well.
+        spdlog::debug("{}: cannot link to the earlier version ({}); copying it", printable(entry.path),
+                      std::strerror(errno));
+      }
+      copy_with_metadata(earlier.dir, earlier.leaf, dir, entry);
+      return true;
+    }
+    UniqueFd basis = landing_.open_earlier(entry.path);
+    if (!basis.valid() || earlier.st.st_size == 0) return false;
+    ++stats_.files_transferred;
+    WantedFile wanted;
+    wanted.entry = std::move(entry);
+    wanted.basis_is_earlier = true;
+    wanted_.emplace(index, std::move(wanted));
+    signer_.sign(index, std::move(basis), earlier.st);
+    return true;
+  }
+
+  // A new inode for `entry` with the content of from_dir/from_leaf and the entry's metadata,
+  // put at the entry's name in `dir`: the file's metadata changed, but its inode is shared
+  // with an older snapshot that must not change. A clone where the file system has them.
+  void copy_with_metadata(int from_dir, const std::string& from_leaf, int dir, const FileEntry& entry) {
+    installer_.note_change();
+    UniqueFd from(::openat(from_dir, from_leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!from.valid()) return fail(errno_message("cannot read the earlier copy of " + root_.shown(entry.path), errno));
+    Installer::TempSpot spot = installer_.temp_spot(entry.path);
+    UniqueFd to(::openat(spot.dir, spot.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    int err = to.valid() ? platform::copy_file_data(from.get(), to.get()) : errno;
+    std::string problem = err == 0 ? apply_metadata_fd(to.get(), entry, apply_) : "";
+    if (err != 0 || !problem.empty()) {
+      if (to.valid()) ::unlinkat(spot.dir, spot.name.c_str(), 0);
+      if (err != 0 && ends_the_run(err)) installer_.throw_unwritable(entry.path, err);
+      return fail(err != 0 ? errno_message("cannot copy " + root_.shown(entry.path), err)
+                           : root_.shown(entry.path) + ": " + problem);
+    }
+    installer_.install(spot.dir, spot.name, dir, entry.path);
+    protect_later(entry);
+  }
+
   std::string hash_of(int dir, const std::string& path) {
     std::string leaf(leaf_of(path));
     UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
@@ -330,16 +390,23 @@ class ReceiveSession {
     out_.send(MsgType::kWant, e);
   }
 
-  // An unchanged file may still have a new owner, mode, xattrs or ACL.
-  void refresh_metadata(int dir, const FileEntry& entry, const Existing& existing) {
-    std::string leaf(leaf_of(entry.path));
+  // Whether the file `leaf` in dir (whose stat and flags are given) has the entry's owner,
+  // mode, times, flags, xattrs and ACL.
+  bool metadata_matches(int dir, const std::string& leaf, const struct stat& st, uint32_t flags,
+                        const FileEntry& entry) {
     FileEntry on_disk;
     std::string stored;
     bool attributes_same = platform::read_attributes_at(dir, leaf, &on_disk, &stored);
-    on_disk.flags = existing.flags;
-    attributes_same = attributes_same && attributes_match(on_disk, entry, apply_);
-    if (stat_matches(existing.st, stored, entry, apply_) && attributes_same) return;
+    on_disk.flags = flags;
+    return attributes_same && attributes_match(on_disk, entry, apply_) && stat_matches(st, stored, entry, apply_);
+  }
+
+  // An unchanged file may still have a new owner, mode, xattrs or ACL.
+  void refresh_metadata(int dir, const FileEntry& entry, const Existing& existing) {
+    std::string leaf(leaf_of(entry.path));
+    if (metadata_matches(dir, leaf, existing.st, existing.flags, entry)) return;
     if (options_.dry_run) return;
+    if (!landing_.may_change_in_place(existing.st)) return copy_with_metadata(dir, leaf, dir, entry);
     installer_.note_change();
     UniqueFd fd(::openat(dir, leaf.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (!fd.valid()) return fail(errno_message("cannot update metadata of " + root_.shown(entry.path), errno));
@@ -567,6 +634,11 @@ class ReceiveSession {
     } else if (installer_.changed()) {
       installer_.flush_run();
     }
+    // The tree becomes what the destination shows (a snapshot gets its name) only once it is
+    // complete and on disk.
+    if (std::string problem = landing_.publish(options_.flush_to_disk); !problem.empty()) {
+      throw FatalError(root_.shown("") + ": " + problem + "; the next run tries again");
+    }
     // Last, once everything is in place (and on disk, unless --no-sync): the next run reads it.
     if (state_ != nullptr) state_->mark_finished(stats_.files_transferred, stats_.errors, options_.flush_to_disk);
   }
@@ -640,7 +712,8 @@ class ReceiveSession {
   Reporter& reporter_;
   TransferStats& stats_;
   const ReceiverOptions& options_;
-  ConfinedRoot& root_;
+  Landing& landing_;
+  ConfinedRoot& root_;  // landing_.tree()
   DestinationState* state_;  // null for a dry run
   ApplyOptions apply_;
   Installer installer_{root_, state_, reporter_, stats_, options_};
@@ -672,7 +745,7 @@ class ReceiveSession {
   std::vector<FileEntry> to_protect_;  // files that get immutable or append-only flags at the end
   std::set<std::string> listed_temp_like_;  // entries whose names look like our temporary files
   // After installer_: a session that ends early leaves its file for the next run to resume.
-  IncomingFile incoming_{installer_, root_, state_, stats_, apply_, options_.flush_to_disk};
+  IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk};
   std::mutex wire_order_;  // held while sending a Want (and its signature)
   BasisSigner signer_{out_, wire_order_};  // last: its thread stops before the rest goes
 };
@@ -680,7 +753,12 @@ class ReceiveSession {
 }  // namespace
 
 Done Receiver::run(ConfinedRoot& root, DestinationState* state) {
-  ReceiveSession session(in_, out_, reporter_, stats_, options_, root, state);
+  MirrorLanding landing(root);
+  return run(landing, state);
+}
+
+Done Receiver::run(Landing& landing, DestinationState* state) {
+  ReceiveSession session(in_, out_, reporter_, stats_, options_, landing, state);
   in_.set_before_block([this] { out_.flush(); });
   return session.run();
 }

@@ -15,6 +15,7 @@
 
 #include <string>
 
+#include "engine/landing.h"
 #include "engine/receiver_options.h"
 #include "engine/reporter.h"
 #include "fs/confined_root.h"
@@ -34,6 +35,8 @@ class Receiver {
   // (every real run; not a dry run), files are made in its tmp/ folder, a file cut off by an
   // earlier run is resumed from what arrived then, and the run ends by marking itself finished.
   Done run(ConfinedRoot& root, DestinationState* state = nullptr);
+  // The same into a landing (engine/landing.h): its tree, published once complete.
+  Done run(Landing& landing, DestinationState* state = nullptr);
 
  private:
   FrameReader& in_;

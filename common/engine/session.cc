@@ -11,11 +11,13 @@ namespace ferry {
 using wire::MsgType;
 
 FatalError peer_fatal(const Fatal& fatal, const std::string& prefix) {
-  // The peer's number only picks between two of our own codes: "it lost the connection to us"
-  // stays a connection failure, anything else is a run that stopped. Never 0, never "partial":
-  // a peer that ends the session cannot make the run look finished.
-  ExitCode code = fatal.exit_code == static_cast<uint8_t>(ExitCode::kConnection) ? ExitCode::kConnection
-                                                                                  : ExitCode::kFatal;
+  // The peer's number only picks among three of our own codes: "it lost the connection to us"
+  // stays a connection failure, "the request cannot be done as asked" (a snapshot run into a
+  // mirror, an unknown snapshot) a usage error, anything else is a run that stopped. Never 0,
+  // never "partial": a peer that ends the session cannot make the run look finished.
+  ExitCode code = ExitCode::kFatal;
+  if (fatal.exit_code == static_cast<uint8_t>(ExitCode::kConnection)) code = ExitCode::kConnection;
+  if (fatal.exit_code == static_cast<uint8_t>(ExitCode::kUsage)) code = ExitCode::kUsage;
   return FatalError(prefix + printable(fatal.text), code);
 }
 
@@ -123,6 +125,13 @@ ReceiverOptions receiver_options(const Open& open, std::string program_name) {
   options.safety_net_keep_s = open.safety_net_keep_s;
   options.safety_net_keep_bytes = open.safety_net_keep_bytes;
   options.filters = filters_of(open);
+  if (open.flags & wire::kOpenSnapshot) {
+    // Each snapshot is the source exactly; the older snapshots keep what it leaves out.
+    options.delete_extraneous = true;
+    options.delete_excluded = true;
+    options.safety_net = false;
+    options.safety_net_keep_s = options.safety_net_keep_bytes = 0;
+  }
   return options;
 }
 

@@ -72,6 +72,13 @@ uint32_t file_flags_fd(int fd);
 // this system (the others are still set).
 int set_file_flags_fd(int fd, uint32_t flags);
 
+// ---- Copies
+
+// Gives `to` (an empty file open for writing) the content of `from`, from its start: a clone
+// that shares the blocks where the file system can (FICLONE on btrfs and XFS, clonefile on
+// APFS), else an in-kernel copy, else reads and writes. Returns 0 or errno.
+int copy_file_data(int from, int to);
+
 // ---- Durability
 
 // Whether flush_file_system() puts everything written on the file system holding `fd` on disk

@@ -153,6 +153,24 @@ bool volume_of(const std::string& path, Volume* out) {
   return true;
 }
 
+int copy_by_reading(int from, int to) {
+  std::vector<char> buffer(256 * 1024);
+  off_t offset = 0;
+  while (true) {
+    ssize_t n = ::pread(from, buffer.data(), buffer.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(to, buffer.data() + done, static_cast<size_t>(n - done), offset + done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return errno;
+      done += w;
+    }
+    offset += n;
+  }
+}
+
 int set_close_on_exec(int fd) {
   int flags = ::fcntl(fd, F_GETFD);
   return flags < 0 ? -1 : ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);

@@ -77,6 +77,9 @@ int replace_acls_fd(int fd, const FileEntry& present, const FileEntry& wanted, u
 bool read_posix_acls(const std::string& path, int fd, bool has_access, bool has_default, FileEntry* entry);
 bool lists_posix_acl(std::string_view names, bool default_acl);
 
+// copy_file_data by read() and write(), from offset 0 of each: the fallback of every backend.
+int copy_by_reading(int from, int to);
+
 // What remember_program_path() found, or "".
 std::string remembered_program_path();
 // fcntl() setters for systems without the atomic SOCK_CLOEXEC/O_CLOEXEC forms. Return 0 or -1.

@@ -74,6 +74,7 @@ void Open::encode(Encoder& e) const {
   e.varint(safety_net_keep_bytes);
   e.bytes(volume_mount);
   e.bytes(volume_id);
+  e.bytes(at);
 }
 
 Open Open::decode(std::string_view payload) {
@@ -102,6 +103,7 @@ Open Open::decode(std::string_view payload) {
   o.safety_net_keep_bytes = d.varint("safety_net_keep_bytes");
   o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
   o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
+  o.at = std::string(d.bytes("at", kMaxSnapshotAtBytes));
   d.expect_end("Open");
   if (o.volume_mount.empty() != o.volume_id.empty()) throw ProtocolError("Open names half a volume");
   if (!o.volume_id.empty() && o.operation != Operation::kBackup) {
@@ -120,6 +122,12 @@ Open Open::decode(std::string_view payload) {
   }
   if (!(o.flags & kOpenSafetyNet) && (o.safety_net_keep_s != 0 || o.safety_net_keep_bytes != 0)) {
     throw ProtocolError("Open carries safety-net limits but no safety net");
+  }
+  if ((o.flags & kOpenSnapshot) && o.operation != Operation::kBackup) {
+    throw ProtocolError("Open asks for a snapshot in an operation that is not a backup");
+  }
+  if (!o.at.empty() && o.operation != Operation::kRestore) {
+    throw ProtocolError("Open names a snapshot to restore in an operation that is not a restore");
   }
   return o;
 }

@@ -42,6 +42,9 @@ struct Open {
   // volume before it creates anything: a backup disk that is not mounted.
   std::string volume_mount;
   std::string volume_id;
+  // A restore from a snapshot store: which snapshot ("" = the newest; fs/snapshot_store.h's
+  // resolve_snapshot reads it).
+  std::string at;
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);

@@ -20,8 +20,8 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
 // Version 6 adds ACLs to entries (entry flag bit 7).
 // Nothing was ever released speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 6;
-inline constexpr uint32_t kMinProtocolVersion = 6;
+inline constexpr uint32_t kProtocolVersion = 7;
+inline constexpr uint32_t kMinProtocolVersion = 7;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -82,8 +82,11 @@ inline constexpr uint64_t kOpenNoSync = 1u << 4;        // the receiver leaves f
 inline constexpr uint64_t kOpenDelete = 1u << 5;        // the receiver removes what the sender lacks
 inline constexpr uint64_t kOpenSafetyNet = 1u << 6;     // ... and what it deletes or replaces is kept
 inline constexpr uint64_t kOpenDeleteExcluded = 1u << 7;  // --delete also takes filtered-out names
+inline constexpr uint64_t kOpenSnapshot = 1u << 8;       // a backup makes a new snapshot (fs/snapshot_store.h)
 inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum |
-                                            kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded;
+                                            kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded |
+                                            kOpenSnapshot;
+inline constexpr size_t kMaxSnapshotAtBytes = 64;  // Open.at: "latest", an ID, or "<=" and one
 // The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).
 inline constexpr size_t kMaxFilterBytes = 256 * 1024;
 

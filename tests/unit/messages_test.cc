@@ -243,9 +243,33 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder flags;
   Open unknown = open;
-  unknown.flags = 1u << 8;
+  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 9);
   unknown.encode(flags);
-  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 256");
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 578");
+
+  // A snapshot is made only by a backup, and read only by a restore.
+  Encoder restore_snapshot;
+  Open r = open;
+  r.flags |= wire::kOpenSnapshot;
+  r.encode(restore_snapshot);
+  CHECK_THROWS_WITH(Open::decode(restore_snapshot.data()),
+                    "protocol error: Open asks for a snapshot in an operation that is not a backup");
+  Encoder backup_at;
+  Open b = open;
+  b.operation = wire::Operation::kBackup;
+  b.at = "latest";
+  b.encode(backup_at);
+  CHECK_THROWS_WITH(Open::decode(backup_at.data()),
+                    "protocol error: Open names a snapshot to restore in an operation that is not a restore");
+  Encoder long_at;
+  Open l = open;
+  l.at = std::string(wire::kMaxSnapshotAtBytes + 1, '2');
+  l.encode(long_at);
+  CHECK_THROWS(Open::decode(long_at.data()));
+  l.at = "<=2026-12-02T03-15-00Z";
+  Encoder good_at;
+  l.encode(good_at);
+  CHECK(Open::decode(good_at.data()).at == "<=2026-12-02T03-15-00Z");
 
   // Fields of a feature the flags did not ask for are refused, not ignored.
   struct NotNegotiated {
@@ -381,14 +405,14 @@ TEST_CASE("a FileHole is a count of zeros, never empty and never past the file b
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.6.0";
+  h.software_version = "0.7.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x06\x06\x05" "0.6.0" "\x01\x00", 10);
+  const std::string expected("\x07\x07\x05" "0.7.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 6);
+  CHECK(back.protocol_version == 7);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.6.0");
+  CHECK(back.software_version == "0.7.0");
 }

@@ -1,0 +1,98 @@
+#include "server/store_access.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "fs/rel_path.h"
+#include "fs/snapshot_store.h"
+#include "fs/tree_walker.h"
+
+namespace ferry {
+
+namespace {
+
+constexpr const char* kWhere = " on the agent's machine";
+
+// `path` opened as a folder the way the key may reach it, or an invalid fd.
+UniqueFd try_open_dir(const std::string& path, const Open& open, const Confinement& rules) {
+  if (rules.root.empty()) return UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Open at_path = open;
+  at_path.path = path;
+  try {
+    return open_confined(at_path, rules, /*create=*/false);
+  } catch (const FatalError&) {
+    return UniqueFd();  // outside the confinement, or missing: not a store the key may read
+  }
+}
+
+std::string first_component(const std::string& rel) { return rel.substr(0, rel.find('/')); }
+
+}  // namespace
+
+void check_store_kind(ConfinedRoot& dest, bool snapshot) {
+  StoreKind kind = store_kind_of(dest.root_fd());
+  StoreKind wanted = snapshot ? StoreKind::kSnapshots : StoreKind::kMirror;
+  if (kind == StoreKind::kNone || kind == wanted) return;
+  if (snapshot) {
+    throw FatalError("refused: " + dest.shown("") + " is a mirror (a copy of the source kept up to date), not a "
+                     "snapshot store; snapshots need a destination of their own. Back up with --snapshot to a new "
+                     "or empty folder, or leave out --snapshot to update the mirror",
+                     ExitCode::kUsage);
+  }
+  throw FatalError("refused: " + dest.shown("") + " is a snapshot store (one folder per backup, made by `ferry "
+                   "backup --snapshot`), not a mirror; add --snapshot to make a new snapshot there, or back up "
+                   "without it to another folder",
+                   ExitCode::kUsage);
+}
+
+UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter) {
+  // The store is open.path or the nearest folder above it whose state says so.
+  std::string path = std::filesystem::path(open.path).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  std::string store_path = path;
+  UniqueFd store;
+  while (true) {
+    UniqueFd fd = try_open_dir(store_path, open, rules);
+    if (fd.valid() && store_kind_of(fd.get()) == StoreKind::kSnapshots) {
+      store = std::move(fd);
+      break;
+    }
+    if (store_path == "/") break;
+    size_t slash = store_path.rfind('/');
+    store_path = slash == 0 ? "/" : store_path.substr(0, slash);
+  }
+  if (!store.valid()) {
+    if (!open.at.empty()) {
+      throw FatalError(open.path + " on the agent's machine is not in a snapshot store, so it has no snapshot \"" +
+                           printable(open.at) + "\"; leave out --at to restore it as it is",
+                       ExitCode::kUsage);
+    }
+    return UniqueFd();  // not in a store: read as it is
+  }
+
+  std::string rel = path.size() == store_path.size() ? "" : path.substr(store_path == "/" ? 1 : store_path.size() + 1);
+  std::string at = open.at;
+  if (at.empty() && is_snapshot_id(first_component(rel))) {
+    // DEST/<ID>/…: a snapshot named by its folder.
+    at = first_component(rel);
+    rel = rel.size() == at.size() ? "" : rel.substr(at.size() + 1);
+  } else if (at.empty() && first_component(rel) == kLatestName) {
+    rel = rel.size() == kLatestName.size() ? "" : rel.substr(kLatestName.size() + 1);
+  }
+  std::string problem, warning;
+  std::string id = resolve_snapshot(store.get(), at, &problem, &warning);
+  if (!problem.empty()) {
+    throw FatalError("cannot restore from " + store_path + " on the agent's machine: " + problem, ExitCode::kUsage);
+  }
+  if (!warning.empty()) reporter.report(wire::MessageLevel::kWarning, store_path + " on the agent's machine: " + warning);
+  std::string inside = rel.empty() ? id : id + "/" + rel;
+  std::string shown = store_path + (store_path == "/" ? "" : "/") + inside;
+  return open_dir_beneath(store.get(), inside, /*create=*/false, shown, kWhere);
+}
+
+}  // namespace ferry

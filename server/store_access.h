@@ -1,0 +1,28 @@
+// The agent's side of snapshot stores (fs/snapshot_store.h): a backup's destination is checked
+// to be of the kind the run makes, and a restore's path is found inside a store and its
+// snapshot chosen.
+#pragma once
+
+#include <string>
+
+#include "engine/reporter.h"
+#include "fs/confined_root.h"
+#include "fs/unique_fd.h"
+#include "protocol/messages.h"
+#include "server/confinement.h"
+
+namespace ferry {
+
+// Refuses (FatalError, exit 2) a backup into a destination of the other kind: a snapshot run
+// into a mirror, or a mirror run into a snapshot store. Names what the destination is.
+void check_store_kind(ConfinedRoot& dest, bool snapshot);
+
+// The folder a restore reads: open.path itself, or, when open.path is a snapshot store or a
+// path inside one (DEST or DEST/PATH), that path in the snapshot open.at names (the newest by
+// default). A path that names a snapshot folder itself (DEST/<ID>/…) is read as it is.
+// An invalid fd when open.path is not in a store (it is then read as it is). Warnings (a
+// tampered `latest` link) go to `reporter`. Throws FatalError naming the fix: an unknown
+// snapshot (with the nearest ones), --at on a destination that is not a store.
+UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter);
+
+}  // namespace ferry
