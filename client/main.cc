@@ -18,6 +18,7 @@
 #include "client/doctor.h"
 #include "client/ferry_home.h"
 #include "client/key_store.h"
+#include "client/store_commands.h"
 #include "client/summary.h"
 #include "client/snapshot_time.h"
 #include "client/transfer_job.h"
@@ -137,6 +138,32 @@ void add_transfer_options(CLI::App* cmd, ferry::TransferOptions* o, std::string*
   add_mirror_options(cmd, o);
 }
 
+// The retention rules of `forget` and `backup --snapshot`.
+void add_keep_options(CLI::App* cmd, ferry::KeepRules* keep) {
+  struct CountRule {
+    const char* name;
+    uint32_t ferry::KeepRules::*count;
+    const char* help;
+  };
+  for (CountRule rule : {CountRule{"--keep-last", &ferry::KeepRules::last, "keep the N newest snapshots"},
+                         CountRule{"--keep-hourly", &ferry::KeepRules::hourly, "keep the newest of each of the last N hours that have one"},
+                         CountRule{"--keep-daily", &ferry::KeepRules::daily, "keep the newest of each of the last N days that have one"},
+                         CountRule{"--keep-weekly", &ferry::KeepRules::weekly, "the same per week"},
+                         CountRule{"--keep-monthly", &ferry::KeepRules::monthly, "the same per month"},
+                         CountRule{"--keep-yearly", &ferry::KeepRules::yearly, "the same per year"}}) {
+    cmd->add_option(rule.name, keep->*rule.count, rule.help)->type_name("N")->check(CLI::Range(1, 1'000'000));
+  }
+  cmd->add_option_function<std::string>(
+      "--keep-within",
+      [keep](const std::string& text) {
+        std::string error;
+        keep->within_s = ferry::parse_age(text, &error);
+        if (!error.empty()) throw CLI::ValidationError("--keep-within", error);
+      },
+      "keep every snapshot younger than AGE (30d, 2w, 1y6m), counted from the newest")
+      ->type_name("AGE");
+}
+
 // Ctrl-C (or a TERM from a scheduler) ends the run at once, as a kill would: nothing is ever
 // half-written under a real name (files are renamed into place only once complete), and a
 // cut-off file waits in .ferry-state/tmp for the next run to resume. What this adds is the
@@ -223,6 +250,34 @@ int main(int argc, char** argv) {
                    "DEST moved to another disk on purpose: back up there, and expect that disk from now on");
   backup->add_option("--known-volumes", options.known_volumes,
                      "where the volume of each destination is remembered (default: FERRY_HOME/volumes)");
+
+  ferry::KeepRules backup_keep;
+  add_keep_options(backup, &backup_keep);
+
+  // Snapshot stores: their snapshots, the entries of one, and retention.
+  ferry::StoreQuery query;
+  std::string ls_at;
+  CLI::App* snapshots = app.add_subcommand("snapshots", "list the snapshots of DEST with their sizes");
+  CLI::App* ls = app.add_subcommand("ls", "list the entries of DEST[/PATH] in a snapshot (default: the newest)");
+  ferry::KeepRules forget_keep;
+  bool forget_dry_run = false;
+  CLI::App* forget = app.add_subcommand("forget", "remove the snapshots of DEST that the --keep rules do not keep");
+  for (CLI::App* cmd : {snapshots, ls, forget}) {
+    cmd->add_option("DEST", query.destination, "[user@]host:/path, ssh://..., or a local folder")->required();
+    add_connection_options(cmd, &options);
+    cmd->add_flag("--json", query.json, "print JSON (ls: one object per line)");
+    cmd->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
+  }
+  ls->add_option_function<std::string>(
+      "--at",
+      [&ls_at](const std::string& text) {
+        std::string error;
+        ls_at = ferry::snapshot_at_from_text(text, ::time(nullptr), &error);
+        if (!error.empty()) throw CLI::ValidationError("--at", error);
+      },
+      "the snapshot to list (latest, an ID, a date, \"2 days ago\"); default latest");
+  add_keep_options(forget, &forget_keep);
+  forget->add_flag("-n,--dry-run", forget_dry_run, "say what would be removed, remove nothing");
 
   std::string doctor_dest;
   bool doctor_json = false;
@@ -311,8 +366,31 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       std::_Exit(code);
     }
+    if (snapshots->parsed() || ls->parsed() || forget->parsed()) {
+      query.connection = options;
+      ferry::ExitCode code = snapshots->parsed() ? ferry::show_snapshots(query)
+                             : ls->parsed()      ? ferry::list_entries(query, ls_at)
+                                                 : ferry::forget_snapshots(query, forget_keep, forget_dry_run);
+      std::fflush(stdout);
+      std::_Exit(static_cast<int>(code));
+    }
+    if (backup_keep.any() && !options.snapshot) {
+      throw ferry::FatalError("--keep-* rules apply to snapshots: add --snapshot, or use `ferry forget` on a "
+                              "snapshot store",
+                              ferry::ExitCode::kUsage);
+    }
     auto direction = backup->parsed() ? ferry::Direction::kBackup : ferry::Direction::kRestore;
-    int code = static_cast<int>(ferry::run_transfer(direction, src, dst, options));
+    ferry::ExitCode result = ferry::run_transfer(direction, src, dst, options);
+    if (backup_keep.any() && !options.dry_run &&
+        (result == ferry::ExitCode::kOk || result == ferry::ExitCode::kVanished)) {
+      // Retention after a successful snapshot only: a failed run must not thin the history.
+      query.destination = dst;
+      query.json = options.json;
+      query.connection = options;
+      ferry::ExitCode forgot = ferry::forget_snapshots(query, backup_keep, false);
+      if (forgot != ferry::ExitCode::kOk) result = forgot;
+    }
+    int code = static_cast<int>(result);
     std::fflush(stdout);
     std::_Exit(code);
   } catch (const ferry::FatalError& e) {

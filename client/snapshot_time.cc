@@ -57,4 +57,25 @@ std::string snapshot_at_from_text(std::string_view text, std::time_t now, std::s
   return "";
 }
 
+uint64_t parse_age(std::string_view text, std::string* error) {
+  error->clear();
+  static const std::regex kPart(R"((\d{1,6})([ymwdh]))");
+  std::string s(text);
+  uint64_t seconds = 0;
+  auto begin = std::sregex_iterator(s.begin(), s.end(), kPart);
+  size_t covered = 0;
+  for (auto it = begin; it != std::sregex_iterator(); ++it) {
+    if (static_cast<size_t>(it->position()) != covered) break;
+    covered += static_cast<size_t>(it->length());
+    static const std::map<char, uint64_t> kUnit = {
+        {'y', 365 * 86400ull}, {'m', 30 * 86400ull}, {'w', 7 * 86400ull}, {'d', 86400ull}, {'h', 3600ull}};
+    seconds += std::stoull((*it)[1].str()) * kUnit.at((*it)[2].str()[0]);
+  }
+  if (s.empty() || covered != s.size() || seconds == 0) {
+    *error = "\"" + s + "\" is not an age: use e.g. 30d, 2w, 6m, 1y, 12h, or several together (1y6m)";
+    return 0;
+  }
+  return seconds;
+}
+
 }  // namespace ferry

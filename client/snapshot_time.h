@@ -3,6 +3,7 @@
 // a UTC time, meaning the newest snapshot at or before it.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -14,5 +15,9 @@ namespace ferry {
 // days|weeks ago" (singular too) counted back from `now`. Returns "" with *error set for
 // anything else.
 std::string snapshot_at_from_text(std::string_view text, std::time_t now, std::string* error);
+
+// --keep-within: an age as restic writes it, "1y6m", "30d", "2w3d", "12h" (y = 365 days, m = 30
+// days). Returns the seconds, or 0 with *error set.
+uint64_t parse_age(std::string_view text, std::string* error);
 
 }  // namespace ferry

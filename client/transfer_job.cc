@@ -15,7 +15,8 @@
 #include "base/bytes.h"
 #include "base/log.h"
 #include "base/plural.h"
-#include "client/agent_link.h"
+#include "client/agent_connection.h"
+#include "client/client_reporter.h"
 #include "client/ferry_home.h"
 #include "client/known_volumes.h"
 #include "client/remote_spec.h"
@@ -31,26 +32,6 @@ using wire::MessageLevel;
 using wire::MsgType;
 
 namespace {
-
-// Prints this side's problems and the agent's messages on stderr, counting errors of both.
-class ClientReporter : public Reporter {
- public:
-  void report(MessageLevel level, const std::string& text) override { print(level, text, ""); }
-  void from_peer(MessageLevel level, const std::string& text) override {
-    if (level == MessageLevel::kError) ++peer_errors;
-    print(level, text, "agent: ");
-  }
-  std::atomic<uint64_t> peer_errors{0};
-
- private:
-  void print(MessageLevel level, const std::string& text, const char* prefix) {
-    switch (level) {
-      case MessageLevel::kError: spdlog::error("{}{}", prefix, text); break;
-      case MessageLevel::kWarning: spdlog::warn("{}{}", prefix, text); break;
-      case MessageLevel::kInfo: spdlog::info("{}{}", prefix, text); break;
-    }
-  }
-};
 
 // A destination inside its source would take in each run's copy with the next one; a source
 // inside its destination would be copied over itself (and --delete would empty the rest of the
@@ -86,11 +67,6 @@ void refuse_nested(const std::string& src_shown, const std::string& dst_shown, c
                          "a destination outside the source",
                      ExitCode::kUsage);
   }
-}
-
-std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions& options) {
-  if (!where.remote) return start_local_agent(options.agent);
-  return start_ssh_agent(ssh_options_for(where, options), options.agent);
 }
 
 }  // namespace
@@ -152,37 +128,18 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     if (!S_ISDIR(st.st_mode)) throw FatalError("source " + near_path + " is not a directory");
   }
 
-  std::string far_path = far.path;
-  if (!far.remote) {
-    std::error_code ec;
-    far_path = std::filesystem::absolute(far.path, ec).lexically_normal().string();
-    if (far_path.size() > 1 && far_path.back() == '/') far_path.pop_back();
-  }
+  std::string far_path = agent_path(far);
 
   if (!far.remote) refuse_nested(src.display(), dst.display(), backup ? near_path : far_path,
                                  backup ? far_path : near_path, options.filters);
 
-  std::unique_ptr<AgentLink> link = connect(far, options);
-  Channel& channel = link->channel();
-  channel.set_idle_timeout(std::chrono::seconds(options.timeout_s));
-  FrameReader in(channel);
-  FrameWriter out(channel);
+  AgentConnection agent(far, options);
+  Channel& channel = agent.channel();
+  FrameReader& in = agent.in();
+  FrameWriter& out = agent.out();
+  const Hello& theirs = agent.theirs();
   ClientReporter reporter;
   TransferStats stats;
-
-  Hello mine;
-  mine.software_version = FERRY_VERSION;
-  mine.euid = ::geteuid();
-  std::string noise;
-  Hello theirs;
-  try {
-    theirs = exchange_hello(in, out, mine, "ferry", link->peer_name(), &noise);
-  } catch (const ConnectionError&) {
-    // Gone before it said hello: most often, there was no agent program to start.
-    if (std::string missing = link->missing_agent(); !missing.empty()) throw ConnectionError(missing);
-    throw;
-  }
-  if (!noise.empty()) spdlog::warn("the remote login printed, before the agent started:\n{}", printable(noise));
 
   Open open;
   open.operation = backup ? wire::Operation::kBackup : wire::Operation::kRestore;
@@ -194,8 +151,10 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   if (backup && options.snapshot) {
     // A snapshot is the source exactly, and the older snapshots are its safety net.
     open.flags |= wire::kOpenSnapshot;
-  } else if ((options.delete_extraneous && !options.no_safety_net) || options.safety_net) {
-    // The safety net comes with --delete unless turned off, and can be had without it.
+  } else if ((options.delete_extraneous && !options.no_safety_net) || options.safety_net ||
+             (!backup && !options.no_safety_net)) {
+    // The safety net comes with --delete and with every restore unless turned off, and can be
+    // had without them: a restore into a folder with files never loses a newer local version.
     open.flags |= wire::kOpenSafetyNet;
     open.safety_net_keep_s = options.safety_net_keep_s;
     open.safety_net_keep_bytes = options.safety_net_keep_bytes;
@@ -211,7 +170,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       open.compress_level = options.compress_level;
       open.skip_compress = options.skip_compress_set ? options.skip_compress : SkipCompressList().to_string();
     } else {
-      spdlog::warn("{} cannot compress (version {}): sending uncompressed", link->peer_name(),
+      spdlog::warn("{} cannot compress (version {}): sending uncompressed", agent.peer_name(),
                    printable(theirs.software_version));
     }
   }
@@ -223,20 +182,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
     open.volume_mount = known->mount_point;
     open.volume_id = known->id;
   }
-  Encoder e;
-  open.encode(e);
-  out.send(MsgType::kOpen, e);
-  out.flush();
-  Opened opened;
-  while (true) {
-    Frame f = in.next();
-    if (handle_common_frame(f, reporter)) continue;
-    if (f.type != MsgType::kOpened) {
-      throw ProtocolError(std::string("expected Opened, got ") + wire::msg_type_name(f.type));
-    }
-    opened = Opened::decode(f.payload);
-    break;
-  }
+  Opened opened = agent.open(open, reporter);
   platform::Volume now{opened.volume_mount, opened.volume_id};
   if (backup && !options.dry_run && !now.id.empty() && known != now) {
     try {
@@ -265,7 +211,14 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
       ConfinedRoot root = open_destination(folder.path(), "");
       std::optional<DestinationState> state;
       if (!options.dry_run) state.emplace(root.root_fd(), near_path, "");
-      summary.take(Receiver(in, out, reporter, stats, receiver_options(open, "ferry")).run(root, state ? &*state : nullptr));
+      ReceiverOptions receiving = receiver_options(open, "ferry");
+      if (opened.single_file) {
+        // One file into LOCAL: the folder it was in is not LOCAL, and nothing else there is
+        // the restore's to delete.
+        receiving.leave_root_alone = true;
+        receiving.delete_extraneous = false;
+      }
+      summary.take(Receiver(in, out, reporter, stats, receiving).run(root, state ? &*state : nullptr));
       // A finished restore leaves nothing of Ferry's among the user's files (a cut-off one
       // keeps .ferry-state, to resume from).
       if (state) state->remove_if_bare(root.root_fd());
@@ -273,7 +226,7 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   }
   summary.bytes_wire_sent = channel.bytes_written();
   summary.bytes_wire_received = channel.bytes_read();
-  int agent_status = link->finish();
+  int agent_status = agent.finish();
   if (agent_status > 0) spdlog::debug("the agent exited with status {}", agent_status);
 
   summary.files_total = stats.files_total;

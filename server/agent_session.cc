@@ -23,6 +23,7 @@
 #include "fs/tree_walker.h"
 #include "platform/platform.h"
 #include "server/store_access.h"
+#include "server/store_service.h"
 #include "transport/fd_channel.h"
 
 namespace ferry {
@@ -49,14 +50,6 @@ class ForwardingReporter : public Reporter {
  private:
   FrameWriter& out_;
 };
-
-void check_restore_source(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    throw FatalError(errno_message("cannot restore from " + path + " on the agent's machine", errno));
-  }
-  if (!S_ISDIR(st.st_mode)) throw FatalError(path + " on the agent's machine is not a directory");
-}
 
 // A backup whose earlier runs went to another volume is refused before anything is created:
 // most often the backup disk is not mounted, and its mount point is a plain folder on the
@@ -142,6 +135,17 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   }
 
   std::time_t started = ::time(nullptr);  // a snapshot's name
+  if (open.operation == wire::Operation::kSnapshots || open.operation == wire::Operation::kList ||
+      open.operation == wire::Operation::kForget) {
+    Encoder reply;
+    Opened{false, "", ""}.encode(reply);
+    out.send(MsgType::kOpened, reply);
+    KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));
+    serve_store_query(open, options.confinement, out, reporter);
+    out.flush();
+    return ExitCode::kOk;
+  }
+
   TransferStats stats;
   KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1u, std::min(15u, open.timeout_s / 4))));
   Encoder e;
@@ -190,17 +194,15 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
       receiver.run(newest, nullptr);
     }
   } else {
-    UniqueFd source = open_restore_source(open, options.confinement, reporter);
-    if (!source.valid()) source = open_confined(open, options.confinement, /*create=*/false);
-    if (!source.valid()) {
-      check_restore_source(open.path);
-      source = TreeWalker::open_root(open.path);
-    }
-    Opened{false}.encode(e);
+    RestoreSource source = open_restore_source(open, options.confinement, reporter);
+    Opened opened;
+    opened.single_file = !source.only_name.empty();
+    opened.encode(e);
     out.send(MsgType::kOpened, e);
     SenderOptions sending = sender_options(open);
     sending.read_stored_metadata = true;  // the backup's files as they were sent, not as stored
-    Sender(channel, in, out, reporter, stats, sending).run(source.get(), open.path);
+    sending.only_name = source.only_name;
+    Sender(channel, in, out, reporter, stats, sending).run(source.dir.get(), open.path);
   }
   return ExitCode::kOk;
 }

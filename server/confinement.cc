@@ -41,15 +41,27 @@ std::string resolve_existing(const std::filesystem::path& path) {
 }  // namespace
 
 void check_confinement(const Open& open, const Confinement& rules) {
-  bool backup = open.operation == wire::Operation::kBackup;
-  bool probe = open.operation == wire::Operation::kProbe;
+  using wire::Operation;
+  bool forget = open.operation == Operation::kForget;
+  bool writes = open.operation == Operation::kBackup || forget;
+  bool probe = open.operation == Operation::kProbe;
+  const char* what = forget                                    ? "forget"
+                     : open.operation == Operation::kBackup    ? "backup"
+                     : open.operation == Operation::kRestore   ? "restore"
+                                                               : "listing";
   if (probe) {
     // `ferry doctor` may look at any path the key may use, for either purpose.
-  } else if (backup && !rules.allow_backup) {
-    throw FatalError("this key may only restore (it was installed with --allow restore): backup refused");
-  } else if (!backup && !rules.allow_restore) {
-    throw FatalError("this key may only make backups (it was installed with --allow backup): restore refused. "
-                     "A backup-only key cannot read data back; restore with a key installed with --allow restore or both");
+  } else if (writes && !rules.allow_backup) {
+    throw FatalError(std::string("this key may only restore (it was installed with --allow restore): ") + what +
+                     " refused");
+  } else if (!writes && !rules.allow_restore) {
+    throw FatalError(std::string("this key may only make backups (it was installed with --allow backup): ") + what +
+                     " refused. A backup-only key cannot read data back or list it; use a key installed with "
+                     "--allow restore or both");
+  }
+  if (forget && rules.append_only) {
+    throw FatalError("this key is append-only: it cannot forget snapshots (that would remove backed-up data); "
+                     "run forget on the backup machine, or with a key installed without --append-only");
   }
   if (rules.root.empty()) return;
   std::filesystem::path asked(open.path);

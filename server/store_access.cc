@@ -1,6 +1,7 @@
 #include "server/store_access.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -32,6 +33,31 @@ UniqueFd try_open_dir(const std::string& path, const Open& open, const Confineme
 
 std::string first_component(const std::string& rel) { return rel.substr(0, rel.find('/')); }
 
+// A path outside any store: a folder, or a regular file (read as the one file in its folder).
+RestoreSource open_plain_source(const std::string& path, const Open& open, const Confinement& rules) {
+  RestoreSource source;
+  if (path != "/") {
+    std::string parent_path(parent_of(path.substr(1)));
+    UniqueFd parent = try_open_dir("/" + parent_path, open, rules);
+    std::string leaf(leaf_of(path));
+    struct stat st {};
+    if (parent.valid() && ::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+      source.dir = std::move(parent);
+      source.only_name = std::move(leaf);
+      return source;
+    }
+  }
+  if (!rules.root.empty()) {
+    source.dir = open_confined(open, rules, /*create=*/false);
+    return source;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw FatalError(errno_message("cannot restore from " + path + kWhere, errno));
+  if (!S_ISDIR(st.st_mode)) throw FatalError(path + kWhere + " is neither a directory nor a regular file");
+  source.dir = TreeWalker::open_root(path);
+  return source;
+}
+
 }  // namespace
 
 void check_store_kind(ConfinedRoot& dest, bool snapshot) {
@@ -50,7 +76,24 @@ void check_store_kind(ConfinedRoot& dest, bool snapshot) {
                    ExitCode::kUsage);
 }
 
-UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter) {
+UniqueFd open_store(const Open& open, const Confinement& rules) {
+  UniqueFd fd = try_open_dir(open.path, open, rules);
+  if (!fd.valid()) {
+    if (!rules.root.empty()) open_confined(open, rules, /*create=*/false);  // throws, saying why
+    throw FatalError(errno_message("cannot open " + open.path + kWhere, errno));
+  }
+  StoreKind kind = store_kind_of(fd.get());
+  if (kind != StoreKind::kSnapshots) {
+    throw FatalError(open.path + kWhere + " is " +
+                         (kind == StoreKind::kMirror ? "a mirror" : "not a Ferry destination") +
+                         ", not a snapshot store: it has no snapshots (a snapshot store is made by `ferry backup "
+                         "--snapshot`)",
+                     ExitCode::kUsage);
+  }
+  return fd;
+}
+
+RestoreSource open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter) {
   // The store is open.path or the nearest folder above it whose state says so.
   std::string path = std::filesystem::path(open.path).lexically_normal().string();
   while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -68,11 +111,11 @@ UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporte
   }
   if (!store.valid()) {
     if (!open.at.empty()) {
-      throw FatalError(open.path + " on the agent's machine is not in a snapshot store, so it has no snapshot \"" +
+      throw FatalError(open.path + kWhere + " is not in a snapshot store, so it has no snapshot \"" +
                            printable(open.at) + "\"; leave out --at to restore it as it is",
                        ExitCode::kUsage);
     }
-    return UniqueFd();  // not in a store: read as it is
+    return open_plain_source(path, open, rules);
   }
 
   std::string rel = path.size() == store_path.size() ? "" : path.substr(store_path == "/" ? 1 : store_path.size() + 1);
@@ -87,12 +130,24 @@ UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporte
   std::string problem, warning;
   std::string id = resolve_snapshot(store.get(), at, &problem, &warning);
   if (!problem.empty()) {
-    throw FatalError("cannot restore from " + store_path + " on the agent's machine: " + problem, ExitCode::kUsage);
+    throw FatalError("cannot restore from " + store_path + kWhere + ": " + problem, ExitCode::kUsage);
   }
-  if (!warning.empty()) reporter.report(wire::MessageLevel::kWarning, store_path + " on the agent's machine: " + warning);
+  if (!warning.empty()) reporter.report(wire::MessageLevel::kWarning, store_path + kWhere + ": " + warning);
   std::string inside = rel.empty() ? id : id + "/" + rel;
   std::string shown = store_path + (store_path == "/" ? "" : "/") + inside;
-  return open_dir_beneath(store.get(), inside, /*create=*/false, shown, kWhere);
+  RestoreSource source;
+  if (!rel.empty()) {
+    UniqueFd parent = open_dir_beneath(store.get(), std::string(parent_of(inside)), /*create=*/false, shown, kWhere);
+    std::string leaf(leaf_of(inside));
+    struct stat st {};
+    if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+      source.dir = std::move(parent);
+      source.only_name = std::move(leaf);
+      return source;
+    }
+  }
+  source.dir = open_dir_beneath(store.get(), inside, /*create=*/false, shown, kWhere);
+  return source;
 }
 
 }  // namespace ferry

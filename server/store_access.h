@@ -17,12 +17,21 @@ namespace ferry {
 // into a mirror, or a mirror run into a snapshot store. Names what the destination is.
 void check_store_kind(ConfinedRoot& dest, bool snapshot);
 
-// The folder a restore reads: open.path itself, or, when open.path is a snapshot store or a
-// path inside one (DEST or DEST/PATH), that path in the snapshot open.at names (the newest by
-// default). A path that names a snapshot folder itself (DEST/<ID>/…) is read as it is.
-// An invalid fd when open.path is not in a store (it is then read as it is). Warnings (a
-// tampered `latest` link) go to `reporter`. Throws FatalError naming the fix: an unknown
-// snapshot (with the nearest ones), --at on a destination that is not a store.
-UniqueFd open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter);
+// open.path opened as a snapshot store; throws FatalError (exit 2) if it is not one.
+UniqueFd open_store(const Open& open, const Confinement& rules);
+
+// What a restore (or `ferry ls`) reads: a folder, or one file in a folder.
+struct RestoreSource {
+  UniqueFd dir;
+  std::string only_name;  // a single file's name in dir; "" = all of dir
+};
+
+// open.path on the agent's machine: when it is a snapshot store or a path inside one (DEST or
+// DEST/PATH), that path in the snapshot open.at names (the newest by default); a path that
+// names a snapshot folder itself (DEST/<ID>/…) is read as it is. A path that names a regular
+// file is read as that one file. Warnings (a tampered `latest` link) go to `reporter`. Throws
+// FatalError naming the fix: an unknown snapshot (with the nearest ones), --at on a
+// destination that is not a store, a path that does not exist.
+RestoreSource open_restore_source(const Open& open, const Confinement& rules, Reporter& reporter);
 
 }  // namespace ferry

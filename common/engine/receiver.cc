@@ -622,7 +622,7 @@ class ReceiveSession {
       if (!fd.valid()) continue;  // creating it failed and was reported
       finish_directory(fd.get(), *it);
     }
-    finish_directory(root_.root_fd(), root_entry_);
+    if (!options_.leave_root_alone) finish_directory(root_.root_fd(), root_entry_);
     if (apply_.store_metadata && state_ != nullptr) {
       std::string unwritten = write_symlink_owners(state_->state_dir(), symlink_owners_);
       if (!unwritten.empty()) fail(unwritten + "; the owners of symlinks were not kept");

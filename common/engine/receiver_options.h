@@ -33,6 +33,9 @@ struct ReceiverOptions {
   uint64_t safety_net_keep_s = 0;
   uint64_t safety_net_keep_bytes = 0;
   FilterRules filters;
+  // A single file's restore: the root entry stands for the folder the file was in; the
+  // receiving folder keeps its own metadata.
+  bool leave_root_alone = false;
 };
 
 }  // namespace ferry

@@ -137,7 +137,7 @@ class SendSession {
   SendSession(Channel& channel, FrameReader& in, FrameWriter& out, Reporter& reporter,
               TransferStats& stats, const SenderOptions& options, int root_fd, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
-        data_(out, options.compression, stats), checksum_(options.checksum), read_stored_(options.read_stored_metadata), filters_(options.filters),
+        data_(out, options.compression, stats), checksum_(options.checksum), read_stored_(options.read_stored_metadata), filters_(options.filters), only_name_(options.only_name),
         root_fd_(root_fd), root_(root) {}
 
   Done run() {
@@ -240,7 +240,8 @@ class SendSession {
         },
         // Ferry's own bookkeeping in a backup (or in a folder that receives one) is not user data.
         [&](const FileEntry& entry) {
-          return is_reserved_top_name(entry.path) || filters_.excluded(entry.path, entry.type == FileType::kDirectory);
+          return is_reserved_top_name(entry.path) || (!only_name_.empty() && entry.path != only_name_) ||
+                 filters_.excluded(entry.path, entry.type == FileType::kDirectory);
         },
         read_stored_);
     if (!e.data().empty()) out_.send(MsgType::kEntry, e);
@@ -510,6 +511,7 @@ class SendSession {
   bool checksum_;
   bool read_stored_;
   const FilterRules& filters_;
+  const std::string& only_name_;
   int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;
 

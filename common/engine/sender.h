@@ -30,6 +30,9 @@ struct SenderOptions {
   // The agent sending a backup back: each entry's owner, mode and type as Ferry's metadata
   // attribute kept them (fs/stored_metadata.h), not as the files on disk have them.
   bool read_stored_metadata = false;
+  // A single file's restore: the root stands for the folder it is in, and only this name at
+  // the top of it is listed.
+  std::string only_name;
 };
 
 class Sender {

@@ -69,6 +69,9 @@ int remove_tree_at(int dir_fd, const std::string& name) {
 
   int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno;
+  // A read-only folder (a backed-up one, say) must take the removal of its names; it goes
+  // itself next, so its mode no longer matters.
+  if ((st.st_mode & S_IRWXU) != S_IRWXU) ::fchmod(fd, (st.st_mode & 07777) | S_IRWXU);
   DIR* dir = ::fdopendir(fd);
   if (dir == nullptr) {
     int err = errno;

@@ -141,7 +141,20 @@ DestinationState::DestinationState(int root_fd, const std::string& display, cons
   tidy_tmp();
 }
 
+DestinationState::DestinationState(int root_fd, const std::string& display, const std::string& where, LockOnly) {
+  std::string shown = display + "/" + std::string(kStateDirName) + where;
+  state_ = open_or_make_dir(root_fd, std::string(kStateDirName).c_str(), shown);
+  started_ = "host=" + host_name() + " pid=" + std::to_string(::getpid()) + " started=" + utc_now();
+  take_lock(display, where);
+}
+
 DestinationState::~DestinationState() = default;
+
+void DestinationState::release() {
+  if (!lock_.valid()) return;
+  if (::ftruncate(lock_.get(), 0) != 0) spdlog::debug("cannot clear the lock file");
+  lock_.reset();
+}
 
 void DestinationState::take_lock(const std::string& display, const std::string& where) {
   lock_.reset(::openat(state_.get(), kLockName, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -220,8 +233,7 @@ void DestinationState::mark_finished(uint64_t files, uint64_t errors, bool durab
   write_marker("state=finished " + started_ + " finished=" + utc_now() + " files=" + std::to_string(files) +
                    " errors=" + std::to_string(errors) + "\n",
                durable);
-  if (::ftruncate(lock_.get(), 0) != 0) spdlog::debug("cannot clear the lock file");
-  lock_.reset();
+  release();
 }
 
 bool DestinationState::remove_if_bare(int root_fd) {

@@ -54,6 +54,10 @@ class DestinationState {
   // FatalError naming the holder when another run has it. `display` names DEST in messages,
   // `where` ends them ("" here, " on the agent's machine" there).
   DestinationState(int root_fd, const std::string& display, const std::string& where);
+  // Only the lock, for work on DEST that is not a run (`ferry forget`): the marker and tmp/
+  // are left as the last run left them. release() gives the lock back.
+  struct LockOnly {};
+  DestinationState(int root_fd, const std::string& display, const std::string& where, LockOnly);
   ~DestinationState();
   DestinationState(const DestinationState&) = delete;
   DestinationState& operator=(const DestinationState&) = delete;
@@ -81,6 +85,9 @@ class DestinationState {
   // restore leaves nothing of Ferry's in the user's data. Anything else there (a backup's
   // symlink-owners) keeps it. Returns whether it went.
   bool remove_if_bare(int root_fd);
+
+  // Releases the lock (clearing the holder's line) without touching the marker.
+  void release();
 
  private:
   void take_lock(const std::string& display, const std::string& where);

@@ -30,6 +30,8 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kFileDelta: return "FileDelta";
     case MsgType::kCompressed: return "Compressed";
     case MsgType::kProbeReport: return "ProbeReport";
+    case MsgType::kSnapshotInfo: return "SnapshotInfo";
+    case MsgType::kListingEnd: return "ListingEnd";
     case MsgType::kFileHole: return "FileHole";
   }
   return nullptr;
@@ -75,13 +77,14 @@ void Open::encode(Encoder& e) const {
   e.bytes(volume_mount);
   e.bytes(volume_id);
   e.bytes(at);
+  e.bytes(keep);
 }
 
 Open Open::decode(std::string_view payload) {
   Decoder d(payload);
   Open o;
   uint8_t op = d.u8("operation");
-  if (op < static_cast<uint8_t>(Operation::kBackup) || op > static_cast<uint8_t>(Operation::kProbe)) {
+  if (op < static_cast<uint8_t>(Operation::kBackup) || op > static_cast<uint8_t>(Operation::kForget)) {
     throw ProtocolError("unknown operation " + std::to_string(op));
   }
   o.operation = static_cast<Operation>(op);
@@ -104,6 +107,7 @@ Open Open::decode(std::string_view payload) {
   o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
   o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   o.at = std::string(d.bytes("at", kMaxSnapshotAtBytes));
+  o.keep = std::string(d.bytes("keep", kMaxKeepRulesBytes));
   d.expect_end("Open");
   if (o.volume_mount.empty() != o.volume_id.empty()) throw ProtocolError("Open names half a volume");
   if (!o.volume_id.empty() && o.operation != Operation::kBackup) {
@@ -126,14 +130,17 @@ Open Open::decode(std::string_view payload) {
   if ((o.flags & kOpenSnapshot) && o.operation != Operation::kBackup) {
     throw ProtocolError("Open asks for a snapshot in an operation that is not a backup");
   }
-  if (!o.at.empty() && o.operation != Operation::kRestore) {
+  if (!o.at.empty() && o.operation != Operation::kRestore && o.operation != Operation::kList) {
     throw ProtocolError("Open names a snapshot to restore in an operation that is not a restore");
+  }
+  if (!o.keep.empty() && o.operation != Operation::kForget) {
+    throw ProtocolError("Open carries keep rules in an operation that is not a forget");
   }
   return o;
 }
 
 void Opened::encode(Encoder& e) const {
-  e.varint(receiver_is_root ? 1 : 0);
+  e.varint((receiver_is_root ? 1 : 0) | (single_file ? 2 : 0));
   e.bytes(volume_mount);
   e.bytes(volume_id);
 }
@@ -141,7 +148,9 @@ void Opened::encode(Encoder& e) const {
 Opened Opened::decode(std::string_view payload) {
   Decoder d(payload);
   Opened o;
-  o.receiver_is_root = d.varint_max("flags", 1) == 1;
+  uint64_t flags = d.varint_max("flags", 3);
+  o.receiver_is_root = flags & 1;
+  o.single_file = flags & 2;
   o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
   o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   d.expect_end("Opened");
@@ -532,6 +541,44 @@ Fatal Fatal::decode(std::string_view payload) {
   m.exit_code = d.u8("exit_code");
   m.text = std::string(d.bytes("text", kMaxTextBytes));
   d.expect_end("Fatal");
+  return m;
+}
+
+void SnapshotInfo::encode(Encoder& e) const {
+  e.bytes(id);
+  e.varint(flags);
+  e.bytes(reasons);
+  e.varint(entries);
+  e.varint(bytes);
+  e.varint(own_bytes);
+}
+
+SnapshotInfo SnapshotInfo::decode(std::string_view payload) {
+  Decoder d(payload);
+  SnapshotInfo m;
+  m.id = std::string(d.bytes("id", kMaxSnapshotAtBytes));
+  m.flags = d.varint_max("flags", kLatest | kRemoved);
+  m.reasons = std::string(d.bytes("reasons", kMaxTextBytes));
+  m.entries = d.varint("entries");
+  m.bytes = d.varint("bytes");
+  m.own_bytes = d.varint("own_bytes");
+  d.expect_end("SnapshotInfo");
+  return m;
+}
+
+void ListingEnd::encode(Encoder& e) const {
+  e.varint(count);
+  e.varint(freed_bytes);
+  e.varint(errors);
+}
+
+ListingEnd ListingEnd::decode(std::string_view payload) {
+  Decoder d(payload);
+  ListingEnd m;
+  m.count = d.varint("count");
+  m.freed_bytes = d.varint("freed_bytes");
+  m.errors = d.varint("errors");
+  d.expect_end("ListingEnd");
   return m;
 }
 

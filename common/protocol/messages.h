@@ -45,6 +45,8 @@ struct Open {
   // A restore from a snapshot store: which snapshot ("" = the newest; fs/snapshot_store.h's
   // resolve_snapshot reads it).
   std::string at;
+  // kForget: the rules of what to keep (KeepRules::serialize).
+  std::string keep;
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);
@@ -56,6 +58,10 @@ struct Opened {
   // remember; "" when the agent cannot tell.
   std::string volume_mount;
   std::string volume_id;
+
+  // A restore of one file: the list's root stands for the folder the file is in, whose
+  // metadata the receiver leaves alone, and nothing else there is the restore's business.
+  bool single_file = false;
 
   void encode(Encoder& e) const;
   static Opened decode(std::string_view payload);
@@ -196,6 +202,29 @@ struct ProbeReport {
 
   void encode(Encoder& e) const;
   static ProbeReport decode(std::string_view payload);
+};
+
+// One snapshot of a store, answering kSnapshots and kForget.
+struct SnapshotInfo {
+  static constexpr uint64_t kLatest = 1;   // the one `latest` names
+  static constexpr uint64_t kRemoved = 2;  // kForget: removed (or, in a dry run, would be)
+  std::string id;       // an ID (fs/snapshot_store.h)
+  uint64_t flags = 0;
+  std::string reasons;  // kForget: why it is kept ("last, daily"), "" if removed
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  uint64_t own_bytes = 0;  // what removing it alone would free
+  void encode(Encoder& e) const;
+  static SnapshotInfo decode(std::string_view payload);
+};
+
+// The end of an answer to kSnapshots, kList or kForget.
+struct ListingEnd {
+  uint64_t count = 0;        // SnapshotInfo or Entry frames sent (entries, for kList)
+  uint64_t freed_bytes = 0;  // kForget: what the removal freed (or would free)
+  uint64_t errors = 0;       // parts that could not be read (each said in a Message)
+  void encode(Encoder& e) const;
+  static ListingEnd decode(std::string_view payload);
 };
 
 struct Fatal {

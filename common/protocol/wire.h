@@ -66,12 +66,17 @@ enum class MsgType : uint8_t {
   kCompressed = 17,
   kProbeReport = 18,
   kFileHole = 19,
+  kSnapshotInfo = 20,
+  kListingEnd = 21,
 };
 
 const char* msg_type_name(MsgType type);
 
 // kProbe: `ferry doctor` asks about the path instead of transferring (answered by ProbeReport).
-enum class Operation : uint8_t { kBackup = 1, kRestore = 2, kProbe = 3 };
+// kSnapshots, kList, kForget: a snapshot store's snapshots (SnapshotInfo frames), one
+// snapshot's entries (Entry frames), or its retention (SnapshotInfo frames); each ends with
+// ListingEnd.
+enum class Operation : uint8_t { kBackup = 1, kRestore = 2, kProbe = 3, kSnapshots = 4, kList = 5, kForget = 6 };
 
 // Open flags.
 inline constexpr uint64_t kOpenDryRun = 1u << 0;
@@ -86,7 +91,8 @@ inline constexpr uint64_t kOpenSnapshot = 1u << 8;       // a backup makes a new
 inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum |
                                             kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded |
                                             kOpenSnapshot;
-inline constexpr size_t kMaxSnapshotAtBytes = 64;  // Open.at: "latest", an ID, or "<=" and one
+inline constexpr size_t kMaxSnapshotAtBytes = 64;
+inline constexpr size_t kMaxKeepRulesBytes = 256;  // Open.keep: fs/retention.h's rules  // Open.at: "latest", an ID, or "<=" and one
 // The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).
 inline constexpr size_t kMaxFilterBytes = 256 * 1024;
 

@@ -238,3 +238,122 @@ TEST_CASE("a store damaged by hand: a latest link that leads out is not followed
   CHECK(fs::read_symlink(dest + "/latest") == ids[1]);
   CHECK(fs::exists(work / "outside/secret"));  // the folder the link named is left alone
 }
+
+namespace {
+
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("snapshots lists sizes and what each alone holds; ls shows an older snapshot; forget keeps what the rules say") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "store", home = work / "home";
+  fs::create_directories(src + "/docs");
+  write_random(src + "/shared.bin", 1 << 20, 21);
+  std::ofstream(src + "/docs/note.txt") << "in every snapshot";
+  write_random(src + "/early.bin", 100 << 10, 24);  // in the first two snapshots
+  sshd().trust_host_key();
+  std::string backup = ferry_over_ssh("backup --snapshot", home) + " " + quote(src) + " " + quote(remote(dest));
+  REQUIRE(run(backup).code == 0);
+  write_random(src + "/only-second.bin", 300 << 10, 22);  // in the second snapshot alone
+  REQUIRE(run(backup).code == 0);
+  fs::remove(src + "/only-second.bin");
+  fs::remove(src + "/early.bin");
+  write_random(src + "/only-third.bin", 200 << 10, 23);
+  REQUIRE(run(backup).code == 0);
+  std::vector<std::string> ids = snapshot_names(dest);
+  REQUIRE(ids.size() == 3);
+
+  RunResult listed = run(ferry_over_ssh("snapshots --json", home) + " " + quote(remote(dest)));
+  INFO(listed.err);
+  REQUIRE(listed.code == 0);
+  auto field_of = [&](const std::string& id, const std::string& field) {
+    size_t at = listed.out.find("\"id\":\"" + id + "\"");
+    REQUIRE(at != std::string::npos);
+    size_t object = listed.out.rfind('{', at);
+    return json_field(listed.out.substr(object, listed.out.find('}', at) - object + 1), field);
+  };
+  CHECK(field_of(ids[0], "bytes") == (1 << 20) + 17 + (100 << 10));
+  CHECK(field_of(ids[1], "bytes") == (1 << 20) + 17 + (100 << 10) + (300 << 10));
+  CHECK(field_of(ids[0], "own_bytes") == 0);  // everything in it is in the second one too
+  CHECK(field_of(ids[1], "own_bytes") == 300 << 10);
+  CHECK(field_of(ids[2], "own_bytes") == 200 << 10);
+  CHECK(field_of(ids[2], "entries") == 4);
+  CHECK(listed.out.find("\"latest\":true,\"own_bytes\":" + std::to_string(200 << 10)) != std::string::npos);
+
+  SUBCASE("ls shows an older snapshot's entries, path first, and downloads nothing else") {
+    RunResult ls = run(ferry_over_ssh("ls --at " + ids[1], home) + " " + quote(remote(dest)));
+    INFO(ls.err);
+    REQUIRE(ls.code == 0);
+    CHECK(ls.out.find("only-second.bin\tfile\t" + std::to_string(300 << 10) + "\t") != std::string::npos);
+    CHECK(ls.out.find("docs/\tdirectory\t") != std::string::npos);
+    CHECK(ls.out.find("only-third.bin") == std::string::npos);
+    RunResult json = run(ferry_over_ssh("ls --json", home) + " " + quote(remote(dest + "/docs")));
+    REQUIRE(json.code == 0);
+    CHECK(json.out.find("\"path\":\"note.txt\"") != std::string::npos);
+    CHECK(json.out.find("\"type\":\"file\"") != std::string::npos);
+    CHECK(json_field(json.out, "size") == 17);
+  }
+  SUBCASE("a single file restores from an older snapshot, leaving the folder it lands in as it was") {
+    std::string local = work / "local";
+    fs::create_directories(local);
+    std::ofstream(local + "/mine.txt") << "a file of the user's";
+    ::chmod(local.c_str(), 0750);
+    RunResult r = run(ferry_over_ssh("restore --at " + ids[1], home) + " " + quote(remote(dest + "/only-second.bin")) +
+                      " " + quote(local));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(slurp_file(local + "/only-second.bin") == slurp_file(dest + "/" + ids[1] + "/only-second.bin"));
+    CHECK(slurp_file(local + "/mine.txt") == "a file of the user's");
+    CHECK((lstat_of(local).st_mode & 07777) == 0750);
+    CHECK_FALSE(fs::exists(local + "/shared.bin"));
+  }
+  SUBCASE("a restore over a newer local version keeps that version in the safety net") {
+    std::string local = work / "local";
+    REQUIRE(run(ferry_over_ssh("restore", home) + " " + quote(remote(dest)) + " " + quote(local)).code == 0);
+    std::ofstream(local + "/docs/note.txt") << "edited after the backup";
+    RunResult r = run(ferry_over_ssh("restore", home) + " " + quote(remote(dest)) + " " + quote(local));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(slurp_file(local + "/docs/note.txt") == "in every snapshot");
+    std::string kept;
+    for (const auto& e : fs::directory_iterator(local + "/.ferry-safetynet")) kept = e.path().string();
+    CHECK(slurp_file(kept + "/docs/note.txt") == "edited after the backup");
+  }
+  SUBCASE("forget --keep-last 2 leaves two; a dry run removes nothing and says what it would free") {
+    RunResult dry = run(ferry_over_ssh("forget --keep-last 1 --dry-run --json", home) + " " + quote(remote(dest)));
+    INFO(dry.err);
+    REQUIRE(dry.code == 0);
+    // The second's own file, and the one the first two share: every link of it would go.
+    CHECK(json_field(dry.out, "freed_bytes") == (300 << 10) + (100 << 10));
+    CHECK(snapshot_names(dest).size() == 3);
+
+    RunResult forget = run(ferry_over_ssh("forget --keep-last 2", home) + " " + quote(remote(dest)));
+    INFO(forget.err);
+    REQUIRE(forget.code == 0);
+    CHECK(forget.out.find("removed      " + ids[0]) != std::string::npos);
+    CHECK(forget.out.find("kept         " + ids[2] + "  (last)") != std::string::npos);
+    CHECK(snapshot_names(dest) == std::vector<std::string>{ids[1], ids[2]});
+    CHECK(fs::read_symlink(dest + "/latest") == ids[2]);
+    CHECK(compare(snapshot(src), snapshot(dest + "/" + ids[2])) == "");
+    CHECK(fs::is_empty(dest + "/.ferry-state/tmp"));
+
+    RunResult none = run(ferry_over_ssh("forget", home) + " " + quote(remote(dest)));
+    CHECK(none.code == 2);
+    CHECK(snapshot_names(dest).size() == 2);
+  }
+  SUBCASE("backup --snapshot --keep-last applies the rule after the run") {
+    std::ofstream(src + "/docs/new.txt") << "fourth";
+    RunResult r = run(ferry_over_ssh("backup --snapshot --keep-last 2", home) + " " + quote(src) + " " +
+                      quote(remote(dest)));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<std::string> left = snapshot_names(dest);
+    REQUIRE(left.size() == 2);
+    CHECK(left[0] == ids[2]);
+    CHECK(compare(snapshot(src), snapshot(dest + "/" + left[1])) == "");
+  }
+}

@@ -144,6 +144,19 @@ TEST_CASE("a confined key stays under its root, through symlinks too") {
   open.operation = wire::Operation::kRestore;
   CHECK_THROWS_WITH(check_confinement(open, rules),
                     doctest::Contains("this key may only make backups"));
+  // Listing a store reads it as a restore does; forgetting removes backed-up data.
+  for (wire::Operation reads : {wire::Operation::kSnapshots, wire::Operation::kList}) {
+    open.operation = reads;
+    CHECK_THROWS_WITH(check_confinement(open, rules), doctest::Contains("listing refused"));
+  }
+  open.operation = wire::Operation::kForget;
+  CHECK_NOTHROW(check_confinement(open, rules));
+  Confinement restore_only{root, false, true};
+  CHECK_THROWS_WITH(check_confinement(open, restore_only), doctest::Contains("forget refused"));
+  Confinement append_only{root, true, true, true};
+  CHECK_THROWS_WITH(check_confinement(open, append_only), doctest::Contains("this key is append-only"));
+  open.operation = wire::Operation::kList;
+  CHECK_NOTHROW(check_confinement(open, append_only));
 }
 
 TEST_CASE("a confined destination is opened by fd from the root: a folder swapped for a symlink after the check is refused") {
