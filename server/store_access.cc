@@ -128,6 +128,9 @@ RestoreSource open_restore_source(const Open& open, const Confinement& rules, Re
     rel = rel.size() == kLatestName.size() ? "" : rel.substr(kLatestName.size() + 1);
   }
   std::string problem, warning;
+  RestoreSource source;
+  source.read_lock = lock_store_for_reading(store.get(), &problem);
+  if (!problem.empty()) throw FatalError("cannot read from " + store_path + kWhere + ": " + problem);
   std::string id = resolve_snapshot(store.get(), at, &problem, &warning);
   if (!problem.empty()) {
     throw FatalError("cannot restore from " + store_path + kWhere + ": " + problem, ExitCode::kUsage);
@@ -135,7 +138,6 @@ RestoreSource open_restore_source(const Open& open, const Confinement& rules, Re
   if (!warning.empty()) reporter.report(wire::MessageLevel::kWarning, store_path + kWhere + ": " + warning);
   std::string inside = rel.empty() ? id : id + "/" + rel;
   std::string shown = store_path + (store_path == "/" ? "" : "/") + inside;
-  RestoreSource source;
   if (!rel.empty()) {
     UniqueFd parent = open_dir_beneath(store.get(), std::string(parent_of(inside)), /*create=*/false, shown, kWhere);
     std::string leaf(leaf_of(inside));

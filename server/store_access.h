@@ -24,6 +24,7 @@ UniqueFd open_store(const Open& open, const Confinement& rules);
 struct RestoreSource {
   UniqueFd dir;
   std::string only_name;  // a single file's name in dir; "" = all of dir
+  UniqueFd read_lock;     // held while reading a snapshot: forget waits (fs/snapshot_store.h)
 };
 
 // open.path on the agent's machine: when it is a snapshot store or a path inside one (DEST or

@@ -42,6 +42,9 @@ std::string latest_target(int store_fd) {
 
 void list_snapshots_of(const Open& open, const Confinement& rules, FrameWriter& out, Reporter& reporter) {
   UniqueFd store = open_store(open, rules);
+  std::string busy;
+  UniqueFd reading = lock_store_for_reading(store.get(), &busy);
+  if (!busy.empty()) throw FatalError("cannot list the snapshots of " + open.path + kWhere + ": " + busy);
   std::string latest = latest_target(store.get());
   ListingEnd end;
   for (const std::string& id : list_snapshots(store.get())) {
@@ -94,6 +97,9 @@ void forget(const Open& open, const Confinement& rules, FrameWriter& out, Report
   bool dry_run = open.flags & wire::kOpenDryRun;
   // The lock keeps a backup out while snapshots go (and waits for none: a held lock is refused).
   DestinationState state(store.get(), open.path, kWhere, DestinationState::LockOnly{});
+  std::string busy;
+  UniqueFd readers_out = dry_run ? UniqueFd() : lock_store_for_removal(state.state_dir(), &busy);
+  if (!busy.empty()) throw FatalError("cannot forget snapshots of " + open.path + kWhere + ": " + busy);
   std::vector<std::string> ids = list_snapshots(store.get());
   std::vector<std::time_t> times;
   for (const std::string& id : ids) times.push_back(snapshot_id_time(id));

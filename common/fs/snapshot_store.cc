@@ -1,6 +1,7 @@
 #include "fs/snapshot_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +188,41 @@ std::string resolve_snapshot(int dest_fd, std::string_view at, std::string* prob
   if (std::find(ids.begin(), ids.end(), wanted) != ids.end()) return wanted;
   *problem = "it has no snapshot \"" + printable(wanted) + "\"; the nearest are " + nearest(ids, wanted);
   return "";
+}
+
+namespace {
+
+constexpr const char* kReadersFile = "readers";
+
+}  // namespace
+
+UniqueFd lock_store_for_reading(int dest_fd, std::string* problem) {
+  problem->clear();
+  std::string state_name(kStateDirName);
+  UniqueFd state(::openat(dest_fd, state_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!state.valid()) return UniqueFd();
+  UniqueFd fd(::openat(state.get(), kReadersFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) fd.reset(::openat(state.get(), kReadersFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) return UniqueFd();  // a read-only store: nothing can remove from it either
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) != 0) {
+    *problem = "`ferry forget` is removing snapshots from it right now; try again when it has finished";
+    return UniqueFd();
+  }
+  return fd;
+}
+
+UniqueFd lock_store_for_removal(int state_dir, std::string* problem) {
+  problem->clear();
+  UniqueFd fd(::openat(state_dir, kReadersFile, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd.valid()) {
+    *problem = errno_message("cannot open its readers' lock", errno);
+    return UniqueFd();
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    *problem = "a restore or a listing is reading from it right now; run forget again when it has finished";
+    return UniqueFd();
+  }
+  return fd;
 }
 
 std::string publish_snapshot(int dest_fd, int state_dir, const std::string& id, bool durable) {

@@ -56,6 +56,13 @@ std::vector<std::string> list_snapshots(int dest_fd);
 // `latest` link that names no snapshot of this store, the newest is used and *warning says so.
 std::string resolve_snapshot(int dest_fd, std::string_view at, std::string* problem, std::string* warning);
 
+// Restores and listings hold a shared lock on DEST/.ferry-state/readers while they read;
+// `ferry forget` holds it exclusively while it removes snapshots, so neither removes what the
+// other reads. Both return the lock's fd, or an invalid fd with *problem set when the other
+// side holds it. A store whose state folder cannot take the file (read-only) is read unlocked.
+UniqueFd lock_store_for_reading(int dest_fd, std::string* problem);
+UniqueFd lock_store_for_removal(int state_dir, std::string* problem);
+
 // Gives the finished tree in state_dir/building its name, DEST/id, and points DEST/latest at
 // it. With `durable`, the rename and the link are on disk when this returns. Returns "" or the
 // problem.

@@ -2,6 +2,7 @@
 // shares unchanged files with the one before, `restore --at` reads any of them back, a run cut
 // off leaves no snapshot, and a destination keeps the kind it was made as.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -202,22 +203,35 @@ TEST_CASE("a destination stays the kind it was made as: a run of the other kind 
   CHECK(compare(store_before, snapshot(store)) == "");
 }
 
-TEST_CASE("a store damaged by hand: a latest link that leads out is not followed, a missing file is sent again") {
+TEST_CASE("a store damaged by hand: links that lead out are not followed, a missing file is sent again") {
   TempDir work;
   std::string src = work / "src", dest = work / "store", home = work / "home";
   fs::create_directories(src + "/d");
+  fs::create_directories(src + "/e");
   std::ofstream(src + "/d/a") << "first";
   std::ofstream(src + "/d/b") << "second";
+  std::ofstream(src + "/e/c") << "third";
   sshd().trust_host_key();
   std::string backup = ferry_over_ssh("backup --snapshot", home) + " " + quote(src) + " " + quote(remote(dest));
   REQUIRE(run(backup).code == 0);
   std::string first = snapshot_names(dest).at(0);
 
-  // A file deleted from the snapshot by hand and `latest` pointed at a folder outside.
+  // A file deleted from the snapshot by hand, a folder of it replaced by a link to a folder
+  // outside, and `latest` pointed at that folder too.
   fs::remove(dest + "/" + first + "/d/a");
-  fs::remove(dest + "/latest");
   fs::create_directories(work / "outside");
   std::ofstream(work / "outside/secret") << "not part of the backup";
+  {
+    // What the next run would link to, were it to follow the link: the same content, mode and times.
+    std::ofstream(work / "outside/c") << "third";
+    struct stat st = lstat_of(src + "/e/c");
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    REQUIRE(::utimensat(AT_FDCWD, (work / "outside/c").c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+    REQUIRE(::chmod((work / "outside/c").c_str(), st.st_mode & 07777) == 0);
+  }
+  fs::remove_all(dest + "/" + first + "/e");
+  fs::create_symlink(work / "outside", dest + "/" + first + "/e");
+  fs::remove(dest + "/latest");
   fs::create_symlink(work / "outside", dest + "/latest");
 
   std::string back = work / "back";
@@ -237,6 +251,15 @@ TEST_CASE("a store damaged by hand: a latest link that leads out is not followed
   CHECK(compare(snapshot(src), snapshot(dest + "/" + ids[1])) == "");
   CHECK(fs::read_symlink(dest + "/latest") == ids[1]);
   CHECK(fs::exists(work / "outside/secret"));  // the folder the link named is left alone
+  CHECK(lstat_of(work / "outside/c").st_nlink == 1);  // and nothing in the new snapshot links to it
+
+  // The damaged snapshot restores as it now is: the planted link as a link.
+  std::string old_back = work / "old-back";
+  RunResult old = run(ferry_over_ssh("restore --at " + first, home) + " " + quote(remote(dest)) + " " + quote(old_back));
+  INFO(old.err);
+  REQUIRE(old.code == 0);
+  CHECK(fs::is_symlink(old_back + "/e"));
+  CHECK_FALSE(fs::exists(old_back + "/secret"));
 }
 
 namespace {

@@ -10,6 +10,7 @@
 
 #include "client/snapshot_time.h"
 #include "fs/dest_state.h"
+#include "fs/unique_fd.h"
 #include "fs/snapshot_store.h"
 #include "support/temp_dir.h"
 
@@ -153,4 +154,26 @@ TEST_CASE("--at takes IDs, dates, date-times and ages") {
   }
   ::unsetenv("TZ");
   ::tzset();
+}
+
+TEST_CASE("forget and readers keep each other out of a store") {
+  Store store;
+  fs::create_directory(store.dir / ".ferry-state");
+  UniqueFd state(::openat(store.fd, ".ferry-state", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  std::string problem;
+  {
+    UniqueFd reading = lock_store_for_reading(store.fd, &problem);
+    REQUIRE(reading.valid());
+    UniqueFd second_reader = lock_store_for_reading(store.fd, &problem);
+    CHECK(second_reader.valid());  // readers share
+    UniqueFd removing = lock_store_for_removal(state.get(), &problem);
+    CHECK_FALSE(removing.valid());
+    CHECK(problem == "a restore or a listing is reading from it right now; run forget again when it has finished");
+  }
+  UniqueFd removing = lock_store_for_removal(state.get(), &problem);
+  REQUIRE(removing.valid());
+  CHECK(problem.empty());
+  UniqueFd reading = lock_store_for_reading(store.fd, &problem);
+  CHECK_FALSE(reading.valid());
+  CHECK(problem.find("`ferry forget` is removing snapshots") != std::string::npos);
 }
