@@ -8,9 +8,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <vector>
 
 #include "e2e/e2e.h"
 #include "support/mounted_disk.h"
@@ -114,6 +116,55 @@ TEST_CASE("a non-root agent keeps owners, setuid bits, fifos and devices, and a 
   CHECK(restore.code == 0);
   CHECK(compare(snapshot(src), snapshot(back)) == "");
   CHECK(stored_attr(back + "/su-like") == "");  // never leaks into the restored tree
+}
+
+TEST_CASE("a non-root agent's snapshots keep owners too: an owner change makes a new inode, the rest is shared") {
+  if (!running_as_root()) return;
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);
+  std::string src = work / "src", dest = work / "store";
+  build_privileged_tree(src);
+  fs::create_directory(dest);
+  REQUIRE(::chown(dest.c_str(), 65534, 65534) == 0);
+  std::string agent = " --agent " + quote(kAsNobody + kAgent) + " ";
+  RunResult first = run(quote(kFerry) + " backup --snapshot" + agent + quote(src) + " " + quote(dest));
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  Snapshot version1 = snapshot(src);
+  REQUIRE(::chown((src + "/etc/passwd-like").c_str(), 0, 43) == 0);  // its owner alone changes
+  RunResult second = run(quote(kFerry) + " backup --snapshot --json" + agent + quote(src) + " " + quote(dest));
+  INFO(second.err);
+  REQUIRE(second.code == 0);
+  CHECK(json_field(second.out, "files_transferred") == 0);
+  Snapshot version2 = snapshot(src);
+
+  std::vector<std::string> ids;
+  for (const auto& e : fs::directory_iterator(dest)) {
+    if (e.is_directory() && !e.is_symlink() && e.path().filename().string()[0] == '2') {
+      ids.push_back(e.path().filename().string());
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  REQUIRE(ids.size() == 2);
+  auto inode = [&](const std::string& id, const std::string& path) {
+    struct stat st {};
+    REQUIRE(::lstat((dest + "/" + id + "/" + path).c_str(), &st) == 0);
+    return st.st_ino;
+  };
+  CHECK(inode(ids[0], "su-like") == inode(ids[1], "su-like"));
+  CHECK(inode(ids[0], "etc/private/key") == inode(ids[1], "etc/private/key"));
+  CHECK(inode(ids[0], "etc/passwd-like") != inode(ids[1], "etc/passwd-like"));
+  CHECK(stored_attr(dest + "/" + ids[0] + "/etc/passwd-like") == "1 f 644 0 42 0 0");
+  CHECK(stored_attr(dest + "/" + ids[1] + "/etc/passwd-like") == "1 f 644 0 43 0 0");
+
+  // Root restores each snapshot exactly, through the same non-root agent.
+  for (size_t i = 0; i < 2; ++i) {
+    std::string back = work / ("back" + std::to_string(i));
+    RunResult r = run(quote(kFerry) + " restore --at " + ids[i] + agent + quote(dest) + " " + quote(back));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    CHECK(compare(i == 0 ? version1 : version2, snapshot(back)) == "");
+  }
 }
 
 TEST_CASE("a restore by a user who is not root gives plain files and never Ferry's attribute") {
