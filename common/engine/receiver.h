@@ -1,8 +1,9 @@
 // The receiving side of a transfer: reproduces the sender's tree under a confined root. The
 // agent is the receiver on backup, the client on restore.
 //
-// One thread reads every frame in order. For each Entry it decides what the file needs
-// (nothing, metadata only, or data) and, for data, sends a Want without waiting; data for
+// One thread reads every frame in order. For each Entry the EntryPlacer (entry_placer.h)
+// decides what the file needs (nothing, metadata only, or data) and, for data, sends a Want
+// without waiting; where the tree lands is the Landing's (landing.h: a mirror, a snapshot); data for
 // wanted files arrives later, interleaved with the rest of the list. A file we already have an
 // old version of goes to a second thread (BasisSigner), which reads and signs that version and
 // sends the Want with the signature, while this thread writes what has arrived. Each file is written to a
