@@ -101,7 +101,7 @@ RestoreSource open_restore_source(const Open& open, const Confinement& rules, Re
   UniqueFd store;
   while (true) {
     UniqueFd fd = try_open_dir(store_path, open, rules);
-    if (fd.valid() && store_kind_of(fd.get()) == StoreKind::kSnapshots) {
+    if (fd.valid() && is_snapshot_store(fd.get())) {
       store = std::move(fd);
       break;
     }

@@ -62,15 +62,25 @@ const char* store_kind_name(StoreKind kind) {
   return "new destination";
 }
 
-StoreKind store_kind_of(int dest_fd) {
+namespace {
+
+StoreKind recorded_kind(int dest_fd) {
   std::string state_name(kStateDirName);
   UniqueFd state(::openat(dest_fd, state_name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (state.valid()) {
-    std::string word = read_small_file(state.get(), kKindFile);
-    while (!word.empty() && (word.back() == '\n' || word.back() == ' ')) word.pop_back();
-    if (word == kSnapshotsWord) return StoreKind::kSnapshots;
-    if (word == kMirrorWord) return StoreKind::kMirror;
-  }
+  if (!state.valid()) return StoreKind::kNone;
+  std::string word = read_small_file(state.get(), kKindFile);
+  while (!word.empty() && (word.back() == '\n' || word.back() == ' ')) word.pop_back();
+  if (word == kSnapshotsWord) return StoreKind::kSnapshots;
+  if (word == kMirrorWord) return StoreKind::kMirror;
+  return StoreKind::kNone;
+}
+
+}  // namespace
+
+bool is_snapshot_store(int dest_fd) { return recorded_kind(dest_fd) == StoreKind::kSnapshots; }
+
+StoreKind store_kind_of(int dest_fd) {
+  if (StoreKind kind = recorded_kind(dest_fd); kind != StoreKind::kNone) return kind;
   for (const std::string& name : dir_names(dest_fd)) {
     if (!is_reserved_top_name(name)) return StoreKind::kMirror;
   }

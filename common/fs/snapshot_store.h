@@ -36,6 +36,9 @@ const char* store_kind_name(StoreKind kind);  // "mirror", "snapshot store"
 // What DEST (an open folder) is: its recorded kind; else a mirror if it holds anything besides
 // Ferry's own folders (a destination of an older Ferry, or a folder of the user's); else kNone.
 StoreKind store_kind_of(int dest_fd);
+// Whether DEST's recorded kind is a snapshot store (its state alone is read: cheap for a large
+// folder, which store_kind_of may have to list).
+bool is_snapshot_store(int dest_fd);
 // Records the kind in the (locked) state folder. Returns 0 or errno.
 int record_store_kind(int state_dir, StoreKind kind);
 
