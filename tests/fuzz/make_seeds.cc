@@ -43,10 +43,10 @@ std::string payload_of(const M& m) {
   return e.take();
 }
 
-// docs/PROTOCOL.md, "Worked example": a Hello from agent 0.3.0 running as root.
+// docs/PROTOCOL.md, "Worked example": a Hello from agent 0.7.0 running as root.
 const std::string kWorkedHello(
-    "\x03\x03\x05"
-    "0.3.0"
+    "\x07\x07\x05"
+    "0.7.0"
     "\x01\x00",
     10);
 
@@ -159,6 +159,19 @@ void messages_seeds() {
   probe.last_run = "finished 2026-12-01";
   seed(11, "probe-report", payload_of(probe));
   seed(12, "fatal", payload_of(Fatal{4, "lost"}));
+  seed(13, "snapshot-info", payload_of(SnapshotInfo{"2026-12-02T03-15-00Z", SnapshotInfo::kLatest, "last, daily", 5000,
+                                                    1 << 30, 1 << 20}));
+  seed(14, "listing-end", payload_of(ListingEnd{3, 4096, 0}));
+  Open forget;
+  forget.operation = wire::Operation::kForget;
+  forget.path = "/backups/laptop";
+  forget.keep = "last=2 daily=7 within=86400";
+  seed(1, "open-forget", payload_of(forget));
+  Open restore_at;
+  restore_at.operation = wire::Operation::kRestore;
+  restore_at.path = "/backups/laptop/Users";
+  restore_at.at = "<=2026-12-02T03-15-00Z";
+  seed(1, "open-restore-at", payload_of(restore_at));
 }
 
 void delta_seeds() {

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t which = in.take_byte();
   std::string_view payload = in.rest();
   try {
-    switch (which % 13) {
+    switch (which % 15) {
       case 0:
         round_trip<Hello>(payload);
         break;
@@ -76,6 +76,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 12:
         round_trip<Fatal>(payload);
+        break;
+      case 13:
+        round_trip<SnapshotInfo>(payload);
+        break;
+      case 14:
+        round_trip<ListingEnd>(payload);
         break;
     }
   } catch (const ProtocolError&) {
