@@ -94,7 +94,9 @@ int record_store_kind(int state_dir, StoreKind kind) {
   UniqueFd fd(::openat(state_dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return errno;
   if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) return errno ? errno : EIO;
-  if (int err = platform::flush_file(fd.get()); err != 0) return err;
+  // No flush of its own: the run's final flush puts it on disk with everything else. Until
+  // then a lost or empty file reads as "no kind", which a first run's leftovers (only
+  // .ferry-state) also are.
   if (::renameat(state_dir, tmp.c_str(), state_dir, kKindFile) != 0) return errno;
   return 0;
 }
