@@ -42,6 +42,7 @@ prefers, so the comparison is of the engines and not of cipher choice. Neither t
 (Ferry has no --delete yet), so the mutation's deleted files stay in both destinations.
 """
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -248,6 +249,29 @@ class Server:
             p.wait()
 
 
+@contextlib.contextmanager
+def data_image(work, gib, buffered_loop=False):
+    """A fresh journaled ext4 image of `gib` GiB attached as a loop device (direct I/O unless
+    buffered_loop, see the docstring) and mounted noatime; yields the mount point, and detaches
+    and removes it all afterwards."""
+    os.makedirs(work, exist_ok=True)
+    image, mnt = os.path.join(work, "data.ext4"), os.path.join(work, "mnt")
+    os.makedirs(mnt, exist_ok=True)
+    subprocess.run(["truncate", "-s", f"{gib}G", image], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
+    loop = subprocess.run(["losetup", "--find", "--show", f"--direct-io={'off' if buffered_loop else 'on'}", image],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:
+        subprocess.run(["losetup", "--detach", loop])
+        sys.exit(f"cannot mount {image} (attached as {loop}) on {mnt}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", mnt])
+        subprocess.run(["losetup", "--detach", loop])
+        os.unlink(image)
+
+
 # ---------------------------------------------------------------------------------------------
 # One timed run of one tool.
 
@@ -436,16 +460,11 @@ def main():
         if not os.access(os.path.join(BIN, b), os.X_OK):
             sys.exit(f"{BIN}/{b} is missing: build first (deploy/test.sh, or cmake --build build)")
 
-    os.makedirs(args.work, exist_ok=True)
-    image, mnt = os.path.join(args.work, "data.ext4"), os.path.join(args.work, "mnt")
-    os.makedirs(mnt, exist_ok=True)
-    subprocess.run(["truncate", "-s", f"{args.image_gib}G", image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
-    loop = subprocess.run(["losetup", "--find", "--show", f"--direct-io={'off' if args.buffered_loop else 'on'}", image],
-                          check=True, capture_output=True, text=True).stdout.strip()
-    if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:
-        subprocess.run(["losetup", "--detach", loop])
-        sys.exit(f"cannot mount {image} (attached as {loop}) on {mnt}")
+    with data_image(args.work, args.image_gib, args.buffered_loop) as mnt:
+        run_bench(args, mnt)
+
+
+def run_bench(args, mnt):
     server = None
     try:
         server = Server(mnt)
@@ -489,9 +508,6 @@ def main():
     finally:
         if server:
             server.stop()
-        subprocess.run(["umount", mnt])
-        subprocess.run(["losetup", "--detach", loop])
-        os.unlink(image)
 
 
 if __name__ == "__main__":

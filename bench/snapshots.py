@@ -76,16 +76,11 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("snapshots.py needs root: it mounts an ext4 image, and both tools keep ownership")
-    os.makedirs(args.work, exist_ok=True)
-    image, mnt = os.path.join(args.work, "data.ext4"), os.path.join(args.work, "mnt")
-    os.makedirs(mnt, exist_ok=True)
-    subprocess.run(["truncate", "-s", f"{args.image_gib}G", image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
-    loop = subprocess.run(["losetup", "--find", "--show", "--direct-io=on", image],
-                          check=True, capture_output=True, text=True).stdout.strip()
-    if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:
-        subprocess.run(["losetup", "--detach", loop])
-        sys.exit(f"cannot mount {image} on {mnt}")
+    with bench.data_image(args.work, args.image_gib) as mnt:
+        run_series(args, mnt)
+
+
+def run_series(args, mnt):
     server = None
     try:
         server = bench.Server(mnt)
@@ -122,9 +117,6 @@ def main():
     finally:
         if server:
             server.stop()
-        subprocess.run(["umount", mnt])
-        subprocess.run(["losetup", "--detach", loop])
-        os.unlink(image)
 
 
 if __name__ == "__main__":
