@@ -7,7 +7,7 @@ set -euo pipefail
 if [ "$(uname -s)" = Darwin ]; then
   # macOS: the same libraries from Homebrew (OpenSSH and xattr tools come with the system).
   formulae=(cmake ninja ccache pkg-config libssh openssl@3 zstd boost xxhash cli11 spdlog fmt
-            nlohmann-json doctest rsync utf8proc)
+            nlohmann-json doctest rsync utf8proc tomlplusplus)
   if ! command -v brew >/dev/null; then
     echo "bootstrap: Homebrew is needed on macOS (https://brew.sh), then run this again" >&2
     exit 1
@@ -31,7 +31,7 @@ packages=(
   # libraries (see README, "Dependencies")
   libssh-dev libssl-dev libzstd-dev libboost-dev libxxhash-dev
   libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev doctest-dev libacl1-dev
-  libutf8proc-dev
+  libutf8proc-dev libtomlplusplus-dev
   # tests and benchmark: a real sshd and the tool we compare against
   openssh-server openssh-client rsync attr acl
   # tests: a FUSE destination (bindfs), which flush calls the agent makes (strace), and a
