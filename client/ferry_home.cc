@@ -9,15 +9,12 @@
 #include <vector>
 
 namespace ferry {
-namespace {
 
 std::string user_home() {
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
   if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr) return pw->pw_dir;
   return "/";
 }
-
-}  // namespace
 
 std::string ferry_home() {
   if (const char* home = std::getenv("FERRY_HOME"); home != nullptr && *home != '\0') return home;

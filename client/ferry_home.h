@@ -5,6 +5,7 @@
 
 namespace ferry {
 
+std::string user_home();  // $HOME, else the password database's
 std::string ferry_home();
 std::string default_known_hosts();  // FERRY_HOME/known_hosts
 // The key backup, restore and doctor use without -i: the first private key in

@@ -19,6 +19,7 @@
 #include "client/ferry_home.h"
 #include "client/key_store.h"
 #include "client/store_commands.h"
+#include "client/task_cli.h"
 #include "client/summary.h"
 #include "client/snapshot_time.h"
 #include "client/transfer_job.h"
@@ -155,6 +156,9 @@ int main(int argc, char** argv) {
   CLI::App* remove = keys->add_subcommand("remove", "delete a key from FERRY_HOME");
   remove->add_option("NAME", remove_name, "the key to delete")->required();
 
+  ferry::TaskCommandLine task_line;
+  ferry::add_task_commands(&app, &task_line);
+
   // `ferry`, `ferry help` and a misspelt command get the list of commands, not a parse error.
   std::vector<std::string> commands;
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
@@ -213,6 +217,10 @@ int main(int argc, char** argv) {
       }
       std::fflush(stdout);
       std::_Exit(0);
+    }
+    if (std::optional<ferry::ExitCode> code = ferry::run_task_command(task_line)) {
+      std::fflush(stdout);
+      std::_Exit(static_cast<int>(*code));
     }
     if (doctor->parsed()) {
       int code = static_cast<int>(ferry::run_doctor(doctor_dest, options, doctor_json));

@@ -19,6 +19,7 @@ enum class ExitCode : int {
   kUsage = 2,       // bad command line
   kPartial = 3,     // the run finished but some files could not be copied
   kConnection = 4,  // could not connect or authenticate, host key refused, connection lost
+  kBusy = 5,        // a task was not run: another run of it holds its lock
   kVanished = 24,   // finished, but source files vanished or kept changing while read (rsync's 24)
 };
 

@@ -207,6 +207,8 @@ int remove_xattr_fd(int fd, const char* name) {
   return errno;
 }
 
+const char* native_scheduler() { return "launchd"; }
+
 std::string executable_path() {
   char buf[PATH_MAX];
   uint32_t size = sizeof buf;

@@ -131,6 +131,8 @@ void Waker::clear() {
   (void)!::read(read_fd_, &count, sizeof(count));
 }
 
+const char* native_scheduler() { return "systemd"; }
+
 std::string executable_path() {
   std::error_code ec;
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);

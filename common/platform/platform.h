@@ -174,4 +174,7 @@ class Waker {
 void remember_program_path(const char* argv0);
 std::string executable_path();
 
+// The system's job scheduler that `ferry schedule install` writes for: "systemd" or "launchd".
+const char* native_scheduler();
+
 }  // namespace ferry::platform

@@ -47,6 +47,9 @@ void start_writeback(int, uint64_t, uint64_t) {}
 
 std::string file_system_kind(int) { return "unknown"; }
 
+// The posix backend stands in for the Mac on Linux hosts, whose scheduler is systemd.
+const char* native_scheduler() { return "systemd"; }
+
 std::string executable_path() { return remembered_program_path(); }
 
 }  // namespace ferry::platform
