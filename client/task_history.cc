@@ -106,7 +106,7 @@ std::optional<RunRecord> record_from_json(const std::string& line) {
 void append_run(const std::string& task, const RunRecord& run) {
   std::string path = history_file(task);
   make_dirs(state_dir() + "/history");
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));  // read: the last byte
   if (!fd.valid()) throw FatalError(errno_message("cannot open " + path, errno));
   // A torn line left by a crash must not swallow this one: start on a line of its own.
   std::string line = record_to_json(run) + "\n";
