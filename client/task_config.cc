@@ -55,14 +55,15 @@ void add_option_args(const std::string& path, const toml::key& key_name, const t
   std::string key(key_name.str());
   std::string option = key;
   std::replace(option.begin(), option.end(), '_', '-');
-  if (contains(names.flags, option)) {
+  bool flag = contains(names.flags, option), with_value = contains(names.with_value, option);
+  if (flag && (node.is_boolean() || !with_value)) {
     if (!node.is_boolean()) {
       throw usage(where(path, node.source()) + ": " + key + " is true or false");
     }
     if (*node.value<bool>()) args->push_back("--" + option);
     return;
   }
-  if (!contains(names.with_value, option)) {
+  if (!with_value) {
     std::vector<std::string> known;
     for (const char* k : kTaskKeys) known.push_back(k);
     for (const auto& n : names.flags) known.push_back(to_key(n));

@@ -153,11 +153,23 @@ LastRuns read_last_runs(const std::string& task) {
       continue;
     }
     if (start != 0) ++cut;
-    std::vector<RunRecord> runs;
-    parse_lines(std::string_view(block).substr(cut), &runs, &result.torn_lines);
-    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-      if (!result.last) result.last = *it;
-      if (!result.last_success && it->succeeded()) result.last_success = *it;
+    // Newest line first, each parsed only when still needed: a task whose last run succeeded
+    // costs one parse however long its history.
+    std::string_view lines = std::string_view(block).substr(cut);
+    while (!lines.empty() && !(result.last && result.last_success)) {
+      if (lines.back() == '\n') lines.remove_suffix(1);
+      size_t begin = lines.rfind('\n');
+      begin = begin == std::string_view::npos ? 0 : begin + 1;
+      std::string_view line = lines.substr(begin);
+      lines.remove_suffix(line.size());
+      if (line.empty()) continue;
+      std::optional<RunRecord> run = record_from_json(std::string(line));
+      if (!run) {
+        ++result.torn_lines;
+        continue;
+      }
+      if (!result.last) result.last = *run;
+      if (!result.last_success && run->succeeded()) result.last_success = *run;
     }
     tail = block.substr(0, cut);
     end = start;

@@ -316,3 +316,24 @@ TEST_CASE("schedules: systemd units that systemd-analyze verify accepts, a launc
   CHECK_FALSE(fs::exists(units + "/ferry-nightly-failure.service"));
   CHECK(fs::exists(units + "/ferry-workdays.timer"));
 }
+
+TEST_CASE("the README's example tasks file loads, and each key means the option it names") {
+  TempDir work;
+  TaskHome t(work);
+  std::string readme = slurp(std::string(FERRY_SOURCE_DIR) + "/README.md");
+  size_t begin = readme.find("```toml\n");
+  REQUIRE(begin != std::string::npos);
+  begin += 8;
+  std::ofstream(t.tasks_file()) << readme.substr(begin, readme.find("```", begin) - begin);
+  RunResult shown = run(t.ferry("task show documents"));
+  INFO(shown.err);
+  REQUIRE(shown.code == 0);
+  for (const char* option : {"--snapshot", "--keep-daily=7", "--keep-weekly=5", "--exclude=*.tmp", "--exclude=.cache/",
+                             "--bwlimit=10M", "--compress=auto"}) {
+    CHECK_MESSAGE(shown.out.find(option) != std::string::npos, option);
+  }
+  RunResult photos = run(t.ferry("task show photos"));
+  REQUIRE(photos.code == 0);
+  // The filter list keeps its order: the include first.
+  CHECK(photos.out.find("--include=keep/*.tmp --exclude=*.tmp") != std::string::npos);
+}
