@@ -4,6 +4,7 @@
 // is refused while the first holds its lock; schedules are files systemd and launchd accept.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <sstream>
 
 #include "e2e/e2e.h"
+#include "support/background.h"
 
 using namespace ferry::test;
 namespace fs = std::filesystem;
@@ -336,4 +338,25 @@ TEST_CASE("the README's example tasks file loads, and each key means the option 
   REQUIRE(photos.code == 0);
   // The filter list keeps its order: the include first.
   CHECK(photos.out.find("--include=keep/*.tmp --exclude=*.tmp") != std::string::npos);
+}
+
+TEST_CASE("a TERM from the scheduler reaches the backup, and the run is still recorded with its hook") {
+  TempDir work;
+  TaskHome t(work);
+  std::string src = work / "src", marker = work / "hook";
+  fs::create_directories(src);
+  write_random(src + "/big.bin", 16 << 20, 9);  // about 16 s at the limit below
+  std::ofstream(t.tasks_file()) << "[tasks.slow]\nsource = \"" + src + "\"\ndestination = \"" + (work / "dest") +
+                                       "\"\nbwlimit = \"1M\"\non_failure = \"echo $FERRY_EXIT_CODE > " + marker + "\"\n";
+  Background runner(t.ferry("task run slow"), work / "runner.log");
+  // Wait until the backup child is moving data.
+  for (int i = 0; i < 100 && runner.children().empty(); ++i) ::usleep(50 * 1000);
+  REQUIRE_FALSE(runner.children().empty());
+  ::usleep(500 * 1000);
+  REQUIRE(::kill(runner.pid(), SIGTERM) == 0);
+  CHECK(runner.wait_for(std::chrono::seconds(20)) == 143);
+  std::string history = slurp(t.history("slow"));
+  CHECK(json_field(history, "exit_code") == 143);
+  CHECK(slurp(marker) == "143\n");
+  CHECK_FALSE(fs::exists(work / "dest/big.bin"));  // never half-written under its name
 }

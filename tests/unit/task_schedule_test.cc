@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "client/schedule.h"
@@ -100,5 +102,28 @@ TEST_CASE("the newest run and the newest success are found from the end, across 
   int torn = 0;
   CHECK(read_history("big", &torn).size() == 3000);
   CHECK(torn == 1);
+  ::unsetenv("XDG_STATE_HOME");
+}
+
+TEST_CASE("a task keeps the logs and summaries of its newest 30 runs") {
+  ferry::test::TempDir dir;
+  ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
+  std::string folder = run_folder("chatty");
+  char name[64];
+  for (int day = 1; day <= 35; ++day) {
+    std::snprintf(name, sizeof name, "/2026-11-%02dT02-30-00Z", day);
+    std::ofstream(folder + name + ".log") << "log";
+    std::ofstream(folder + name + ".json") << "{}";
+  }
+  prune_run_files("chatty");
+  int logs = 0, summaries = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    logs += entry.path().extension() == ".log";
+    summaries += entry.path().extension() == ".json";
+  }
+  CHECK(logs == 30);
+  CHECK(summaries == 30);
+  CHECK_FALSE(std::filesystem::exists(folder + "/2026-11-05T02-30-00Z.log"));  // the oldest five went
+  CHECK(std::filesystem::exists(folder + "/2026-11-06T02-30-00Z.log"));
   ::unsetenv("XDG_STATE_HOME");
 }
