@@ -1,11 +1,16 @@
 #include "client/schedule.h"
 
-#include <ctime>
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <sstream>
+#include <vector>
 
 #include <fmt/core.h>
 
 #include "base/error.h"
+#include "client/child_process.h"
 #include "client/ferry_home.h"
 #include "client/task_history.h"
 
@@ -16,15 +21,46 @@ constexpr int64_t kHour = 3600;
 constexpr int64_t kDay = 24 * kHour;
 
 // systemd's quoting for a word of ExecStart= and a value of Environment=: double quotes, with
-// backslash, quote and the specifier '%' escaped.
+// backslash, quote and the specifier '%' escaped, and control characters (a newline would end
+// the line and start a directive of its own) as C escapes, which systemd unescapes there.
 std::string systemd_quote(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
     if (c == '"' || c == '\\') out += '\\';
     if (c == '%') out += '%';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      continue;
+    }
     out += c;
   }
   return out + "\"";
+}
+
+// A free-text value (Description=) takes no quotes or escapes: keep it on its line, without
+// specifiers, and without a trailing backslash (which would join the next line to it).
+std::string systemd_text(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += '?';
+    else if (c == '%') out += "%%";
+    else out += c;
+  }
+  while (out.ends_with("\\")) out.pop_back();
+  return out;
+}
+
+// "Mon 2026-12-07 22:00:00 UTC" -> Unix seconds; -1 when it is not that.
+int64_t parse_utc_time(const std::string& text) {
+  std::tm t{};
+  char weekday[8];
+  if (std::sscanf(text.c_str(), "%7s %d-%d-%d %d:%d:%d", weekday, &t.tm_year, &t.tm_mon, &t.tm_mday, &t.tm_hour,
+                  &t.tm_min, &t.tm_sec) != 7) {
+    return -1;
+  }
+  t.tm_year -= 1900;
+  t.tm_mon -= 1;
+  return static_cast<int64_t>(::timegm(&t));
 }
 
 std::string xml_escape(const std::string& text) {
@@ -119,6 +155,33 @@ int64_t next_run(const Schedule& schedule, int64_t now) {
   return when;
 }
 
+CalendarForecast forecast_calendar(const std::string& expression, int runs) {
+  std::string output;
+  CalendarForecast forecast;
+  if (run_program_output({"systemd-analyze", "calendar", "--iterations=" + std::to_string(runs), "--", expression},
+                         &output) != 0) {
+    return forecast;
+  }
+  // Each elapse is "Next elapse: <local time>" or "Iter. #N: <local time>", followed by
+  // "(in UTC): <time>" unless the local zone is UTC.
+  std::vector<int64_t> times;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    size_t colon = line.find(": ");
+    if (colon == std::string::npos) continue;
+    std::string label = line.substr(0, colon), value = line.substr(colon + 2);
+    label.erase(0, label.find_first_not_of(' '));
+    if (label == "Next elapse" || label.starts_with("Iter. #")) times.push_back(parse_utc_time(value));
+    else if (label == "(in UTC)" && !times.empty()) times.back() = parse_utc_time(value);
+  }
+  if (times.empty() || times.front() < 0) return forecast;
+  forecast.next = times.front();
+  for (size_t i = 1; i < times.size(); ++i) {
+    if (times[i] > times[i - 1]) forecast.longest_gap_s = std::max(forecast.longest_gap_s, times[i] - times[i - 1]);
+  }
+  return forecast;
+}
+
 std::string systemd_service_unit(const Task& task, const std::string& ferry_path) {
   std::string unit = fmt::format(
       "# Written by `ferry schedule install {0}`; `ferry schedule remove {0}` removes it.\n"
@@ -126,11 +189,11 @@ std::string systemd_service_unit(const Task& task, const std::string& ferry_path
       "Description=Ferry task {0}: back up {1}\n"
       "Wants=network-online.target\n"
       "After=network-online.target\n",
-      task.name, task.source);
+      task.name, systemd_text(task.source));
   if (!task.on_failure.empty()) unit += "OnFailure=" + unit_name(task.name) + "-failure.service\n";
   unit += "\n[Service]\nType=oneshot\n";
   for (const auto& [name, value] : run_environment()) unit += "Environment=" + systemd_quote(name + "=" + value) + "\n";
-  unit += "ExecStart=" + systemd_quote(ferry_path) + " task run " + task.name + "\n";
+  unit += "ExecStart=" + systemd_quote(ferry_path) + " task run -- " + task.name + "\n";
   // A backup should yield to whatever the person at the machine is doing.
   unit += "Nice=10\nIOSchedulingClass=idle\n";
   return unit;
@@ -145,7 +208,7 @@ std::string systemd_failure_unit(const Task& task, const std::string& ferry_path
       "\n[Service]\nType=oneshot\n",
       task.name);
   for (const auto& [name, value] : run_environment()) unit += "Environment=" + systemd_quote(name + "=" + value) + "\n";
-  unit += "ExecStart=" + systemd_quote(ferry_path) + " task failed " + task.name + "\n";
+  unit += "ExecStart=" + systemd_quote(ferry_path) + " task failed -- " + task.name + "\n";
   return unit;
 }
 
@@ -162,7 +225,7 @@ std::string systemd_timer_unit(const Task& task, const Schedule& schedule) {
       "RandomizedDelaySec={3}\n"
       "\n[Install]\n"
       "WantedBy=timers.target\n",
-      task.name, schedule.text, schedule.calendar, delay);
+      task.name, systemd_text(schedule.text), schedule.calendar, delay);
 }
 
 std::string launchd_plist(const Task& task, const Schedule& schedule, const std::string& ferry_path) {
@@ -186,7 +249,7 @@ std::string launchd_plist(const Task& task, const Schedule& schedule, const std:
       "<dict>\n"
       "  <key>Label</key><string>{0}</string>\n"
       "  <key>ProgramArguments</key>\n"
-      "  <array><string>{2}</string><string>task</string><string>run</string><string>{1}</string></array>\n"
+      "  <array><string>{2}</string><string>task</string><string>run</string><string>--</string><string>{1}</string></array>\n"
       "  <key>EnvironmentVariables</key>\n"
       "  <dict>\n{3}  </dict>\n"
       "  <!-- launchd runs a calendar job missed while the Mac slept once it wakes. -->\n"

@@ -30,6 +30,14 @@ Schedule parse_schedule(const std::string& text, std::string* error);
 // calendar expression.
 int64_t next_run(const Schedule& schedule, int64_t now);
 
+// A calendar expression's next run and the longest gap among its next `runs` runs, as systemd
+// itself computes them (`systemd-analyze calendar`); next = -1 where systemd is not there to ask.
+struct CalendarForecast {
+  int64_t next = -1;
+  int64_t longest_gap_s = 0;
+};
+CalendarForecast forecast_calendar(const std::string& expression, int runs = 8);
+
 // The unit and property-list texts, for `ferry_path` running `ferry task run NAME` with
 // FERRY_HOME and XDG_STATE_HOME as they are now (the scheduled run must read the same tasks
 // and write the same history as the shell that installed it).

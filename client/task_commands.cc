@@ -44,10 +44,21 @@ std::vector<Task> tasks_named(const std::string& name) {
   return {*task};
 }
 
+// A shell word that pastes back as the same argument.
+std::string shell_word(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:@,+-") ==
+                           std::string::npos) {
+    return word;
+  }
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 std::string command_line(const Task& task) {
   std::string text = "ferry backup";
-  for (const std::string& arg : task.backup_args) text += " " + arg;
-  return text + " " + task.source + " " + task.destination;
+  for (const std::string& arg : task.backup_args) text += " " + shell_word(arg);
+  return text + " " + shell_word(task.source) + " " + shell_word(task.destination);
 }
 
 Schedule schedule_of(const Task& task) {
@@ -57,11 +68,26 @@ Schedule schedule_of(const Task& task) {
   return s;
 }
 
-std::string next_run_text(const Task& task) {
-  if (task.schedule.empty()) return "by hand";
-  int64_t next = next_run(schedule_of(task), now());
-  return next < 0 ? "per the calendar \"" + task.schedule + "\"" : local_time(next);
+// When a task runs next and how far apart its runs are: computed here for the named forms,
+// asked of systemd for a calendar expression. next = -1: by hand, or not known here.
+struct Forecast {
+  int64_t next = -1;
+  int64_t interval_s = 0;
+};
+
+Forecast forecast(const Task& task, int64_t at) {
+  if (task.schedule.empty()) return {};
+  Schedule schedule = schedule_of(task);
+  if (schedule.interval_s > 0) return {next_run(schedule, at), schedule.interval_s};
+  CalendarForecast calendar = forecast_calendar(schedule.calendar);
+  return {calendar.next, calendar.longest_gap_s};
 }
+
+std::string next_run_text(const Task& task, const Forecast& when) {
+  if (task.schedule.empty()) return "by hand";
+  return when.next < 0 ? "per the calendar \"" + task.schedule + "\"" : local_time(when.next);
+}
+
 
 void warn_torn(const std::string& task, int torn) {
   if (torn > 0) {
@@ -201,7 +227,7 @@ ExitCode show_task(const std::string& name) {
   fmt::print("task:        {} ({}, line {})\n", task.name, tasks_file_path(), task.line);
   fmt::print("runs:        {}\n", command_line(task));
   fmt::print("schedule:    {}\n", task.schedule.empty() ? "none (run with `ferry task run " + task.name + "`)" : task.schedule);
-  if (!task.schedule.empty()) fmt::print("next run:    {}\n", next_run_text(task));
+  if (!task.schedule.empty()) fmt::print("next run:    {}\n", next_run_text(task, forecast(task, now())));
   if (!task.on_failure.empty()) fmt::print("on failure:  {}\n", task.on_failure);
   if (!task.on_success.empty()) fmt::print("on success:  {}\n", task.on_success);
   LastRuns last = read_last_runs(task.name);
@@ -253,12 +279,9 @@ ExitCode show_status(const std::string& name, bool json, uint64_t max_age_s) {
   for (const Task& task : tasks) {
     LastRuns last = read_last_runs(task.name);
     warn_torn(task.name, last.torn_lines);
+    Forecast when = forecast(task, at);
     int64_t max_age = static_cast<int64_t>(max_age_s);
-    if (max_age == 0) {
-      std::string error;
-      Schedule schedule = parse_schedule(task.schedule, &error);
-      max_age = schedule.interval_s > 0 ? 2 * schedule.interval_s : kDefaultMaxAge;
-    }
+    if (max_age == 0) max_age = when.interval_s > 0 ? 2 * when.interval_s : kDefaultMaxAge;
     std::string problem;
     if (!last.last) problem = "never ran";
     else if (!last.last->succeeded()) problem = fmt::format("last run failed (exit {}): {}", last.last->exit_code, last.last->first_error);
@@ -268,8 +291,7 @@ ExitCode show_status(const std::string& name, bool json, uint64_t max_age_s) {
     int64_t success_age = last.last_success ? at - last.last_success->end : -1;
     if (json) {
       nlohmann::json entry = {{"task", task.name}, {"ok", good}, {"max_age_s", max_age},
-                              {"last_success_age_s", success_age}, {"next_run", next_run(schedule_of(task), at)}};
-      if (task.schedule.empty()) entry["next_run"] = -1;
+                              {"last_success_age_s", success_age}, {"next_run", when.next}};
       if (last.last) entry["last_run"] = run_json(*last.last);
       if (!good) entry["problem"] = problem;
       out.push_back(entry);
@@ -277,7 +299,7 @@ ExitCode show_status(const std::string& name, bool json, uint64_t max_age_s) {
     }
     fmt::print("{:<20} {:<6} {:<17} {:<14} {:<17} {}\n", task.name, good ? "ok" : "FAIL",
                last.last ? local_time(last.last->start) : "never",
-               success_age < 0 ? "never" : age_text(success_age) + " ago", task.schedule.empty() ? "by hand" : next_run_text(task),
+               success_age < 0 ? "never" : age_text(success_age) + " ago", next_run_text(task, when),
                problem);
   }
   if (json) fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -296,7 +318,7 @@ ExitCode install_schedules(const ScheduleTarget& target) {
     }
     Schedule schedule = schedule_of(task);
     if (scheduler_kind(target) == "systemd" && schedule.interval_s == 0 &&
-        run_program({"systemd-analyze", "calendar", schedule.calendar}, /*quiet=*/true) != 0) {
+        run_program({"systemd-analyze", "calendar", "--", schedule.calendar}, /*quiet=*/true) != 0) {
       throw FatalError("task " + task.name + ": systemd does not take the calendar expression \"" + task.schedule +
                        "\" (see `man systemd.time`)", ExitCode::kUsage);
     }
@@ -342,7 +364,8 @@ ExitCode list_schedules(const ScheduleTarget& target) {
     if (task.schedule.empty()) continue;
     bool installed = false;
     for (const UnitFile& file : unit_files(task, target, "ferry")) installed = installed || ::access(file.path.c_str(), F_OK) == 0;
-    fmt::print("{:<20} {:<16} {:<10} {}\n", task.name, task.schedule, installed ? "yes" : "no", next_run_text(task));
+    fmt::print("{:<20} {:<16} {:<10} {}\n", task.name, task.schedule, installed ? "yes" : "no",
+               next_run_text(task, forecast(task, now())));
   }
   return ExitCode::kOk;
 }

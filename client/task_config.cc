@@ -4,7 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strings.h>
+
 #include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -15,6 +21,8 @@
 
 #include "client/cli_options.h"
 #include "client/ferry_home.h"
+#include "client/remote_spec.h"
+#include "client/schedule.h"
 #include "client/usage_hints.h"
 
 namespace ferry {
@@ -24,6 +32,12 @@ namespace {
 constexpr const char* kTaskKeys[] = {"source", "destination", "schedule", "on_failure", "on_success", "filter"};
 // Backup options a task may not set: the task runner owns the output.
 constexpr const char* kRunnerOwned[] = {"help", "json", "progress", "stats", "verbose", "dry-run"};
+
+constexpr const char* kTaskNameRule =
+    "a letter or digit, then letters, digits, '-' and '_', at most 64 (it names files and scheduler units)";
+// Options that name a local file: a task added from a shell keeps them absolute, since its
+// scheduled runs start in another folder.
+constexpr const char* kPathOptions[] = {"exclude-from", "identity", "known-hosts", "known-volumes"};
 
 FatalError usage(const std::string& text) { return FatalError(text, ExitCode::kUsage); }
 
@@ -106,38 +120,61 @@ std::string string_key(const std::string& path, const std::string& key, const to
   return *node.value<std::string>();
 }
 
+// The keys of a table in the order they are written: filter rules apply in order (the first
+// that matches a name decides), and a task must mean what its file says, line by line.
+std::vector<std::pair<const toml::key*, const toml::node*>> keys_in_file_order(const toml::table& table) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> keys;
+  for (const auto& [key, value] : table) keys.emplace_back(&key, &value);
+  std::stable_sort(keys.begin(), keys.end(), [](const auto& a, const auto& b) {
+    const toml::source_position &x = a.first->source().begin, &y = b.first->source().begin;
+    return x.line != y.line ? x.line < y.line : x.column < y.column;
+  });
+  return keys;
+}
+
 Task read_task(const std::string& path, const std::string& name, const toml::node& node,
                const BackupOptionNames& names) {
   const toml::table* table = node.as_table();
   if (table == nullptr) throw usage(where(path, node.source()) + ": tasks." + name + " is a table ([tasks." + name + "])");
   if (!valid_task_name(name)) {
-    throw usage(where(path, node.source()) + ": task name \"" + name +
-                "\": use letters, digits, '-' and '_' (at most 64; it names files and scheduler units)");
+    throw usage(where(path, node.source()) + ": task name \"" + name + "\": " + kTaskNameRule);
   }
   Task task;
   task.name = name;
   task.line = static_cast<int>(node.source().begin.line);
-  if (table->contains("include") && table->contains("exclude")) {
+  int pattern_lists = 0;
+  for (const char* key : {"include", "exclude", "filter"}) pattern_lists += table->contains(key) ? 1 : 0;
+  if (pattern_lists > 1) {
     throw usage(where(path, node.source()) + ": task " + name +
-                " has both include and exclude, whose order matters (the first rule that matches decides): "
-                "write them as one list, filter = [\"+ PATTERN\", \"- PATTERN\", ...]");
+                " has more than one of include, exclude and filter, whose order matters (the first rule that "
+                "matches decides): write them as one list, filter = [\"+ PATTERN\", \"- PATTERN\", ...]");
   }
-  for (const auto& [key_name, value] : *table) {
-    std::string key(key_name.str());
-    if (key == "source") task.source = string_key(path, key, value);
-    else if (key == "destination") task.destination = string_key(path, key, value);
-    else if (key == "schedule") task.schedule = string_key(path, key, value);
-    else if (key == "on_failure") task.on_failure = string_key(path, key, value);
-    else if (key == "on_success") task.on_success = string_key(path, key, value);
-    else if (key == "filter") add_filter_args(path, value, &task.backup_args);
-    else add_option_args(path, key_name, value, names, &task.backup_args);
+  for (const auto& [key_name, value] : keys_in_file_order(*table)) {
+    std::string key(key_name->str());
+    if (key == "source") task.source = string_key(path, key, *value);
+    else if (key == "destination") task.destination = string_key(path, key, *value);
+    else if (key == "schedule") task.schedule = string_key(path, key, *value);
+    else if (key == "on_failure") task.on_failure = string_key(path, key, *value);
+    else if (key == "on_success") task.on_success = string_key(path, key, *value);
+    else if (key == "filter") add_filter_args(path, *value, &task.backup_args);
+    else add_option_args(path, *key_name, *value, names, &task.backup_args);
   }
   for (const char* required : {"source", "destination"}) {
     if (!table->contains(required)) {
       throw usage(where(path, node.source()) + ": task " + name + " has no " + required);
     }
   }
-  std::vector<std::string> command = task.backup_args;
+  if (!task.schedule.empty()) {
+    std::string error;
+    (void)parse_schedule(task.schedule, &error);
+    if (!error.empty()) throw usage(where(path, (*table)["schedule"].node()->source()) + ": task " + name + ": " + error);
+  }
+  // An exclude_from file is read when the task runs, not here: a file that is missing today
+  // fails that task's run, and does not stop every other task from listing or running.
+  std::vector<std::string> command;
+  for (const std::string& arg : task.backup_args) {
+    if (!arg.starts_with("--exclude-from=")) command.push_back(arg);
+  }
   command.push_back(task.source);
   command.push_back(task.destination);
   if (std::string error = check_backup_command_line(command); !error.empty()) {
@@ -146,46 +183,11 @@ Task read_task(const std::string& path, const std::string& name, const toml::nod
   return task;
 }
 
-void write_replacing(const std::string& path, const std::string& text) {
-  std::string temp = path + ".new";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw FatalError("cannot write " + temp);
-  }
-  try {
-    (void)load_tasks(temp);
-  } catch (...) {
-    std::remove(temp.c_str());
-    throw;
-  }
-  if (struct stat st{}; ::stat(path.c_str(), &st) == 0) ::chmod(temp.c_str(), st.st_mode & 07777);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) throw FatalError("cannot replace " + path);
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// A line that opens a table: "[name]" or "[a.b]" after blanks, not "[[".
-bool is_table_header(std::string_view line) {
-  size_t start = line.find_first_not_of(" \t");
-  return start != std::string_view::npos && line[start] == '[';
-}
-
-bool is_comment_or_blank(std::string_view line) {
-  size_t start = line.find_first_not_of(" \t\r");
-  return start == std::string_view::npos || line[start] == '#';
-}
-
 }  // namespace
 
 bool valid_task_name(const std::string& name) {
-  return !name.empty() && name.size() <= 64 && name.find_first_not_of(
+  return !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+         name.find_first_not_of(
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
 }
 
@@ -202,6 +204,10 @@ BackupOptionNames backup_option_names() {
       if (std::find(std::begin(kRunnerOwned), std::end(kRunnerOwned), name) != std::end(kRunnerOwned)) continue;
       bool flag = option->get_expected_max() == 0;
       (flag ? names.flags : names.with_value).push_back(name);
+      // CLI11 names a number's type INT or UINT, after a type name of our own ("N:INT in ...").
+      if (std::string type = option->get_type_name(); type.find("INT") != std::string::npos) {
+        names.integers.push_back(name);
+      }
       // --compress is a flag that may also take a value (--compress=auto): either fits.
       if (flag && name == "compress") names.with_value.push_back(name);
     }
@@ -231,14 +237,20 @@ std::string check_backup_command_line(const std::vector<std::string>& args) {
 
 std::string tasks_file_path() { return ferry_home() + "/tasks.toml"; }
 
-std::vector<Task> load_tasks(const std::string& path) {
-  if (::access(path.c_str(), F_OK) != 0) return {};
-  toml::table root;
+namespace {
+
+toml::table parse_tasks_text(const std::string& text, const std::string& path) {
   try {
-    root = toml::parse_file(path);
+    return toml::parse(std::string_view(text), std::string_view(path));
   } catch (const toml::parse_error& e) {
     throw usage(where(path, e.source()) + ": " + std::string(e.description()));
   }
+}
+
+}  // namespace
+
+std::vector<Task> load_tasks_text(const std::string& text, const std::string& path) {
+  toml::table root = parse_tasks_text(text, path);
   BackupOptionNames names = backup_option_names();
   std::vector<Task> tasks;
   for (const auto& [key_name, node] : root) {
@@ -254,7 +266,26 @@ std::vector<Task> load_tasks(const std::string& path) {
     for (const auto& [name, task] : *table) tasks.push_back(read_task(path, std::string(name.str()), task, names));
   }
   std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) { return a.line < b.line; });
+  // Names that differ only in case would share a history folder and scheduler unit on a Mac.
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (strcasecmp(tasks[i].name.c_str(), tasks[j].name.c_str()) == 0) {
+        throw usage(path + ":" + std::to_string(tasks[i].line) + ": task " + tasks[i].name + " differs from task " +
+                    tasks[j].name + " (line " + std::to_string(tasks[j].line) +
+                    ") only in case; their history and schedule files would be one on a Mac: rename one");
+      }
+    }
+  }
   return tasks;
+}
+
+std::vector<Task> load_tasks(const std::string& path) {
+  if (::access(path.c_str(), F_OK) != 0) return {};
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) throw FatalError(errno_message("cannot read " + path, errno));
+  return load_tasks_text(text.str(), path);
 }
 
 const Task* find_task(const std::vector<Task>& tasks, const std::string& name) {
@@ -264,28 +295,63 @@ const Task* find_task(const std::vector<Task>& tasks, const std::string& name) {
   return nullptr;
 }
 
+namespace {
+
+// The long name of each short option of the backup command ("z" -> "compress").
+std::map<std::string, std::string> short_option_names() {
+  CLI::App app;
+  TransferOptions o;
+  std::string s, d;
+  KeepRules k;
+  int v = 0;
+  std::map<std::string, std::string> names;
+  for (const CLI::Option* option : add_backup_command(&app, &o, &s, &d, &k, &v)->get_options()) {
+    if (option->get_lnames().empty()) continue;
+    for (const std::string& short_name : option->get_snames()) names[short_name] = option->get_lnames()[0];
+  }
+  return names;
+}
+
+// A number as TOML should hold it: only for options that take one, and only written the one
+// way a number is written ("007" stays the text it was typed as).
+bool is_canonical_integer(const std::string& text) {
+  std::string digits = text.starts_with("-") ? text.substr(1) : text;
+  return !digits.empty() && digits.size() < 18 && digits.find_first_not_of("0123456789") == std::string::npos &&
+         (digits == "0" || digits[0] != '0') && text != "-0";
+}
+
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.string();
+}
+
+// "key = value" as toml++ writes it.
+std::string toml_line(const std::string& key, toml::node&& value) {
+  toml::table one;
+  one.insert(key, std::move(value));
+  std::ostringstream text;
+  text << toml::toml_formatter(one);
+  return text.str() + "\n";
+}
+
+}  // namespace
+
 std::string task_table_text(const std::string& name, const std::vector<std::string>& words,
                             const std::string& schedule, const std::string& on_failure,
                             const std::string& on_success) {
-  if (!valid_task_name(name)) {
-    throw usage("task name \"" + name + "\": use letters, digits, '-' and '_' (at most 64)");
+  if (!valid_task_name(name)) throw usage("task name \"" + name + "\": " + kTaskNameRule);
+  if (!schedule.empty()) {
+    std::string error;
+    (void)parse_schedule(schedule, &error);
+    if (!error.empty()) throw usage("--schedule: " + error);
   }
   if (std::string error = check_backup_command_line(words); !error.empty()) throw usage(error);
 
   // Walk the options as the command line gives them, keeping repeats and the filters' order.
   BackupOptionNames names = backup_option_names();
-  std::map<std::string, std::string> short_to_long;
-  {
-    CLI::App app;
-    TransferOptions o;
-    std::string s, d;
-    KeepRules k;
-    int v = 0;
-    for (const CLI::Option* option : add_backup_command(&app, &o, &s, &d, &k, &v)->get_options()) {
-      if (option->get_lnames().empty()) continue;
-      for (const std::string& short_name : option->get_snames()) short_to_long[short_name] = option->get_lnames()[0];
-    }
-  }
+  std::map<std::string, std::string> short_to_long = short_option_names();
   std::vector<std::pair<std::string, std::string>> given;  // option, value ("" for a flag)
   std::vector<std::string> positional;
   bool options_ended = false;
@@ -319,57 +385,128 @@ std::string task_table_text(const std::string& name, const std::vector<std::stri
       value = words[++i];
       has_value = true;
     }
+    if (has_value && is_flag && !contains(names.with_value, option)) {
+      // --checksum=true / --checksum=false, as CLI11 takes them.
+      if (value == "false" || value == "off" || value == "0") continue;
+      value.clear();
+    }
+    if (std::find(std::begin(kPathOptions), std::end(kPathOptions), option) != std::end(kPathOptions)) {
+      value = absolute_path(value);
+    }
     given.emplace_back(option, has_value ? value : "");
   }
-
   if (positional.size() != 2) throw usage("task add NAME SRC DEST [backup options]: give one SRC and one DEST");
-  toml::table task;
-  task.insert("source", positional[0]);
-  task.insert("destination", positional[1]);
-  auto given_any = [&](const char* option) {
-    return std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == option; });
-  };
-  bool both_filters = given_any("include") && given_any("exclude");
+  for (std::string& place : positional) {
+    if (!parse_location(place).remote) place = absolute_path(place);
+  }
+
+  // Patterns (include, exclude) and pattern files (exclude_from) are separate keys, so their
+  // order relative to each other can be kept only if each kind comes in one run.
+  auto is_pattern = [](const std::string& o) { return o == "include" || o == "exclude"; };
+  int kind_changes = 0;
+  std::string last_kind;
+  bool any_include = false, any_exclude = false;
+  for (const auto& [option, value] : given) {
+    any_include = any_include || option == "include";
+    any_exclude = any_exclude || option == "exclude";
+    std::string kind = is_pattern(option) ? "pattern" : option == "exclude-from" ? "file" : "";
+    if (kind.empty()) continue;
+    if (!last_kind.empty() && kind != last_kind) ++kind_changes;
+    last_kind = kind;
+  }
+  if (kind_changes > 1) {
+    throw usage("task add: --exclude-from between --include/--exclude options: a task keeps the patterns and the "
+                "files as two lists, so this order cannot be kept; write the task in " + tasks_file_path() +
+                " by hand (filter = [...] and exclude_from apply in the order they are written)");
+  }
+  bool one_filter_list = any_include && any_exclude;
+
+  // Each key once, in the order its option first appears; repeats and lists gather under it.
+  std::vector<std::string> order;
+  std::map<std::string, toml::array> lists;
+  std::map<std::string, std::string> singles;
   std::map<std::string, int> counts;
   for (const auto& [option, value] : given) ++counts[option];
-  toml::array filter;
   for (const auto& [option, value] : given) {
-    std::string key = to_key(option);
-    if (both_filters && (option == "include" || option == "exclude")) {
-      filter.push_back((option == "include" ? "+ " : "- ") + value);
-      continue;
-    }
-    bool integer = !value.empty() && value.size() < 18 && value.find_first_not_of("0123456789") == std::string::npos;
-    auto as_node = [&](toml::array* into) {
-      if (integer) into->push_back(static_cast<int64_t>(std::stoll(value)));
-      else into->push_back(value);
-    };
-    if (value.empty() && contains(names.flags, option)) {
-      task.insert_or_assign(key, true);
-    } else if (counts[option] > 1 || option == "exclude" || option == "include" || option == "exclude-from") {
-      if (!task.contains(key)) task.insert(key, toml::array{});
-      as_node(task[key].as_array());
-    } else if (integer) {
-      task.insert_or_assign(key, static_cast<int64_t>(std::stoll(value)));
+    std::string key = one_filter_list && is_pattern(option) ? "filter" : to_key(option);
+    if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+    bool integer = contains(names.integers, option) && is_canonical_integer(value);
+    if (key == "filter") {
+      lists[key].push_back((option == "include" ? "+ " : "- ") + value);
+    } else if (value.empty() && contains(names.flags, option)) {
+      singles[key] = "";
+    } else if (counts[option] > 1 || is_pattern(option) || option == "exclude-from") {
+      if (integer) lists[key].push_back(static_cast<int64_t>(std::stoll(value)));
+      else lists[key].push_back(value);
     } else {
-      task.insert_or_assign(key, value);
+      singles[key] = value;
+      if (integer) singles[key] = "#" + value;  // marked: written as a number
     }
   }
-  if (!filter.empty()) task.insert("filter", std::move(filter));
-  if (!schedule.empty()) task.insert("schedule", schedule);
-  if (!on_failure.empty()) task.insert("on_failure", on_failure);
-  if (!on_success.empty()) task.insert("on_success", on_success);
 
-  // source and destination first, then the rest as toml++ writes them (sorted by key).
-  std::ostringstream text;
-  text << "[tasks." << name << "]\n";
-  for (const char* first : {"source", "destination"}) {
-    text << toml::toml_formatter(toml::table{{first, *task[first].value<std::string>()}}) << "\n";
-    task.erase(first);
+  std::string text = "[tasks." + name + "]\n";
+  text += toml_line("source", toml::value<std::string>(positional[0]));
+  text += toml_line("destination", toml::value<std::string>(positional[1]));
+  for (const std::string& key : order) {
+    if (lists.count(key)) {
+      text += toml_line(key, std::move(lists[key]));
+    } else if (singles[key].empty()) {
+      text += toml_line(key, toml::value<bool>(true));
+    } else if (singles[key][0] == '#') {
+      text += toml_line(key, toml::value<int64_t>(std::stoll(singles[key].substr(1))));
+    } else {
+      text += toml_line(key, toml::value<std::string>(singles[key]));
+    }
   }
-  text << toml::toml_formatter(task) << "\n";
+  if (!schedule.empty()) text += toml_line("schedule", toml::value<std::string>(schedule));
+  if (!on_failure.empty()) text += toml_line("on_failure", toml::value<std::string>(on_failure));
+  if (!on_success.empty()) text += toml_line("on_success", toml::value<std::string>(on_success));
+  return text;
+}
+
+namespace {
+
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+// The file's real path: a tasks.toml that is a symlink (into a dotfiles repository, say) is
+// rewritten where it lives, and stays a symlink.
+std::string real_path_of(const std::string& path) {
+  char resolved[PATH_MAX];
+  return ::realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : path;
+}
+
+// Checks `text` as the tasks file it will be, then puts it in place atomically.
+void write_tasks_file(const std::string& path, const std::string& text) {
+  (void)load_tasks_text(text, path);  // errors name the file and line as the user knows them
+  std::string target = real_path_of(path);
+  std::string temp = target + ".new";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(temp.c_str());
+      throw FatalError("cannot write " + target + " (is its folder writable, the disk full?)");
+    }
+  }
+  if (struct stat st{}; ::stat(target.c_str(), &st) == 0) ::chmod(temp.c_str(), st.st_mode & 07777);
+  if (std::rename(temp.c_str(), target.c_str()) != 0) {
+    int error = errno;
+    std::remove(temp.c_str());
+    throw FatalError(errno_message("cannot replace " + target, error));
+  }
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
   return text.str();
 }
+
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+}  // namespace
 
 void append_task(const std::string& path, const std::string& name, const std::string& table_text) {
   std::vector<Task> tasks = load_tasks(path);
@@ -382,14 +519,16 @@ void append_task(const std::string& path, const std::string& name, const std::st
   if (!text.empty() && !text.ends_with("\n\n")) text += "\n";
   text += table_text;
   if (std::string dir = path.substr(0, path.rfind('/')); !dir.empty()) ::mkdir(dir.c_str(), 0700);
-  write_replacing(path, text);
+  write_tasks_file(path, text);
 }
 
 void remove_task(const std::string& path, const std::string& name) {
-  std::vector<Task> tasks = load_tasks(path);
-  const Task* task = find_task(tasks, name);
-  if (task == nullptr) throw usage("no task " + name + " in " + path);
   std::string text = read_text(path);
+  toml::table root = parse_tasks_text(text, path);
+  const toml::node* node = root["tasks"][name].node();
+  const toml::table* table = node != nullptr ? node->as_table() : nullptr;
+  if (table == nullptr) throw usage("no task " + name + " in " + path);
+
   std::vector<std::string> lines;
   for (size_t start = 0; start < text.size();) {
     size_t end = text.find('\n', start);
@@ -397,22 +536,26 @@ void remove_task(const std::string& path, const std::string& name) {
     lines.push_back(text.substr(start, end - start));
     start = end;
   }
-  size_t first = static_cast<size_t>(task->line - 1);
-  if (first >= lines.size() || !is_table_header(lines[first])) {
+  // The table's lines, from its header to the end of its last value (which may be a list or a
+  // string over several lines), as the parser saw them: never guessed from the text.
+  size_t first = node->source().begin.line - 1;
+  size_t last = first;
+  for (const auto& [key, value] : *table) last = std::max<size_t>(last, value.source().end.line - 1);
+  std::string_view header = first < lines.size() ? std::string_view(lines[first]) : std::string_view();
+  if (first == 0 && header.starts_with(kByteOrderMark)) header.remove_prefix(kByteOrderMark.size());
+  header.remove_prefix(std::min(header.size(), header.find_first_not_of(" \t")));
+  if (last >= lines.size() || !header.starts_with("[")) {
     throw usage("task " + name + " is not written as a [tasks." + name + "] table (" + path + ", line " +
-                std::to_string(task->line) + "): remove it by hand");
+                std::to_string(first + 1) + "): remove it by hand");
   }
-  size_t next = first + 1;
-  while (next < lines.size() && !is_table_header(lines[next])) ++next;
-  // Comments just above the next table belong to it.
-  size_t last = next;
-  while (last > first + 1 && is_comment_or_blank(lines[last - 1]) && next < lines.size()) --last;
-  // And the blank lines that separated this table from what came before go with it.
-  while (first > 0 && is_comment_or_blank(lines[first - 1]) && lines[first - 1].find('#') == std::string::npos) --first;
-  lines.erase(lines.begin() + static_cast<long>(first), lines.begin() + static_cast<long>(last));
-  std::string out;
+  // Comments around the table stay (they may be a banner, or about the next task); the blank
+  // lines that separated it from what came before go with it.
+  while (first > 0 && is_blank(lines[first - 1])) --first;
+  bool keep_mark = first == 0 && text.starts_with(kByteOrderMark);
+  lines.erase(lines.begin() + static_cast<long>(first), lines.begin() + static_cast<long>(last + 1));
+  std::string out = keep_mark ? std::string(kByteOrderMark) : "";
   for (const std::string& line : lines) out += line;
-  write_replacing(path, out);
+  write_tasks_file(path, out);
 }
 
 }  // namespace ferry

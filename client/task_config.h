@@ -29,6 +29,7 @@ struct Task {
 struct BackupOptionNames {
   std::vector<std::string> with_value;
   std::vector<std::string> flags;
+  std::vector<std::string> integers;  // with_value options that take a number (port, keep_daily)
 };
 BackupOptionNames backup_option_names();
 
@@ -41,21 +42,27 @@ std::string tasks_file_path();  // FERRY_HOME/tasks.toml
 // Reads and checks every task. A missing file is no tasks. A malformed file, an unknown key,
 // or options the backup command refuses: FatalError(kUsage) naming file, line and column.
 std::vector<Task> load_tasks(const std::string& path);
+// The same for the file's text; `path` is only for messages.
+std::vector<Task> load_tasks_text(const std::string& text, const std::string& path);
 const Task* find_task(const std::vector<Task>& tasks, const std::string& name);
 
 // The text of a [tasks.NAME] table for a task given on the command line: `words` are SRC, DEST
-// and the options as `ferry backup` takes them, in any order. Throws FatalError(kUsage) for
-// what the backup command would refuse.
+// and the options as `ferry backup` takes them, in any order. Local paths (SRC, DEST, the
+// files of --exclude-from, --identity, ...) are made absolute, since a scheduled run starts
+// elsewhere; keys keep the order of the command line. Throws FatalError(kUsage) for what the
+// backup command would refuse, and for a schedule that is not one.
 std::string task_table_text(const std::string& name, const std::vector<std::string>& words,
                             const std::string& schedule, const std::string& on_failure,
                             const std::string& on_success);
 
 // Appends a table to the file, or removes one, leaving every other line as it was (comments
-// and hand-made layout included). The new file is checked before it replaces the old one.
+// and hand-made layout included). The new text is checked before it replaces the old file
+// (atomically, through a symlink to where the file really lives).
 void append_task(const std::string& path, const std::string& name, const std::string& table_text);
 void remove_task(const std::string& path, const std::string& name);
 
-// Task names become file and unit names: letters, digits, '-' and '_', at most 64.
+// Task names become file and unit names: a letter or digit, then letters, digits, '-' and '_',
+// at most 64 (never a leading '-', which a scheduler's command line would take as an option).
 bool valid_task_name(const std::string& name);
 
 }  // namespace ferry

@@ -28,12 +28,13 @@ namespace {
 constexpr int kHookTimeoutSeconds = 600;
 constexpr size_t kFirstErrorBytes = 500;
 
-// The backup child, for the signal handlers: Ctrl-C or a scheduler's TERM reaches the runner
-// and is passed on, and the runner still records how the run ended.
+// What the signal handlers pass Ctrl-C or a scheduler's TERM on to, so that the runner still
+// records how the run ended: the backup child (a pid), then the hook's process group (-pgid:
+// the shell and whatever it started, a curl that hangs included).
 volatile sig_atomic_t g_child = 0;
 
 extern "C" void forward_signal(int signal_number) {
-  if (g_child > 0) ::kill(static_cast<pid_t>(g_child), signal_number);
+  if (g_child != 0) ::kill(static_cast<pid_t>(g_child), signal_number);
 }
 
 std::string lock_path(const std::string& task) { return state_dir() + "/history/" + task + ".lock"; }
@@ -59,24 +60,26 @@ void run_hook(const Task& task, const std::string& which, const std::string& com
                                                    {"FERRY_EXIT_CODE", std::to_string(exit_code)},
                                                    {"FERRY_SUMMARY", summary},
                                                    {"FERRY_LOG", log}});
-  pid_t pid = spawn({"/bin/sh", "-c", command}, env, log_fd, log_fd);
+  pid_t pid = spawn({"/bin/sh", "-c", command}, env, log_fd, log_fd, /*own_group=*/true);
   if (pid < 0) {
     run->hook_error = errno_message("cannot start /bin/sh", errno);
     return;
   }
+  g_child = -pid;
   int status = 0;
   for (int waited_ms = 0;; waited_ms += 100) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) break;
     if (done < 0 && errno != EINTR) break;
     if (waited_ms >= kHookTimeoutSeconds * 1000) {
-      ::kill(pid, SIGKILL);
+      ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       run->hook_error = fmt::format("the hook did not finish in {} s and was stopped", kHookTimeoutSeconds);
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  g_child = 0;
   run->hook_exit_code = exit_status(status);
   if (run->hook_error.empty() && run->hook_exit_code != 0) {
     run->hook_error = fmt::format("the {} hook exited with {}", which, run->hook_exit_code);
@@ -137,8 +140,9 @@ ExitCode run_task(const Task& task, bool echo) {
     throw FatalError(errno_message("cannot write " + lock_file, errno));
   }
 
+  // Runs in one second: "..Z_2" sorts after "..Z.log" (pruning goes by name, oldest first).
   std::string id = utc_id(run.start);
-  for (int n = 2; ::access((folder + "/" + id + ".log").c_str(), F_OK) == 0; ++n) id = utc_id(run.start) + "-" + std::to_string(n);
+  for (int n = 2; ::access((folder + "/" + id + ".log").c_str(), F_OK) == 0; ++n) id = utc_id(run.start) + "_" + std::to_string(n);
   run.log = folder + "/" + id + ".log";
   run.summary = folder + "/" + id + ".json";
   UniqueFd log_fd(::open(run.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
@@ -187,13 +191,14 @@ ExitCode run_task(const Task& task, bool echo) {
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   g_child = 0;
-  ::sigaction(SIGINT, &old_int, nullptr);
-  ::sigaction(SIGTERM, &old_term, nullptr);
 
   run.exit_code = exit_status(status);
   run.end = static_cast<int64_t>(::time(nullptr));
   take_summary(run.summary, output, &run);
+  // The handlers stay through the hook: a TERM now ends the hook, and the run is still recorded.
   maybe_run_hook(task, run.exit_code, run.summary, run.log, log_fd.get(), &run);
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGTERM, &old_term, nullptr);
   append_run(task.name, run);
   prune_run_files(task.name);
   return static_cast<ExitCode>(run.exit_code);

@@ -293,7 +293,7 @@ TEST_CASE("schedules: systemd units that systemd-analyze verify accepts, a launc
   INFO(verify.out << verify.err);
   CHECK(verify.code == 0);
   // The service runs exactly this task with this FERRY_HOME.
-  CHECK(slurp(units + "/ferry-nightly.service").find("task run nightly") != std::string::npos);
+  CHECK(slurp(units + "/ferry-nightly.service").find("task run -- nightly") != std::string::npos);
   CHECK(slurp(units + "/ferry-nightly.service").find("FERRY_HOME=" + t.home) != std::string::npos);
 
   std::string plists = work / "plists";
@@ -304,7 +304,7 @@ TEST_CASE("schedules: systemd units that systemd-analyze verify accepts, a launc
                          quote(plists + "/net.ferry.task.nightly.plist"));
   INFO(parsed.err);
   CHECK(parsed.code == 0);
-  CHECK(parsed.out == "net.ferry.task.nightly 2 30 task run nightly\n");
+  CHECK(parsed.out == "net.ferry.task.nightly 2 30 task run -- nightly\n");
   // launchd has no calendar expressions.
   CHECK(run(t.ferry("schedule install workdays --kind launchd --dir " + quote(plists))).code == 2);
 
@@ -336,8 +336,8 @@ TEST_CASE("the README's example tasks file loads, and each key means the option 
   }
   RunResult photos = run(t.ferry("task show photos"));
   REQUIRE(photos.code == 0);
-  // The filter list keeps its order: the include first.
-  CHECK(photos.out.find("--include=keep/*.tmp --exclude=*.tmp") != std::string::npos);
+  // The filter list keeps its order: the include first (shown as words a shell takes back).
+  CHECK(photos.out.find("'--include=keep/*.tmp' '--exclude=*.tmp'") != std::string::npos);
 }
 
 TEST_CASE("a TERM from the scheduler reaches the backup, and the run is still recorded with its hook") {
@@ -359,4 +359,40 @@ TEST_CASE("a TERM from the scheduler reaches the backup, and the run is still re
   CHECK(json_field(history, "exit_code") == 143);
   CHECK(slurp(marker) == "143\n");
   CHECK_FALSE(fs::exists(work / "dest/big.bin"));  // never half-written under its name
+}
+
+TEST_CASE("a TERM during a hook ends the hook and everything it started, and the run is still recorded") {
+  TempDir work;
+  TaskHome t(work);
+  std::string src = work / "src", started = work / "hook-started";
+  write_source(src);
+  // A hook whose shell waits on a child of its own, as a hook running curl against a dead host.
+  std::ofstream(t.tasks_file()) << "[tasks.hooked]\nsource = \"" + src + "\"\ndestination = \"" + (work / "dest") +
+                                       "\"\non_success = \"sleep 300 & echo $! > " + started + "; wait\"\n";
+  Background runner(t.ferry("task run hooked"), work / "runner.log");
+  for (int i = 0; i < 200 && slurp(started).empty(); ++i) ::usleep(50 * 1000);
+  REQUIRE_FALSE(slurp(started).empty());
+  pid_t sleeper = static_cast<pid_t>(std::stol(slurp(started)));
+  REQUIRE(::kill(runner.pid(), SIGTERM) == 0);
+  CHECK(runner.wait_for(std::chrono::seconds(20)) == 0);  // the run's own result: the backup succeeded
+  CHECK(wait_gone(sleeper, std::chrono::seconds(5)));     // the hook's child went with it
+  std::string history = slurp(t.history("hooked"));
+  CHECK(json_field(history, "exit_code") == 0);
+  CHECK(json_field(history, "hook_exit_code") == 143);
+}
+
+TEST_CASE("status --json answers for a task run by hand, whose next run is none") {
+  TempDir work;
+  TaskHome t(work);
+  std::string src = work / "src";
+  write_source(src);
+  std::ofstream(t.tasks_file()) << "[tasks.manual]\nsource = \"" + src + "\"\ndestination = \"" + (work / "dest") + "\"\n";
+  RunResult never = run(t.ferry("status --json"));
+  INFO(never.err);
+  CHECK(never.code == 1);  // never ran: not well, and not a usage error
+  CHECK(json_field(never.out, "next_run") == -1);
+  REQUIRE(run(t.ferry("task run manual")).code == 0);
+  RunResult good = run(t.ferry("status --json"));
+  CHECK(good.code == 0);
+  CHECK(good.out.find("\"ok\":true") != std::string::npos);
 }

@@ -127,3 +127,53 @@ TEST_CASE("a task keeps the logs and summaries of its newest 30 runs") {
   CHECK(std::filesystem::exists(folder + "/2026-11-06T02-30-00Z.log"));
   ::unsetenv("XDG_STATE_HOME");
 }
+
+TEST_CASE("runs started in the same second sort after the first, so pruning keeps the newest") {
+  ferry::test::TempDir dir;
+  ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
+  std::string folder = run_folder("quick");
+  for (const char* name : {"/2026-11-01T02-30-00Z", "/2026-11-01T02-30-00Z_2"}) {
+    std::ofstream(folder + name + ".log") << "log";
+  }
+  prune_run_files("quick", 1);
+  CHECK(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z_2.log"));
+  CHECK_FALSE(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z.log"));
+  ::unsetenv("XDG_STATE_HOME");
+}
+
+TEST_CASE("a calendar expression's next run and longest gap are systemd's own answer") {
+  if (std::system("systemd-analyze --version >/dev/null 2>&1") != 0) {
+    MESSAGE("systemd-analyze is not installed: skipped");
+    return;
+  }
+  UtcZone utc;
+  int64_t now = static_cast<int64_t>(::time(nullptr));
+  CalendarForecast workdays = forecast_calendar("Mon..Fri *-*-* 22:00");
+  CHECK(workdays.next > now);
+  CHECK(workdays.next <= now + 3 * 86400 + 60);
+  CHECK(workdays.next % 86400 == 22 * 3600);
+  CHECK(workdays.longest_gap_s == 3 * 86400);  // Friday to Monday
+  CalendarForecast half_hourly = forecast_calendar("*:0/30");
+  CHECK(half_hourly.longest_gap_s == 1800);
+  CHECK(forecast_calendar("Mon..Fry 25:00").next == -1);
+}
+
+TEST_CASE("unit files keep a task's text on its line: no newline, specifier or continuation reaches systemd") {
+  Task task;
+  task.name = "evil";
+  task.source = "/home/a\nExecStartPre=/bin/touch /tmp/owned %h\\";
+  task.on_failure = "true";
+  std::string saved = std::getenv("FERRY_HOME") ? std::getenv("FERRY_HOME") : "";
+  ::setenv("FERRY_HOME", "/tmp/a\nExecStartPre=/bin/touch /tmp/owned", 1);
+  std::string unit = systemd_service_unit(task, "/usr/bin/ferry");
+  std::string failure = systemd_failure_unit(task, "/usr/bin/ferry");
+  if (saved.empty()) ::unsetenv("FERRY_HOME");
+  else ::setenv("FERRY_HOME", saved.c_str(), 1);
+  for (const std::string& text : {unit, failure}) {
+    CHECK(text.find("\nExecStartPre") == std::string::npos);
+    CHECK(text.find(" %h") == std::string::npos);  // a specifier systemd would expand
+  }
+  CHECK(unit.find("owned %%h\n") != std::string::npos);  // as text, and the backslash gone
+  CHECK(unit.find("Environment=\"FERRY_HOME=/tmp/a\\x0aExecStartPre=/bin/touch /tmp/owned\"") != std::string::npos);
+  CHECK(unit.find("ExecStart=\"/usr/bin/ferry\" task run -- evil\n") != std::string::npos);
+}
