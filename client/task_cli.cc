@@ -4,6 +4,7 @@
 
 #include "client/snapshot_time.h"
 #include "client/task_config.h"
+#include "client/task_file_edit.h"
 #include "client/task_runner.h"
 
 namespace ferry {

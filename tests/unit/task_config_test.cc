@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "client/task_config.h"
+#include "client/task_file_edit.h"
 #include "support/temp_dir.h"
 
 using namespace ferry;
