@@ -104,8 +104,11 @@ void add_transfer_options(CLI::App* cmd, TransferOptions* o, std::string* src, s
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
   cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
   cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");
-  cmd->add_flag("-z{on},--compress{on}", o->compress,
-                "compress file data with zstd; --compress=auto compresses only while it measures faster")
+  // A flag that may take a value: -z alone is "on" (CLI11 gives a string flag "true").
+  cmd->add_flag("-z,--compress", o->compress,
+                "compress file data with zstd; -z auto (or --compress=auto) compresses only while it measures faster")
+      ->option_text("[auto]")
+      ->transform(CLI::Transformer({{"true", "on"}}))
       ->check(CLI::IsMember({"on", "auto"}));
   cmd->add_option("--compress-level", o->compress_level, "zstd level (default 3; negative is faster)")
       ->check(CLI::Range(min_compress_level(), max_compress_level()));
@@ -165,6 +168,27 @@ CLI::App* add_backup_command(CLI::App* app, TransferOptions* options, std::strin
 
   add_keep_options(backup, keep);
   return backup;
+}
+
+}  // namespace ferry
+
+namespace ferry {
+
+std::vector<std::string> join_flag_values(std::vector<std::string> args) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--") {
+      out.insert(out.end(), args.begin() + static_cast<long>(i), args.end());
+      break;
+    }
+    bool compress = args[i] == "-z" || args[i] == "--compress";
+    if (compress && i + 1 < args.size() && (args[i + 1] == "auto" || args[i + 1] == "on")) {
+      out.push_back("--compress=" + args[++i]);
+      continue;
+    }
+    out.push_back(args[i]);
+  }
+  return out;
 }
 
 }  // namespace ferry

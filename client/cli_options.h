@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -20,5 +21,9 @@ void add_keep_options(CLI::App* cmd, KeepRules* keep);
 // `backup` with all its options, as a subcommand of `app`.
 CLI::App* add_backup_command(CLI::App* app, TransferOptions* options, std::string* src, std::string* dst,
                              KeepRules* keep, int* verbosity);
+
+// `-z auto` and `--compress auto` as `--compress=auto`: -z is a flag that may take a value,
+// which CLI11 only reads after '='. A folder named "auto" right after -z is written ./auto.
+std::vector<std::string> join_flag_values(std::vector<std::string> args);
 
 }  // namespace ferry

@@ -86,6 +86,12 @@ std::string usage_hint(CLI::App& app, int argc, char** argv) {
 
 int main(int argc, char** argv) {
   ferry::platform::remember_program_path(argv[0]);
+  std::vector<std::string> arg_text = ferry::join_flag_values(std::vector<std::string>(argv, argv + argc));
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : arg_text) arg_pointers.push_back(arg.data());
+  arg_pointers.push_back(nullptr);
+  argc = static_cast<int>(arg_text.size());
+  argv = arg_pointers.data();
   CLI::App app{"ferry: back up folders to another machine over SSH, and restore them", "ferry"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ferry ") + FERRY_VERSION);
@@ -173,6 +179,21 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "ferry: \"{}\" is not a ferry command{}\n\n{}", argv[1],
                guess.empty() ? "" : "; did you mean \"" + guess + "\"?", app.help());
     return static_cast<int>(ferry::ExitCode::kUsage);
+  }
+  // The same one level down: `ferry keys lst`, `ferry task rn`.
+  if (CLI::App* command = app.get_subcommand(argv[1]); argc >= 3 && argv[2][0] != '-' &&
+                                                       command->get_require_subcommand_min() > 0) {
+    std::vector<std::string> inner, shown;  // hidden ones (task failed) run, but are never offered
+    for (const CLI::App* sub : command->get_subcommands([](const CLI::App*) { return true; })) {
+      inner.push_back(sub->get_name());
+      if (!sub->get_group().empty()) shown.push_back(sub->get_name());
+    }
+    if (std::find(inner.begin(), inner.end(), argv[2]) == inner.end()) {
+      std::string guess = ferry::nearest(argv[2], shown);
+      fmt::print(stderr, "ferry: \"{}\" is not a `ferry {}` command{}\n\n{}", argv[2], argv[1],
+                 guess.empty() ? "" : "; did you mean \"" + guess + "\"?", command->help());
+      return static_cast<int>(ferry::ExitCode::kUsage);
+    }
   }
   try {
     app.parse(argc, argv);

@@ -60,3 +60,33 @@ TEST_CASE("an unknown option is named alone, with the nearest real one; rsync's 
   CHECK(ours.code == 0);
   CHECK(fs::exists(dest + "/f"));
 }
+
+TEST_CASE("a misspelt command one level down gets its command's list and the nearest name") {
+  RunResult keys = run(quote(kFerry) + " keys lst");
+  CHECK(keys.code == 2);
+  CHECK(has(keys.err, "\"lst\" is not a `ferry keys` command; did you mean \"list\"?"));
+  CHECK(has(keys.err, "create"));
+  RunResult task = run(quote(kFerry) + " task rn nightly");
+  CHECK(task.code == 2);
+  CHECK(has(task.err, "did you mean \"run\"?"));
+  CHECK_FALSE(has(task.err, "failed"));  // the scheduler's hidden command is never offered
+}
+
+TEST_CASE("-z auto and --compress auto mean --compress=auto; -z alone still compresses") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  std::ofstream(src + "/text") << std::string(64 << 10, 'a');
+  for (const char* form : {"-z auto", "--compress auto", "--compress=auto", "-z", "--compress on"}) {
+    CAPTURE(form);
+    std::string dest = work / ("dest-" + std::to_string(std::hash<std::string>()(form)));
+    RunResult r = run(quote(kFerry) + " backup --json " + form + " " + quote(src) + " " + quote(dest));
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(fs::file_size(dest + "/text") == 64 << 10);
+    // Compressed: 64 KiB of one letter goes over in far fewer bytes.
+    CHECK(json_field(r.out, "bytes_compressed_raw") == 64 << 10);
+  }
+  RunResult help = run(quote(kFerry) + " backup --help");
+  CHECK(has(help.out, "-z,--compress [auto]"));
+}
