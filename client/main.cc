@@ -15,9 +15,11 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "cli/cli_docs.h"
 #include "client/doctor.h"
 #include "client/ferry_home.h"
 #include "client/key_store.h"
+#include "client/manual.h"
 #include "client/store_commands.h"
 #include "client/task_cli.h"
 #include "client/summary.h"
@@ -164,6 +166,8 @@ int main(int argc, char** argv) {
 
   ferry::TaskCommandLine task_line;
   ferry::add_task_commands(&app, &task_line);
+  ferry::DocsCommand docs;
+  ferry::add_docs_command(&app, &docs);
 
   // `ferry`, `ferry help` and a misspelt command get the list of commands, not a parse error.
   std::vector<std::string> commands;
@@ -213,6 +217,12 @@ int main(int argc, char** argv) {
   options.verbosity = verbosity;
   ferry::init_logging("ferry", verbosity);
 
+  if (docs.command->parsed()) {
+    if (docs.what == "man") fmt::print("{}", ferry::man_page(app, "ferry", FERRY_VERSION, ferry::ferry_manual_sections()));
+    if (docs.what == "bash") fmt::print("{}", ferry::bash_completion(app, "ferry"));
+    if (docs.what == "zsh") fmt::print("{}", ferry::zsh_completion(app, "ferry"));
+    return 0;
+  }
   try {
     if (keys->parsed()) {
       if (create->parsed()) {

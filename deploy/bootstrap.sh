@@ -43,6 +43,9 @@ packages=(
   systemd
   # bench/bench.py; the tests parse generated launchd plists with python3's plistlib
   python3 e2fsprogs
+  # packaging (cpack -G DEB finds the package's dependencies with dpkg-shlibdeps); the tests
+  # render the generated manual pages with groff and check the zsh completion's syntax
+  dpkg-dev groff-base zsh
 )
 
 missing=()

@@ -87,10 +87,18 @@ void print_host_fingerprints(const std::string& dir) {
     std::string type, blob;
     if (in >> type >> blob) lines.push_back(fmt::format("  {}  {}", key_fingerprint(blob), type));
   }
-  if (lines.empty()) return;
+  if (lines.empty()) {
+    fmt::print("No SSH host keys (*host*.pub) in {}: to print them, give the folder sshd's HostKey lines name "
+               "with --host-key-dir; on the client, compare the fingerprint it shows on first contact with "
+               "`ssh-keygen -lf` of those keys here.\n",
+               dir);
+    return;
+  }
   std::sort(lines.begin(), lines.end());
-  fmt::print("This machine's SSH host keys. On the client, pin the right one on first contact with\n"
-             "  ferry backup --host-fingerprint SHA256:… SRC user@this-host:PATH\n");
+  fmt::print("This machine's SSH host keys (read from {}; another folder: --host-key-dir). On the client, pin the\n"
+             "right one on first contact with\n"
+             "  ferry backup --host-fingerprint SHA256:… SRC user@this-host:PATH\n",
+             dir);
   for (const std::string& l : lines) fmt::print("{}\n", l);
 }
 
@@ -121,6 +129,11 @@ ExitCode install_credentials(const std::string& package_path, const InstallOptio
   fmt::print("It may only run ferry-agent, for {} in {} (folders under it included).\n",
              rules.allow == Allow::kBoth ? "backups and restores" : rules.allow == Allow::kBackup ? "backups only" : "restores only",
              rules.root);
+  // The forced command names the agent by its absolute path: say it, since moving or
+  // reinstalling the agent elsewhere breaks this key until install-credentials runs again.
+  fmt::print("The key runs {}; if that program moves, run install-credentials again (--agent-path PATH names\n"
+             "another).\n",
+             rules.agent_path);
   if (rules.append_only) {
     fmt::print("Append-only: what its backups delete or replace is kept in the safety net (.ferry-safetynet in\n"
                "each backup folder), and they cannot prune it; prune it here, by hand, when you choose.\n");

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/log.h"
+#include "cli/cli_docs.h"
 #include "platform/platform.h"
 #include "server/agent_session.h"
 #include "server/credentials_commands.h"
@@ -22,6 +23,20 @@ void add_target_options(CLI::App* cmd, ferry::CredentialsTarget* t) {
   cmd->add_option("--user", t->user, "whose ~/.ssh/authorized_keys (default: the user running this)");
   cmd->add_option("--authorized-keys", t->authorized_keys,
                   "edit this file instead (for sshd setups with a custom AuthorizedKeysFile)");
+}
+
+std::vector<ferry::ManSection> agent_manual_sections() {
+  return {
+      {"DESCRIPTION",
+       "ferry-agent runs on the backup machine. ferry starts it over SSH (or beside itself for a local folder) "
+       "and speaks Ferry's protocol with it on stdin and stdout; nobody runs `serve` by hand.\n\n"
+       "install-credentials lets a client's key in: it adds the key to the user's authorized_keys with a forced "
+       "command that runs `ferry-agent forced`, confined to one folder (--root), to backups, restores or both, "
+       "and optionally append-only. The key's forced command names this program by its absolute path: "
+       "moving it breaks the key until install-credentials runs again."},
+      {"EXIT STATUS", "0 success; 1 the session stopped (the message says why); 2 usage error."},
+      {"SEE ALSO", "ferry(1), sshd(8), authorized_keys in sshd(8)."},
+  };
 }
 
 }  // namespace
@@ -69,11 +84,21 @@ int main(int argc, char** argv) {
   revoke->add_option("WHO", who, "the key's name, name@host, or its SHA256: fingerprint")->required();
   add_target_options(revoke, &revoke_target);
 
+  ferry::DocsCommand docs;
+  ferry::add_docs_command(&app, &docs);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : static_cast<int>(ferry::ExitCode::kUsage);
+  }
+  if (docs.command->parsed()) {
+    std::string text = docs.what == "man"    ? ferry::man_page(app, "ferry-agent", FERRY_VERSION, agent_manual_sections())
+                       : docs.what == "bash" ? ferry::bash_completion(app, "ferry-agent")
+                                             : ferry::zsh_completion(app, "ferry-agent");
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return 0;
   }
   // A peer that hangs up must surface as EPIPE and a clear message, not a silent death.
   std::signal(SIGPIPE, SIG_IGN);

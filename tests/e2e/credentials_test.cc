@@ -71,6 +71,9 @@ TEST_CASE("a credentials package installs a confined key: backup and restore wor
   // It prints the host key's fingerprint, for --host-fingerprint on the client.
   std::smatch m;
   REQUIRE(std::regex_search(inst.out, m, std::regex("SHA256:[A-Za-z0-9+/]{43}")));
+  // It says where it read them, and which agent program the key will run.
+  CHECK(inst.out.find("read from " + sshd().dir()) != std::string::npos);
+  CHECK(inst.out.find("The key runs " + fs::canonical(kAgent).string()) != std::string::npos);
 
   RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
   INFO(b.err);
