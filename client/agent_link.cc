@@ -16,6 +16,20 @@
 namespace ferry {
 namespace {
 
+// The program a shell could not start, from what it said: "bash: line 1: /x/ferry-agent: No such
+// file or directory", "sh: 1: /x/ferry-agent: not found", "zsh:1: command not found: x".
+std::string program_named_missing(const std::string& said) {
+  for (const char* phrase : {": No such file or directory", ": not found", ": command not found"}) {
+    size_t at = said.find(phrase);
+    if (at == std::string::npos) continue;
+    std::string before = said.substr(0, at);
+    before = before.substr(before.find_last_of('\n') == std::string::npos ? 0 : before.find_last_of('\n') + 1);
+    size_t colon = before.rfind(": ");
+    return colon == std::string::npos ? before : before.substr(colon + 2);
+  }
+  return "";
+}
+
 class LocalAgent : public AgentLink {
  public:
   explicit LocalAgent(const std::string& agent_command) : agent_command_(agent_command) {
@@ -106,6 +120,14 @@ class SshAgent : public AgentLink {
       return "";  // the connection itself failed: that error stands
     }
     if (status != 127) return "";
+    std::string ran = program_named_missing(session_.remote_stderr());
+    if (!ran.empty() && ran != program_ && ran.starts_with("/")) {
+      // Not what this ferry asked for: the forced command of the key it logged in with.
+      return "the key this ferry logged in with runs " + ran + " on " + host_ +
+             " (its forced command), which is not there: the agent was moved or removed after the key was "
+             "installed. On " + host_ + ", run `ferry-agent install-credentials` again with this client's "
+             "package (--agent-path PATH if the agent lives elsewhere). `ferry doctor` checks the setup";
+    }
     return "the remote shell on " + host_ + " found no program `" + program_ +
            "` (exit status 127): ferry-agent is not installed there, or not on the PATH of a non-interactive "
            "login. Install it there (see the README), or pass --agent with its full path. A key "

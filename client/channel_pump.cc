@@ -29,12 +29,19 @@ constexpr int kPollMs = 100;
 
 }  // namespace
 
-ChannelPump::ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine)
-    : session_(session), channel_(channel), engine_(engine), drain_buf_(kRoomToRead), up_buf_(256 * 1024) {}
+ChannelPump::ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine,
+                         std::string* stderr_tail)
+    : session_(session),
+      channel_(channel),
+      engine_(engine),
+      stderr_tail_(stderr_tail),
+      drain_buf_(kRoomToRead),
+      up_buf_(256 * 1024) {}
 
 int ChannelPump::take_channel_data(const char* data, size_t len, bool is_stderr) {
   if (is_stderr) {
     (void)!::write(STDERR_FILENO, data, len);
+    if (stderr_tail_ != nullptr) keep_tail(stderr_tail_, data, len);
     return static_cast<int>(len);
   }
   if (draining_) {  // ssh_channel_read is about to copy from the same buffer, in order
@@ -212,6 +219,12 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   event_ = nullptr;
   ssh_remove_channel_callbacks(channel_, &callbacks);
   return error;
+}
+
+void keep_tail(std::string* tail, const char* data, size_t len) {
+  constexpr size_t kTailBytes = 4096;
+  tail->append(data, len);
+  if (tail->size() > kTailBytes) tail->erase(0, tail->size() - kTailBytes);
 }
 
 }  // namespace ferry

@@ -29,7 +29,10 @@ class PumpedChannel;
 
 class ChannelPump {
  public:
-  ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine);
+  // The remote's stderr goes to ours as it comes; its last bytes are also kept in
+  // *stderr_tail (if given), for the messages that explain why the agent did not start.
+  ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine,
+              std::string* stderr_tail = nullptr);
 
   // Runs until both directions are done, or `abandon` is set, or the engine's channel is
   // aborted, or the peer is silent past the deadline. Returns "" on success, else what failed.
@@ -59,6 +62,7 @@ class ChannelPump {
   // libssh keeps them until there is room.
   bool channel_holds_data_ = false;
   bool draining_ = false;
+  std::string* stderr_tail_;
   std::vector<char> drain_buf_;
   std::vector<char> up_buf_;
   size_t up_sent_ = 0;   // of up_len_ bytes in up_buf_, taken from the engine
@@ -72,5 +76,8 @@ class ChannelPump {
   bool local_eof_ = false;   // the engine closed its writing side, and all of it was sent
   bool remote_eof_ = false;  // the agent closed its output (or the engine stopped listening)
 };
+
+// Appends to *tail, keeping only its last 4 KiB.
+void keep_tail(std::string* tail, const char* data, size_t len);
 
 }  // namespace ferry

@@ -384,7 +384,19 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
     if (agent_ok) {
       report.fail("destination", e.what(), "use a path the agent may use (see the message)");
     } else {
-      report.fail("agent", e.what(), fix_for("agent"));
+      // A shell that could not start the program says so (exit 127): that names the fix.
+      std::string missing;
+      try {
+        missing = link->missing_agent();
+      } catch (const FatalError&) {
+      }
+      if (missing.find("(its forced command)") != std::string::npos) {
+        report.fail("agent", missing,
+                    "on the backup machine, run `ferry-agent install-credentials PACKAGE --root ...` again "
+                    "(--agent-path PATH for an agent elsewhere); --agent on this side cannot change a forced command");
+      } else {
+        report.fail("agent", missing.empty() ? e.what() : missing, fix_for("agent"));
+      }
       unreachable = ExitCode::kConnection;
     }
   }

@@ -217,7 +217,7 @@ Channel& SshSession::start(const std::string& command, const std::string& peer_n
   }
   engine_channel_ = std::make_unique<PumpedChannel>(peer_name, kEngineQueueBytes);
   pump_ = std::thread([this] {
-    pump_error_ = ChannelPump(session_, channel_, *engine_channel_).run(abandon_);
+    pump_error_ = ChannelPump(session_, channel_, *engine_channel_, &remote_stderr_).run(abandon_);
     pump_failed_ = !pump_error_.empty();
     engine_channel_->fail();  // nothing more will come or go: the engine must not wait
     pump_ended_ = true;
@@ -231,9 +231,16 @@ int SshSession::finish() {
   if (pump_failed_) throw ConnectionError("connection to " + where(options_) + ": " + pump_error_);
   if (channel_ == nullptr) return -1;
   // Wait (bounded by the session timeout) for the exit status to arrive.
+  // What the command said on stderr after the pump stopped (a shell's "not found") is kept and
+  // shown like the rest.
   for (int i = 0; i < 100 && ssh_channel_is_open(channel_) && !ssh_channel_is_closed(channel_); ++i) {
-    char sink[256];
-    if (ssh_channel_read_timeout(channel_, sink, sizeof(sink), 1, 100) == SSH_ERROR) break;
+    char said[256];
+    int n = ssh_channel_read_timeout(channel_, said, sizeof(said), 1, 100);
+    if (n == SSH_ERROR) break;
+    if (n > 0) {
+      (void)!::write(STDERR_FILENO, said, static_cast<size_t>(n));
+      keep_tail(&remote_stderr_, said, static_cast<size_t>(n));
+    }
   }
   return ssh_channel_get_exit_status(channel_);
 }

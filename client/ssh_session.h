@@ -49,6 +49,8 @@ class SshSession {
   // Once the engine is done with the channel: waits for the remote command to end. Returns its
   // exit status, or -1 if none was reported.
   int finish();
+  // The last 4 KiB the remote command wrote to its stderr; complete once finish() returned.
+  const std::string& remote_stderr() const { return remote_stderr_; }
 
  private:
   void verify_host_key();
@@ -66,6 +68,7 @@ class SshSession {
   std::atomic<bool> pump_ended_{false};
   std::atomic<bool> abandon_{false};  // set on destruction: stop pumping now
   std::string pump_error_;
+  std::string remote_stderr_;  // written by the pump thread until it is joined
 };
 
 }  // namespace ferry

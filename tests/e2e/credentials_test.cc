@@ -233,4 +233,34 @@ TEST_CASE("--host-fingerprint pins the host key on first contact") {
   CHECK(later.code == 0);
 }
 
+TEST_CASE("a key whose agent program was moved away is named, with the fix, by backup and by doctor") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "x";
+  sshd().trust_host_key();
+  REQUIRE(create_key(home, "laptop", work / "laptop.ferrycreds").code == 0);
+  // The agent the key runs is a copy that is then removed, as an upgrade to another prefix does.
+  fs::create_directories(work / "old");
+  std::string moved = work / "old/ferry-agent";
+  fs::copy_file(kAgent, moved);
+  RunResult inst = install(work / "laptop.ferrycreds", root, "--agent-path " + quote(moved));
+  REQUIRE(inst.code == 0);
+  CHECK(inst.out.find("The key runs " + moved) != std::string::npos);
+  fs::remove(moved);
+
+  RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
+  CHECK(b.code == 4);
+  CHECK(b.err.find("runs " + moved) != std::string::npos);
+  CHECK(b.err.find("which is not there") != std::string::npos);
+  CHECK(b.err.find("install-credentials") != std::string::npos);
+
+  RunResult d = run(ferry_with_home_key("doctor", home) + " " + quote(remote(root + "/laptop")));
+  INFO(d.out << d.err);
+  CHECK(d.code != 0);
+  CHECK(d.out.find("[FAIL] agent: the key this ferry logged in with runs " + moved) != std::string::npos);
+  CHECK(d.out.find("fix: on the backup machine, run `ferry-agent install-credentials") != std::string::npos);
+}
+
 }  // namespace ferry::test
