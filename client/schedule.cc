@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
@@ -79,7 +80,10 @@ std::string xml_escape(const std::string& text) {
 
 // The environment a scheduled run needs to find this user's tasks and history.
 std::vector<std::pair<std::string, std::string>> run_environment() {
-  std::vector<std::pair<std::string, std::string>> env = {{"FERRY_HOME", ferry_home()}};
+  // Absolute: the scheduler starts the run in another folder than the shell that installed it.
+  std::error_code ec;
+  std::filesystem::path home = std::filesystem::absolute(ferry_home(), ec);
+  std::vector<std::pair<std::string, std::string>> env = {{"FERRY_HOME", ec ? ferry_home() : home.string()}};
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/') {
     env.emplace_back("XDG_STATE_HOME", xdg);
   }
@@ -89,6 +93,8 @@ std::vector<std::pair<std::string, std::string>> run_environment() {
 }  // namespace
 
 std::string unit_name(const std::string& task) { return "ferry-" + task; }
+// A '.' no task name has: "ferry-x-failure" would be the unit of a task named "x-failure".
+std::string failure_unit_name(const std::string& task) { return "ferry-" + task + ".on-failure"; }
 std::string launchd_label(const std::string& task) { return "net.ferry.task." + task; }
 
 Schedule parse_schedule(const std::string& text, std::string* error) {
@@ -190,7 +196,7 @@ std::string systemd_service_unit(const Task& task, const std::string& ferry_path
       "Wants=network-online.target\n"
       "After=network-online.target\n",
       task.name, systemd_text(task.source));
-  if (!task.on_failure.empty()) unit += "OnFailure=" + unit_name(task.name) + "-failure.service\n";
+  if (!task.on_failure.empty()) unit += "OnFailure=" + failure_unit_name(task.name) + ".service\n";
   unit += "\n[Service]\nType=oneshot\n";
   for (const auto& [name, value] : run_environment()) unit += "Environment=" + systemd_quote(name + "=" + value) + "\n";
   unit += "ExecStart=" + systemd_quote(ferry_path) + " task run -- " + task.name + "\n";
@@ -237,8 +243,18 @@ std::string launchd_plist(const Task& task, const Schedule& schedule, const std:
   if (schedule.weekly) calendar += "    <key>Weekday</key><integer>1</integer>\n";
   if (schedule.hour >= 0) calendar += fmt::format("    <key>Hour</key><integer>{}</integer>\n", schedule.hour);
   calendar += fmt::format("    <key>Minute</key><integer>{}</integer>\n", schedule.minute);
+  // XML 1.0 has no way to write most control characters: a plist holding one would not load.
+  auto has_control = [](const std::string& text) {
+    return std::any_of(text.begin(), text.end(), [](char c) {
+      return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
+    });
+  };
   std::string env;
   for (const auto& [name, value] : run_environment()) {
+    if (has_control(value) || has_control(ferry_path)) {
+      throw FatalError(name + " or the ferry program's path holds a control character, which a launchd property "
+                       "list cannot: move it to a folder whose name has none", ExitCode::kUsage);
+    }
     env += "    <key>" + xml_escape(name) + "</key><string>" + xml_escape(value) + "</string>\n";
   }
   return fmt::format(

@@ -48,6 +48,7 @@ std::string systemd_timer_unit(const Task& task, const Schedule& schedule);
 std::string launchd_plist(const Task& task, const Schedule& schedule, const std::string& ferry_path);
 
 std::string unit_name(const std::string& task);   // ferry-NAME
+std::string failure_unit_name(const std::string& task);  // ferry-NAME.on-failure
 std::string launchd_label(const std::string& task);  // net.ferry.task.NAME
 
 }  // namespace ferry

@@ -125,7 +125,9 @@ std::vector<UnitFile> unit_files(const Task& task, const ScheduleTarget& target,
   std::string base = dir + "/" + unit_name(task.name);
   std::vector<UnitFile> files = {{base + ".service", systemd_service_unit(task, ferry_path)},
                                  {base + ".timer", systemd_timer_unit(task, schedule)}};
-  if (!task.on_failure.empty()) files.push_back({base + "-failure.service", systemd_failure_unit(task, ferry_path)});
+  if (!task.on_failure.empty()) {
+    files.push_back({dir + "/" + failure_unit_name(task.name) + ".service", systemd_failure_unit(task, ferry_path)});
+  }
   return files;
 }
 
@@ -185,12 +187,25 @@ void apply_or_print(const std::vector<std::vector<std::string>>& commands, const
   for (const auto& command : commands) fmt::print("  {}\n", joined(command));
 }
 
-std::vector<Task> target_tasks(const ScheduleTarget& target) {
+// The named tasks, or with --all every task that has a schedule. `removing`: a name no longer
+// in the file is still taken, since its scheduler files may outlive it (`task remove` first).
+std::vector<Task> target_tasks(const ScheduleTarget& target, bool removing = false) {
   std::vector<Task> all = load_tasks(tasks_file_path());
-  if (target.all) return all;
   std::vector<Task> chosen;
+  if (target.all) {
+    for (const Task& task : all) {
+      if (!task.schedule.empty()) chosen.push_back(task);
+    }
+    return chosen;
+  }
   for (const std::string& name : target.names) {
     const Task* task = find_task(all, name);
+    if (task == nullptr && removing && valid_task_name(name)) {
+      Task gone;
+      gone.name = name;
+      chosen.push_back(gone);
+      continue;
+    }
     if (task == nullptr) throw FatalError("no task " + name + " in " + tasks_file_path(), ExitCode::kUsage);
     chosen.push_back(*task);
   }
@@ -334,7 +349,7 @@ ExitCode install_schedules(const ScheduleTarget& target) {
 }
 
 ExitCode remove_schedules(const ScheduleTarget& target) {
-  for (const Task& task : target_tasks(target)) {
+  for (const Task& task : target_tasks(target, /*removing=*/true)) {
     ScheduleTarget for_listing = target;
     Task unscheduled = task;
     if (unscheduled.schedule.empty()) unscheduled.schedule = "daily";  // its files may still be there
@@ -350,7 +365,7 @@ ExitCode remove_schedules(const ScheduleTarget& target) {
       if (std::remove(file.path.c_str()) == 0) fmt::print("removed {}\n", file.path);
     }
     // A failure unit written when the task had on_failure, which it may no longer have.
-    std::string failure = unit_dir(target) + "/" + unit_name(task.name) + "-failure.service";
+    std::string failure = unit_dir(target) + "/" + failure_unit_name(task.name) + ".service";
     if (std::remove(failure.c_str()) == 0) fmt::print("removed {}\n", failure);
   }
   return ExitCode::kOk;

@@ -1,6 +1,10 @@
 #include "client/task_file_edit.h"
 
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,7 +18,10 @@
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
+#include <utf8proc.h>
 
+#include "base/log.h"
+#include "client/child_process.h"
 #include "client/cli_options.h"
 #include "client/remote_spec.h"
 #include "client/schedule.h"
@@ -61,6 +68,18 @@ bool is_canonical_integer(const std::string& text) {
          (digits == "0" || digits[0] != '0') && text != "-0";
 }
 
+// Whether `text` is UTF-8 throughout (utf8proc's decoder: no overlong forms, no surrogates).
+bool valid_utf8(const std::string& text) {
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  for (utf8proc_ssize_t at = 0, size = static_cast<utf8proc_ssize_t>(text.size()); at < size;) {
+    utf8proc_int32_t code = 0;
+    utf8proc_ssize_t n = utf8proc_iterate(bytes + at, size - at, &code);
+    if (n <= 0) return false;
+    at += n;
+  }
+  return true;
+}
+
 std::string absolute_path(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
   std::error_code ec;
@@ -87,6 +106,14 @@ std::string task_table_text(const std::string& name, const std::vector<std::stri
     std::string error;
     (void)parse_schedule(schedule, &error);
     if (!error.empty()) throw usage("--schedule: " + error);
+    // A calendar expression is systemd's to check; where systemd-analyze is, a typo is caught
+    // now, not at `schedule install` (or never, by `status`).
+    if (Schedule parsed = parse_schedule(schedule, &error); parsed.interval_s == 0 &&
+                                                           run_program({"systemd-analyze", "--version"}, true) == 0 &&
+                                                           run_program({"systemd-analyze", "calendar", "--", schedule}, true) != 0) {
+      throw usage("--schedule \"" + schedule + "\": neither hourly, daily, daily HH:MM nor weekly, and systemd does "
+                  "not take it as a calendar expression (see `man systemd.time`)");
+    }
   }
   if (std::string error = check_backup_command_line(words); !error.empty()) throw usage(error);
 
@@ -128,7 +155,11 @@ std::string task_table_text(const std::string& name, const std::vector<std::stri
     }
     if (has_value && is_flag && !contains(names.with_value, option)) {
       // --checksum=true / --checksum=false, as CLI11 takes them.
-      if (value == "false" || value == "off" || value == "0") continue;
+      if (value == "false" || value == "off" || value == "0") {
+        // As on the command line, the last word wins: --delete --delete=false is no --delete.
+        std::erase_if(given, [&](const auto& g) { return g.first == option; });
+        continue;
+      }
       value.clear();
     }
     if (std::find(std::begin(kPathOptions), std::end(kPathOptions), option) != std::end(kPathOptions)) {
@@ -137,6 +168,16 @@ std::string task_table_text(const std::string& name, const std::vector<std::stri
     given.emplace_back(option, has_value ? value : "");
   }
   if (positional.size() != 2) throw usage("task add NAME SRC DEST [backup options]: give one SRC and one DEST");
+  // TOML holds UTF-8 text only; toml++ would write other bytes as different characters, and a
+  // destination that silently became another folder is how --delete loses data.
+  std::vector<std::string> all_text = words;
+  all_text.insert(all_text.end(), {schedule, on_failure, on_success});
+  for (const std::string& word : all_text) {
+    if (!valid_utf8(word)) {
+      throw usage("task add: \"" + printable(word) + "\" is not UTF-8 text, which tasks.toml cannot hold; "
+                  "rename the folder, or run this backup from a script instead of a task");
+    }
+  }
   for (std::string& place : positional) {
     if (!parse_location(place).remote) place = absolute_path(place);
   }
@@ -213,26 +254,52 @@ constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 // rewritten where it lives, and stays a symlink.
 std::string real_path_of(const std::string& path) {
   char resolved[PATH_MAX];
-  return ::realpath(path.c_str(), resolved) != nullptr ? std::string(resolved) : path;
+  if (::realpath(path.c_str(), resolved) != nullptr) return resolved;
+  // A link to a file not made yet: write where it points.
+  std::error_code ec;
+  std::filesystem::path target = std::filesystem::read_symlink(path, ec);
+  if (ec) return path;
+  return target.is_absolute() ? target.string() : (std::filesystem::path(path).parent_path() / target).string();
 }
+
+// One writer of tasks.toml at a time: two `task add`s at once must not each write the file
+// they read, losing the other's task. The lock lives beside the file, in FERRY_HOME.
+class TasksFileLock {
+ public:
+  explicit TasksFileLock(const std::string& path) {
+    if (std::string dir = path.substr(0, path.rfind('/')); !dir.empty()) ::mkdir(dir.c_str(), 0700);
+    std::string lock_path = path + ".lock";
+    fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw FatalError(errno_message("cannot open " + lock_path, errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) throw FatalError(errno_message("cannot lock " + lock_path, errno));
+    }
+  }
+  ~TasksFileLock() { ::close(fd_); }
+  TasksFileLock(const TasksFileLock&) = delete;
+  TasksFileLock& operator=(const TasksFileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // Checks `text` as the tasks file it will be, then puts it in place atomically.
 void write_tasks_file(const std::string& path, const std::string& text) {
   (void)load_tasks_text(text, path);  // errors name the file and line as the user knows them
   std::string target = real_path_of(path);
-  std::string temp = target + ".new";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      throw FatalError("cannot write " + target + " (is its folder writable, the disk full?)");
-    }
+  std::string temp = target + ".XXXXXX";
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0) throw FatalError(errno_message("cannot write beside " + target + " (is its folder writable?)", errno));
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  int error = errno;
+  ::close(fd);
+  if (!written) {
+    std::remove(temp.c_str());
+    throw FatalError(errno_message("cannot write " + target + " (is the disk full?)", error));
   }
   if (struct stat st{}; ::stat(target.c_str(), &st) == 0) ::chmod(temp.c_str(), st.st_mode & 07777);
   if (std::rename(temp.c_str(), target.c_str()) != 0) {
-    int error = errno;
+    error = errno;
     std::remove(temp.c_str());
     throw FatalError(errno_message("cannot replace " + target, error));
   }
@@ -250,20 +317,23 @@ bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\n") 
 }  // namespace
 
 void append_task(const std::string& path, const std::string& name, const std::string& table_text) {
+  TasksFileLock lock(path);
   std::vector<Task> tasks = load_tasks(path);
-  if (const Task* existing = find_task(tasks, name)) {
-    throw usage("task " + name + " already exists (" + path + ", line " + std::to_string(existing->line) +
-                "): remove it first (`ferry task remove " + name + "`) or edit the file");
+  for (const Task& existing : tasks) {
+    if (strcasecmp(existing.name.c_str(), name.c_str()) != 0) continue;
+    throw usage("task " + existing.name + " already exists (" + path + ", line " + std::to_string(existing.line) +
+                ")" + (existing.name == name ? "" : ", and names that differ only in case would share files on a Mac") +
+                ": remove it first (`ferry task remove " + existing.name + "`) or edit the file");
   }
   std::string text = read_text(path);
   if (!text.empty() && !text.ends_with("\n")) text += "\n";
   if (!text.empty() && !text.ends_with("\n\n")) text += "\n";
   text += table_text;
-  if (std::string dir = path.substr(0, path.rfind('/')); !dir.empty()) ::mkdir(dir.c_str(), 0700);
   write_tasks_file(path, text);
 }
 
 void remove_task(const std::string& path, const std::string& name) {
+  TasksFileLock lock(path);
   std::string text = read_text(path);
   (void)load_tasks_text(text, path);  // a file that does not load is refused, naming where
   toml::table root = toml::parse(std::string_view(text), std::string_view(path));

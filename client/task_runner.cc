@@ -140,9 +140,10 @@ ExitCode run_task(const Task& task, bool echo) {
     throw FatalError(errno_message("cannot write " + lock_file, errno));
   }
 
-  // Runs in one second: "..Z_2" sorts after "..Z.log" (pruning goes by name, oldest first).
+  // Runs in one second: "..Z_002" sorts after "..Z.log", and "_010" after "_009" (pruning goes
+  // by name, oldest first).
   std::string id = utc_id(run.start);
-  for (int n = 2; ::access((folder + "/" + id + ".log").c_str(), F_OK) == 0; ++n) id = utc_id(run.start) + "_" + std::to_string(n);
+  for (int n = 2; ::access((folder + "/" + id + ".log").c_str(), F_OK) == 0; ++n) id = utc_id(run.start) + fmt::format("_{:03}", n);
   run.log = folder + "/" + id + ".log";
   run.summary = folder + "/" + id + ".json";
   UniqueFd log_fd(::open(run.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));

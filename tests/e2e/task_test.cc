@@ -277,18 +277,21 @@ TEST_CASE("schedules: systemd units that systemd-analyze verify accepts, a launc
                       " --schedule 'daily 02:30' --on-failure 'echo failed'")).code == 0);
   REQUIRE(run(t.ferry("task add workdays " + quote(src) + " " + quote(work / "dest2") +
                       " --schedule 'Mon..Fri *-*-* 22:00'")).code == 0);
+  REQUIRE(run(t.ferry("task add byhand " + quote(src) + " " + quote(work / "dest3"))).code == 0);
   std::string units = work / "units";
+  // --all: every task with a schedule; the one run by hand is not an error.
   RunResult install = run(t.ferry("schedule install --all --kind systemd --dir " + quote(units)));
   INFO(install.out << install.err);
   REQUIRE(install.code == 0);
-  for (const char* name : {"ferry-nightly.service", "ferry-nightly.timer", "ferry-nightly-failure.service",
+  CHECK_FALSE(fs::exists(units + "/ferry-byhand.timer"));
+  for (const char* name : {"ferry-nightly.service", "ferry-nightly.timer", "ferry-nightly.on-failure.service",
                            "ferry-workdays.service", "ferry-workdays.timer"}) {
     CHECK(fs::exists(units + "/" + name));
   }
   std::string timer = slurp(units + "/ferry-nightly.timer");
   CHECK(timer.find("OnCalendar=*-*-* 02:30:00") != std::string::npos);
   CHECK(timer.find("Persistent=true") != std::string::npos);
-  CHECK(slurp(units + "/ferry-nightly.service").find("OnFailure=ferry-nightly-failure.service") != std::string::npos);
+  CHECK(slurp(units + "/ferry-nightly.service").find("OnFailure=ferry-nightly.on-failure.service") != std::string::npos);
   RunResult verify = run("systemd-analyze verify " + quote(units) + "/*.service " + quote(units) + "/*.timer");
   INFO(verify.out << verify.err);
   CHECK(verify.code == 0);
@@ -315,7 +318,7 @@ TEST_CASE("schedules: systemd units that systemd-analyze verify accepts, a launc
   RunResult removed = run(t.ferry("schedule remove nightly --kind systemd --dir " + quote(units)));
   CHECK(removed.code == 0);
   CHECK_FALSE(fs::exists(units + "/ferry-nightly.timer"));
-  CHECK_FALSE(fs::exists(units + "/ferry-nightly-failure.service"));
+  CHECK_FALSE(fs::exists(units + "/ferry-nightly.on-failure.service"));
   CHECK(fs::exists(units + "/ferry-workdays.timer"));
 }
 
@@ -395,4 +398,31 @@ TEST_CASE("status --json answers for a task run by hand, whose next run is none"
   RunResult good = run(t.ferry("status --json"));
   CHECK(good.code == 0);
   CHECK(good.out.find("\"ok\":true") != std::string::npos);
+}
+
+TEST_CASE("a removed task's schedule can still be removed; tasks added at once are all kept") {
+  TempDir work;
+  TaskHome t(work);
+  std::string src = work / "src", units = work / "units";
+  fs::create_directories(src);
+  REQUIRE(run(t.ferry("task add gone " + quote(src) + " " + quote(work / "dest") + " --schedule daily")).code == 0);
+  REQUIRE(run(t.ferry("schedule install gone --kind systemd --dir " + quote(units))).code == 0);
+  RunResult removed = run(t.ferry("task remove gone"));
+  REQUIRE(removed.code == 0);
+  RunResult unscheduled = run(t.ferry("schedule remove gone --kind systemd --dir " + quote(units)));
+  INFO(unscheduled.out << unscheduled.err);
+  CHECK(unscheduled.code == 0);
+  CHECK_FALSE(fs::exists(units + "/ferry-gone.timer"));
+  CHECK_FALSE(fs::exists(units + "/ferry-gone.service"));
+
+  // Eight `task add`s at the same moment: each reads, changes and replaces the file under one
+  // lock, so none writes over another's task.
+  std::string adds;
+  for (int i = 0; i < 8; ++i) {
+    adds += t.ferry("task add t" + std::to_string(i) + " " + quote(src) + " " + quote(work / ("d" + std::to_string(i)))) +
+            " >/dev/null 2>&1 & ";
+  }
+  REQUIRE(run(adds + "wait").code == 0);
+  RunResult listed = run(t.ferry("task list --json"));
+  for (int i = 0; i < 8; ++i) CHECK_MESSAGE(listed.out.find("\"t" + std::to_string(i) + "\"") != std::string::npos, i);
 }

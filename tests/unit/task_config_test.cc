@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -154,4 +155,36 @@ TEST_CASE("task remove takes out exactly the task's lines: multi-line values, ba
   CHECK_MESSAGE(error.find(path + ":") == 0, error);
   CHECK(error.find(".new") == std::string::npos);
   CHECK(slurp(real) == "\xEF\xBB\xBF# My tasks\n\n# about second\n# the end\n");
+}
+
+TEST_CASE("task add refuses what tasks.toml cannot hold or would change: bytes that are not UTF-8, --flag=false kept") {
+  ferry::test::TempDir dir;
+  InFolder here(dir.path());
+  fs::create_directory("src");
+  std::string error = usage_error([&] { task_table_text("latin", {"src", "/backups/caf\xe9"}, "", "", ""); });
+  CHECK_MESSAGE(error.find("is not UTF-8 text") != std::string::npos, error);
+  error = usage_error([&] { task_table_text("latin", {"src", "/d"}, "", "echo \xff", ""); });
+  CHECK_MESSAGE(error.find("is not UTF-8 text") != std::string::npos, error);
+  // The last word wins, as on the command line.
+  std::string text = task_table_text("x", {"src", "/d", "--delete", "--delete=false", "--checksum"}, "", "", "");
+  CHECK(text.find("delete") == std::string::npos);
+  CHECK(text.find("checksum = true") != std::string::npos);
+  if (std::system("systemd-analyze --version >/dev/null 2>&1") == 0) {
+    error = usage_error([&] { task_table_text("x", {"src", "/d"}, "dialy", "", ""); });
+    CHECK_MESSAGE(error.find("systemd does not take it as a calendar expression") != std::string::npos, error);
+    CHECK(task_table_text("x", {"src", "/d"}, "Mon..Fri 22:00", "", "").find("schedule = 'Mon..Fri 22:00'") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("a tasks.toml that is a link to a file not made yet is written where the link points") {
+  ferry::test::TempDir dir;
+  fs::create_directory(dir / "dotfiles");
+  fs::create_symlink("dotfiles/tasks.toml", dir / "tasks.toml");
+  append_task(dir / "tasks.toml", "a", "[tasks.a]\nsource = \"/s\"\ndestination = \"/d\"\n");
+  CHECK(fs::is_symlink(dir / "tasks.toml"));
+  CHECK(slurp(dir / "dotfiles/tasks.toml") == "[tasks.a]\nsource = \"/s\"\ndestination = \"/d\"\n");
+  // A name that differs only in case is refused at add, naming the one that exists.
+  std::string error = usage_error([&] { append_task(dir / "tasks.toml", "A", "[tasks.A]\nsource = \"/s\"\ndestination = \"/d\"\n"); });
+  CHECK_MESSAGE(error.find("task a already exists") != std::string::npos, error);
 }

@@ -132,11 +132,12 @@ TEST_CASE("runs started in the same second sort after the first, so pruning keep
   ferry::test::TempDir dir;
   ::setenv("XDG_STATE_HOME", dir.path().c_str(), 1);
   std::string folder = run_folder("quick");
-  for (const char* name : {"/2026-11-01T02-30-00Z", "/2026-11-01T02-30-00Z_2"}) {
+  for (const char* name : {"/2026-11-01T02-30-00Z", "/2026-11-01T02-30-00Z_002", "/2026-11-01T02-30-00Z_010"}) {
     std::ofstream(folder + name + ".log") << "log";
   }
   prune_run_files("quick", 1);
-  CHECK(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z_2.log"));
+  CHECK(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z_010.log"));
+  CHECK_FALSE(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z_002.log"));
   CHECK_FALSE(std::filesystem::exists(folder + "/2026-11-01T02-30-00Z.log"));
   ::unsetenv("XDG_STATE_HOME");
 }
@@ -176,4 +177,17 @@ TEST_CASE("unit files keep a task's text on its line: no newline, specifier or c
   CHECK(unit.find("owned %%h\n") != std::string::npos);  // as text, and the backslash gone
   CHECK(unit.find("Environment=\"FERRY_HOME=/tmp/a\\x0aExecStartPre=/bin/touch /tmp/owned\"") != std::string::npos);
   CHECK(unit.find("ExecStart=\"/usr/bin/ferry\" task run -- evil\n") != std::string::npos);
+}
+
+TEST_CASE("a relative FERRY_HOME goes into the units absolute: the scheduler starts elsewhere") {
+  std::string saved = std::getenv("FERRY_HOME") ? std::getenv("FERRY_HOME") : "";
+  ::setenv("FERRY_HOME", "relhome", 1);
+  Task task;
+  task.name = "rel";
+  task.source = "/s";
+  std::string unit = systemd_service_unit(task, "/usr/bin/ferry");
+  if (saved.empty()) ::unsetenv("FERRY_HOME");
+  else ::setenv("FERRY_HOME", saved.c_str(), 1);
+  CHECK(unit.find("Environment=\"FERRY_HOME=" + (std::filesystem::current_path() / "relhome").string() + "\"") !=
+        std::string::npos);
 }
