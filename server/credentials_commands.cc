@@ -70,6 +70,14 @@ void ensure_root(const std::string& root, const Account& who) {
   if (std::filesystem::is_directory(root, ec)) return;
   if (std::filesystem::exists(root, ec)) throw FatalError(root + " exists and is not a folder; choose another --root");
   std::filesystem::create_directories(root, ec);
+  if (ec == std::errc::permission_denied && ::geteuid() != 0) {
+    // The usual case: a plain user asked for a folder under one only root may write (/backups).
+    throw FatalError("cannot create the backup folder " + root + ": " + who.name +
+                     " may not create it there. Have an administrator create it and give it to " + who.name +
+                     " (sudo mkdir -p " + root + " && sudo chown " + who.name + " " + root +
+                     "), then run this again; or choose a --root under " + who.home + " (the default is " + who.home +
+                     "/FerryBackups)");
+  }
   if (ec) throw FatalError("cannot create the backup folder " + root + ": " + ec.message());
   ::chmod(root.c_str(), 0700);
   if (::chown(root.c_str(), who.uid, who.gid) != 0 && ::geteuid() == 0) {

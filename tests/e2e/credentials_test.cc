@@ -263,4 +263,21 @@ TEST_CASE("a key whose agent program was moved away is named, with the fix, by b
   CHECK(d.out.find("fix: on the backup machine, run `ferry-agent install-credentials") != std::string::npos);
 }
 
+TEST_CASE("a plain user's --root it may not create is refused naming who must create it, and how") {
+  if (!running_as_root()) return;  // runs the agent as nobody
+  TempDir work;
+  ::chmod(work.path().c_str(), 0755);  // root's folder: nobody may read in it, not create
+  REQUIRE(create_key(work / "home", "laptop", work / "laptop.ferrycreds").code == 0);
+  ::chmod((work / "laptop.ferrycreds").c_str(), 0644);
+  std::string root = work / "backups/laptop";
+  RunResult inst = run("setpriv --reuid=nobody --regid=nogroup --clear-groups " + quote(kAgent) +
+                       " install-credentials " + quote(work / "laptop.ferrycreds") + " --root " + quote(root) +
+                       " --authorized-keys " + quote(work / "nobody_keys"));
+  INFO(inst.out << inst.err);
+  CHECK(inst.code == 1);
+  CHECK(inst.err.find("nobody may not create it there") != std::string::npos);
+  CHECK(inst.err.find("sudo mkdir -p " + root + " && sudo chown nobody " + root) != std::string::npos);
+  CHECK_FALSE(fs::exists(work / "nobody_keys"));  // nothing installed
+}
+
 }  // namespace ferry::test
