@@ -287,7 +287,7 @@ int main(int argc, char** argv) {
     std::_Exit(code);
   } catch (const ferry::FatalError& e) {
     spdlog::error("{}", e.what());
-    if (options.json) {
+    if (options.json && dynamic_cast<const ferry::SummarizedError*>(&e) == nullptr) {
       ferry::Summary s;
       s.operation = backup->parsed() ? "backup" : "restore";
       s.source = src;

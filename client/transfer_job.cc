@@ -112,9 +112,36 @@ SshOptions ssh_options_for(const Location& where, const TransferOptions& options
   return ssh;
 }
 
-ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
-                      const TransferOptions& options) {
-  auto start = std::chrono::steady_clock::now();
+namespace {
+
+// What a run has done so far, kept outside it: a run that stops early still reports it.
+struct Tally {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  TransferStats stats;
+  uint64_t wire_sent = 0;
+  uint64_t wire_received = 0;
+};
+
+// Notes the channel's byte counts when the run leaves, by return or by a throw, before the
+// connection (and its counts) go away.
+class WireCounts {
+ public:
+  WireCounts(const Channel& channel, Tally* tally) : channel_(channel), tally_(tally) {}
+  ~WireCounts() {
+    tally_->wire_sent = channel_.bytes_written();
+    tally_->wire_received = channel_.bytes_read();
+  }
+  WireCounts(const WireCounts&) = delete;
+  WireCounts& operator=(const WireCounts&) = delete;
+
+ private:
+  const Channel& channel_;
+  Tally* tally_;
+};
+
+ExitCode transfer(Direction direction, const std::string& source, const std::string& destination,
+                  const TransferOptions& options, Tally* tally) {
+  auto start = tally->start;
   bool backup = direction == Direction::kBackup;
   Location src = parse_location(source);
   Location dst = parse_location(destination);
@@ -139,7 +166,8 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
   FrameWriter& out = agent.out();
   const Hello& theirs = agent.theirs();
   ClientReporter reporter;
-  TransferStats stats;
+  TransferStats& stats = tally->stats;
+  WireCounts counted_wire(channel, tally);
 
   Open open;
   open.operation = backup ? wire::Operation::kBackup : wire::Operation::kRestore;
@@ -249,6 +277,42 @@ ExitCode run_transfer(Direction direction, const std::string& source, const std:
                  summary.operation, counted(summary.vanished, "file"));
   }
   return code;
+}
+
+}  // namespace
+
+ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
+                      const TransferOptions& options) {
+  Tally tally;
+  try {
+    return transfer(direction, source, destination, options, &tally);
+  } catch (const FatalError& e) {
+    if (!options.json) throw;
+    const TransferStats& stats = tally.stats;
+    Summary summary;
+    summary.operation = direction == Direction::kBackup ? "backup" : "restore";
+    summary.source = source;
+    summary.destination = destination;
+    summary.dry_run = options.dry_run;
+    summary.files_total = stats.files_total;
+    summary.files_transferred = stats.files_transferred;
+    summary.bytes_total = stats.bytes_total;
+    summary.bytes_literal = stats.bytes_literal;
+    summary.bytes_matched = stats.bytes_matched;
+    summary.bytes_compressed_raw = stats.bytes_compressed_raw;
+    summary.bytes_compressed_wire = stats.bytes_compressed_wire;
+    summary.errors = stats.errors;
+    summary.vanished = stats.vanished;
+    summary.deleted = stats.deleted;
+    summary.kept_in_safety_net = stats.kept_in_safety_net;
+    summary.bytes_wire_sent = tally.wire_sent;
+    summary.bytes_wire_received = tally.wire_received;
+    summary.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tally.start).count();
+    summary.exit_code = static_cast<int>(e.code());
+    summary.error = e.what();
+    print_json(summary);
+    throw SummarizedError(e.what(), e.code());
+  }
 }
 
 }  // namespace ferry

@@ -55,8 +55,15 @@ enum class Direction { kBackup, kRestore };
 // The SSH settings for reaching `where` with these options (key from FERRY_HOME by default).
 SshOptions ssh_options_for(const Location& where, const TransferOptions& options);
 
-// Runs one transfer. Returns the exit code; throws FatalError when the run cannot go on.
+// Runs one transfer. Returns the exit code; throws FatalError when the run cannot go on. With
+// --json the summary is printed either way: a run that stopped early reports what it did until
+// then, and the error, and then throws a SummarizedError (so that no second summary follows).
 ExitCode run_transfer(Direction direction, const std::string& source, const std::string& destination,
                       const TransferOptions& options);
+
+class SummarizedError : public FatalError {
+ public:
+  using FatalError::FatalError;
+};
 
 }  // namespace ferry

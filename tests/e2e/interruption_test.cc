@@ -488,7 +488,16 @@ TEST_CASE("a full disk stops the run with a clear message; the file in progress 
     REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
     Snapshot before = snapshot(dest);
     fill_up();
-    check_full(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)), dest, before);
+    RunResult full = run(quote(kFerry) + " backup --json " + quote(src) + " " + quote(dest));
+    check_full(full, dest, before);
+    // --json still reports what the run did before it stopped, and why it stopped.
+    CHECK(json_field(full.out, "exit_code") == 1);
+    CHECK(json_field(full.out, "files_total") == 3);
+    CHECK(json_field(full.out, "bytes_total") ==
+          static_cast<long long>(fs::file_size(src + "/a-big") + fs::file_size(src + "/small") + fs::file_size(src + "/note")));
+    CHECK(json_field(full.out, "bytes_wire_sent") > (8 << 20));  // much of the big file went before the disk filled
+    CHECK(full.out.find("the destination is full") != std::string::npos);
+    CHECK(full.out.find('\n') == full.out.size() - 1);  // one summary, not two
   }
   SUBCASE("restore") {
     std::string backup = work / "backup", dest = work / "disk";
