@@ -27,7 +27,9 @@ double Summary::speedup() const {
 
 void print_stats(const Summary& s) {
   fmt::print("{}{}: {} -> {}\n", s.operation, s.dry_run ? " (dry run)" : "", s.source, s.destination);
-  fmt::print("  files:        {} listed, {} transferred\n", s.files_total, s.files_transferred);
+  // A dry run changed nothing: its figures are what a real run would do.
+  const char* would = s.dry_run ? "would be " : "";
+  fmt::print("  files:        {} listed, {} {}transferred\n", s.files_total, s.files_transferred, would);
   fmt::print("  file bytes:   {} total, {} sent as data, {} matched from the old copies\n",
              human_bytes(s.bytes_total), human_bytes(s.bytes_literal), human_bytes(s.bytes_matched));
   if (s.bytes_compressed_raw > 0) {
@@ -37,7 +39,11 @@ void print_stats(const Summary& s) {
   fmt::print("  wire bytes:   {} sent, {} received (speedup {:.2f})\n", human_bytes(s.bytes_wire_sent),
              human_bytes(s.bytes_wire_received), s.speedup());
   if (s.deleted > 0 || s.kept_in_safety_net > 0) {
-    fmt::print("  deleted:      {} ({} kept in the safety net)\n", s.deleted, s.kept_in_safety_net);
+    if (s.dry_run) {
+      fmt::print("  would delete: {} ({} would be kept in the safety net)\n", s.deleted, s.kept_in_safety_net);
+    } else {
+      fmt::print("  deleted:      {} ({} kept in the safety net)\n", s.deleted, s.kept_in_safety_net);
+    }
   }
   fmt::print("  errors:       {}\n", s.errors);
   if (s.vanished > 0) fmt::print("  vanished:     {} (changed or gone while read)\n", s.vanished);

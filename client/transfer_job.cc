@@ -165,7 +165,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   FrameReader& in = agent.in();
   FrameWriter& out = agent.out();
   const Hello& theirs = agent.theirs();
-  ClientReporter reporter;
+  ClientReporter reporter(options.dry_run && !options.json);
   TransferStats& stats = tally->stats;
   WireCounts counted_wire(channel, tally);
 

@@ -86,6 +86,18 @@ TEST_CASE("--delete mirrors the source; what it deletes or replaces is kept in t
     CHECK(json_field(dry.out, "deleted") == 1);
     CHECK(dry.err.find("would delete extra") != std::string::npos);
     CHECK(fs::exists(dest + "/extra"));
+
+    // Without -v or --json, as rsync -n: the list is the run's output, on stdout; --stats says "would".
+    std::ofstream(src + "/new-file") << "not in the backup yet";
+    RunResult listed = run(ferry_over_ssh("backup --delete -n --stats", home) + " " + quote(src) + " " +
+                           quote(remote(dest)));
+    CHECK(listed.code == 0);
+    CHECK(listed.out.find("would copy new-file\n") != std::string::npos);
+    CHECK(listed.out.find("would delete extra\n") != std::string::npos);
+    CHECK(listed.out.find("would delete: 1") != std::string::npos);
+    CHECK(listed.out.find("1 would be transferred") != std::string::npos);
+    CHECK(listed.err.find("would") == std::string::npos);
+    CHECK_FALSE(fs::exists(dest + "/new-file"));
   }
 }
 
