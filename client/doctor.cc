@@ -309,10 +309,10 @@ ExitCode run_doctor(const std::string& destination, const TransferOptions& optio
       if (json) report.print_json(destination);
       return ExitCode::kConnection;
     }
-    ssh.on_stage = [&](const std::string& stage) {
+    ssh.on_stage = [&](const std::string& stage, const std::string& detail) {
       last_stage = stage;
       if (stage == "host key") report.pass("host key", "known (checked against " + ssh.known_hosts + ")");
-      if (stage == "authenticated") report.pass("authentication", "key " + ssh.identity + " accepted");
+      if (stage == "authenticated") report.pass("authentication", "key " + detail + " accepted");
     };
     try {
       link = start_ssh_agent(ssh, options.agent);

@@ -108,7 +108,10 @@ std::vector<StoredKey> list_keys() {
     if (pub >> k.type >> blob) k.fingerprint = key_fingerprint(blob);
     keys.push_back(k);
   }
-  std::sort(keys.begin(), keys.end(), [](const StoredKey& a, const StoredKey& b) { return a.name < b.name; });
+  // As backups try them (candidate_identities): "default" first, then by name.
+  std::sort(keys.begin(), keys.end(), [](const StoredKey& a, const StoredKey& b) {
+    return (a.name == "default") != (b.name == "default") ? a.name == "default" : a.name < b.name;
+  });
   return keys;
 }
 

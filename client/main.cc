@@ -239,8 +239,15 @@ int main(int argc, char** argv) {
       } else if (list->parsed()) {
         auto stored = ferry::list_keys();
         if (stored.empty()) fmt::print("No keys in {}/keys (make one with `ferry keys create`)\n", ferry::ferry_home());
+        // The order backups try them in: "default" first, then by name (a host's last accepted
+        // key goes before all of them for that host).
         for (const auto& k : stored) {
-          std::printf("%-20s %-12s %s  %s\n", k.name.c_str(), k.type.c_str(), k.fingerprint.c_str(), k.path.c_str());
+          std::printf("%s %-20s %-12s %s  %s\n", &k == &stored.front() ? "*" : " ", k.name.c_str(), k.type.c_str(),
+                      k.fingerprint.c_str(), k.path.c_str());
+        }
+        if (stored.size() > 1) {
+          std::printf("Backups try each key in this order (* first) until a host accepts one, and remember which it "
+                      "was; -i FILE uses one key only.\n");
         }
       } else if (remove->parsed()) {
         ferry::remove_key(remove_name);

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "client/channel_pump.h"
+#include "client/ferry_home.h"
 
 namespace ferry {
 namespace {
@@ -86,11 +87,11 @@ SshSession::SshSession(const SshOptions& options) : options_(options) {
     }
     throw ConnectionError("cannot connect to " + where(options_) + ": " + error + hint);
   }
-  if (options_.on_stage) options_.on_stage("connected");
+  if (options_.on_stage) options_.on_stage("connected", "");
   verify_host_key();
-  if (options_.on_stage) options_.on_stage("host key");
+  if (options_.on_stage) options_.on_stage("host key", "");
   authenticate();
-  if (options_.on_stage) options_.on_stage("authenticated");
+  if (options_.on_stage) options_.on_stage("authenticated", accepted_identity_);
 }
 
 SshSession::~SshSession() {
@@ -179,18 +180,38 @@ void SshSession::verify_host_key() {
 }
 
 void SshSession::authenticate() {
-  ssh_key key = nullptr;
-  if (ssh_pki_import_privkey_file(options_.identity.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
-    struct stat st {};
-    std::string why = ::stat(options_.identity.c_str(), &st) != 0
-                          ? "it does not exist"
-                          : "it is not a private key Ferry can read (passphrase-protected keys are not supported)";
-    throw ConnectionError("cannot use identity " + options_.identity + ": " + why +
-                          ". Create one with `ferry keys create`, or pass -i FILE.");
+  if (options_.identities.empty()) {
+    throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
   }
-  int rc = ssh_userauth_publickey(session_, nullptr, key);
-  ssh_key_free(key);
-  if (rc == SSH_AUTH_SUCCESS) return;
+  // Each key in turn, as ssh does: a second `ferry keys create` must not lock a client out of
+  // the hosts that know its first key. One that cannot be read is skipped (said, if it was the
+  // only one).
+  std::string unreadable, refused;
+  int rc = SSH_AUTH_DENIED;
+  for (const std::string& identity : options_.identities) {
+    ssh_key key = nullptr;
+    if (ssh_pki_import_privkey_file(identity.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+      struct stat st {};
+      unreadable = identity + ": " + (::stat(identity.c_str(), &st) != 0
+                                          ? "it does not exist"
+                                          : "it is not a private key Ferry can read (passphrase-protected keys are "
+                                            "not supported)");
+      spdlog::debug("skipping key {}", unreadable);
+      continue;
+    }
+    rc = ssh_userauth_publickey(session_, nullptr, key);
+    ssh_key_free(key);
+    if (rc == SSH_AUTH_SUCCESS) {
+      accepted_identity_ = identity;
+      if (options_.remember_identity) remember_identity(options_.host + ":" + std::to_string(options_.port), identity);
+      return;
+    }
+    if (rc == SSH_AUTH_ERROR) break;
+    refused += (refused.empty() ? "" : ", ") + identity;
+  }
+  if (refused.empty() && rc != SSH_AUTH_ERROR) {
+    throw ConnectionError("cannot use identity " + unreadable + ". Create one with `ferry keys create`, or pass -i FILE.");
+  }
   std::string user = options_.user;
   if (user.empty()) {
     char* name = nullptr;
@@ -201,7 +222,9 @@ void SshSession::authenticate() {
   if (rc == SSH_AUTH_ERROR) {
     throw ConnectionError("authentication with " + where(options_) + " failed: " + ssh_get_error(session_));
   }
-  throw ConnectionError("the server " + where(options_) + " refused key " + options_.identity + " for user " +
+  throw ConnectionError("the server " + where(options_) + " refused " +
+                        (refused.find(", ") == std::string::npos ? "key " : "every key (") + refused +
+                        (refused.find(", ") == std::string::npos ? "" : ")") + " for user " +
                         user + ". Install its public key for that user there (ferry-agent "
                         "install-credentials, or ~" + user + "/.ssh/authorized_keys); for root, sshd "
                         "also needs PermitRootLogin prohibit-password or forced-commands-only.");

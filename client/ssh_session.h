@@ -23,13 +23,16 @@ struct SshOptions {
   std::string host;
   std::string user;
   int port = 22;
-  std::string identity;     // private key file
+  // Private key files, tried in this order until the server accepts one (-i gives one).
+  std::vector<std::string> identities;
+  bool remember_identity = false;  // note the accepted one in FERRY_HOME for the next run
   std::string known_hosts;  // Ferry's known_hosts file
   bool accept_new_host_key = false;
   std::string host_fingerprint;  // "SHA256:…": trust an unknown host key only if it is this one
   int verbosity = 0;  // 3+: log the SSH conversation
-  // Told each stage that passed ("connected", "host key", "authenticated"), for `ferry doctor`.
-  std::function<void(const std::string& stage)> on_stage;
+  // Told each stage that passed ("connected", "host key", "authenticated" with the key the
+  // server accepted as `detail`), for `ferry doctor`.
+  std::function<void(const std::string& stage, const std::string& detail)> on_stage;
   int connect_timeout_s = 30;
 };
 
@@ -49,6 +52,8 @@ class SshSession {
   // Once the engine is done with the channel: waits for the remote command to end. Returns its
   // exit status, or -1 if none was reported.
   int finish();
+  // The key the server accepted.
+  const std::string& accepted_identity() const { return accepted_identity_; }
   // The last 4 KiB the remote command wrote to its stderr; complete once finish() returned.
   const std::string& remote_stderr() const { return remote_stderr_; }
 
@@ -68,7 +73,8 @@ class SshSession {
   std::atomic<bool> pump_ended_{false};
   std::atomic<bool> abandon_{false};  // set on destruction: stop pumping now
   std::string pump_error_;
-  std::string remote_stderr_;  // written by the pump thread until it is joined
+  std::string remote_stderr_;
+  std::string accepted_identity_;  // written by the pump thread until it is joined
 };
 
 }  // namespace ferry

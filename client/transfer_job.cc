@@ -101,8 +101,14 @@ SshOptions ssh_options_for(const Location& where, const TransferOptions& options
   ssh.host = where.host;
   ssh.user = where.user;
   ssh.port = where.port != 0 ? where.port : options.port != 0 ? options.port : 22;
-  ssh.identity = options.identity.empty() ? default_identity() : options.identity;
-  if (ssh.identity.empty()) {
+  if (!options.identity.empty()) {
+    ssh.identities = {options.identity};
+  } else {
+    std::string host_port = ssh.host + ":" + std::to_string(ssh.port);
+    ssh.identities = candidate_identities(remembered_identity(host_port));
+    ssh.remember_identity = true;
+  }
+  if (ssh.identities.empty()) {
     throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
   }
   ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;

@@ -23,7 +23,7 @@ ferry::SshOptions options_for_test_sshd() {
   o.port = sshd().port();
   const passwd* pw = ::getpwuid(::geteuid());
   o.user = pw != nullptr ? pw->pw_name : "root";
-  o.identity = sshd().client_key();
+  o.identities = {sshd().client_key()};
   o.known_hosts = sshd().known_hosts();
   return o;
 }

@@ -280,4 +280,34 @@ TEST_CASE("a plain user's --root it may not create is refused naming who must cr
   CHECK_FALSE(fs::exists(work / "nobody_keys"));  // nothing installed
 }
 
+TEST_CASE("a second key in FERRY_HOME does not lock a client out: each key is tried, and the accepted one remembered") {
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "x";
+  sshd().trust_host_key();
+  REQUIRE(create_key(home, "laptop", work / "laptop.ferrycreds").code == 0);
+  REQUIRE(install(work / "laptop.ferrycreds", root).code == 0);
+  // A second key, made later, that sorts before the first and that no host knows yet.
+  REQUIRE(create_key(home, "default", work / "default.ferrycreds").code == 0);
+  RunResult listed = run(env(home) + quote(kFerry) + " keys list");
+  CHECK(listed.out.starts_with("* default "));  // tried first
+  CHECK(listed.out.find("  laptop ") != std::string::npos);
+
+  RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
+  INFO(b.err);
+  CHECK(b.code == 0);
+  CHECK(fs::exists(root + "/laptop/f"));
+  // The host accepted the second key tried: it is offered first next time.
+  CHECK(slurp(home + "/identities") == "127.0.0.1:" + std::to_string(sshd().port()) + " " + home + "/keys/laptop\n");
+
+  // A host that knows none of them names every key refused.
+  fs::remove(home + "/identities");
+  REQUIRE(run(quote(kAgent) + " revoke-credentials laptop --authorized-keys " + quote(sshd().authorized_keys())).code == 0);
+  RunResult refused = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + quote(remote(root + "/laptop")));
+  CHECK(refused.code == 4);
+  CHECK(refused.err.find("refused every key (" + home + "/keys/default, " + home + "/keys/laptop") != std::string::npos);
+}
+
 }  // namespace ferry::test
