@@ -34,6 +34,20 @@ std::string ferry_with_home_key(const std::string& verb, const std::string& home
          quote(sshd().known_hosts());
 }
 
+// A client with one file to back up and a key "laptop" made in its FERRY_HOME (not installed),
+// against the test sshd whose authorized_keys is put back afterwards.
+struct KeyedClient {
+  KeyedClient() {
+    fs::create_directories(src);
+    std::ofstream(src + "/f") << "x";
+    sshd().trust_host_key();
+    REQUIRE(create_key(home, "laptop", work / "laptop.ferrycreds").code == 0);
+  }
+  AuthorizedKeysGuard guard;
+  TempDir work;
+  std::string home = work / "home", root = work / "backups", src = work / "src";
+};
+
 int count_ferry_lines(const std::string& text) {
   int n = 0;
   for (size_t at = text.find("ferry-credentials:"); at != std::string::npos; at = text.find("ferry-credentials:", at + 1)) ++n;
@@ -234,13 +248,9 @@ TEST_CASE("--host-fingerprint pins the host key on first contact") {
 }
 
 TEST_CASE("a key whose agent program was moved away is named, with the fix, by backup and by doctor") {
-  AuthorizedKeysGuard guard;
-  TempDir work;
-  std::string home = work / "home", root = work / "backups", src = work / "src";
-  fs::create_directories(src);
-  std::ofstream(src + "/f") << "x";
-  sshd().trust_host_key();
-  REQUIRE(create_key(home, "laptop", work / "laptop.ferrycreds").code == 0);
+  KeyedClient client;
+  const TempDir& work = client.work;
+  const std::string &home = client.home, &root = client.root, &src = client.src;
   // The agent the key runs is a copy that is then removed, as an upgrade to another prefix does.
   fs::create_directories(work / "old");
   std::string moved = work / "old/ferry-agent";
@@ -281,13 +291,9 @@ TEST_CASE("a plain user's --root it may not create is refused naming who must cr
 }
 
 TEST_CASE("a second key in FERRY_HOME does not lock a client out: each key is tried, and the accepted one remembered") {
-  AuthorizedKeysGuard guard;
-  TempDir work;
-  std::string home = work / "home", root = work / "backups", src = work / "src";
-  fs::create_directories(src);
-  std::ofstream(src + "/f") << "x";
-  sshd().trust_host_key();
-  REQUIRE(create_key(home, "laptop", work / "laptop.ferrycreds").code == 0);
+  KeyedClient client;
+  const TempDir& work = client.work;
+  const std::string &home = client.home, &root = client.root, &src = client.src;
   REQUIRE(install(work / "laptop.ferrycreds", root).code == 0);
   // A second key, made later, that sorts before the first and that no host knows yet.
   REQUIRE(create_key(home, "default", work / "default.ferrycreds").code == 0);
