@@ -117,10 +117,13 @@ class SshAgent : public AgentLink {
     try {
       status = session_.finish();
     } catch (const FatalError&) {
-      return "";  // the connection itself failed: that error stands
+      // The connection failed as the command ended; what the shell said, if anything, decides.
     }
-    if (status != 127) return "";
+    // A shell that could not start the program exits 127 and says so; either is enough (under
+    // load the exit status can be lost with the connection, the shell's words not).
     std::string ran = program_named_missing(session_.remote_stderr());
+    bool about_an_agent = !ran.empty() && (ran == program_ || ran.ends_with("ferry-agent"));
+    if (status != 127 && !about_an_agent) return "";
     if (!ran.empty() && ran != program_ && ran.starts_with("/")) {
       // Not what this ferry asked for: the forced command of the key it logged in with.
       return "the key this ferry logged in with runs " + ran + " on " + host_ +

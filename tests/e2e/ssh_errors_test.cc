@@ -120,6 +120,7 @@ TEST_CASE("connection and authentication failures name the cause") {
   SUBCASE("agent not installed on the remote") {
     RunResult r = run(ferry_over_ssh("backup --agent /nonexistent/ferry-agent", work / "home") + " " + quote(src) + " " +
                       quote(remote(work / "dest")));
+    INFO(r.err);
     CHECK(r.code == kConnection);
     CHECK(contains(r.err, "found no program `/nonexistent/ferry-agent`"));
     CHECK(contains(r.err, "not installed there"));
