@@ -70,8 +70,9 @@ Location parse_location(const std::string& spec) {
   split_user_host(spec, s, &loc, &rest);
   if (!rest.starts_with(":")) bad(spec, "expected ':' after the host");
   rest.remove_prefix(1);
-  if (!rest.starts_with("/")) bad(spec, "the remote path must be absolute (host:/abs/path)");
-  loc.path = std::string(rest);
+  // As with scp and rsync, host:path without a leading '/' is under the remote user's home (or
+  // a confined key's root): the agent resolves it there. "host:" is that folder itself.
+  loc.path = rest.empty() ? "." : std::string(rest);
   return loc;
 }
 

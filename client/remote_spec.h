@@ -2,6 +2,8 @@
 //
 //   /local/path, ./relative, name        local (the external-disk case)
 //   [user@]host:/abs/path                remote, scp style; host may be [IPv6]
+//   [user@]host:rel/path                 remote, under the remote user's home (or the root a
+//                                        confined key is kept to), resolved by the agent
 //   ssh://[user@]host[:port]/abs/path    remote, URL style; host may be [IPv6]
 //
 // Like rsync, a ':' counts only before the first '/', so "./a:b" and "/x/a:b" are local.
@@ -16,7 +18,7 @@ struct Location {
   std::string user;  // empty: the local user name
   std::string host;  // without brackets
   int port = 0;      // 0: not given (use --port, else 22)
-  std::string path;  // absolute for remotes
+  std::string path;  // for remotes: absolute, or relative to the remote home (the agent resolves it)
 
   std::string display() const;  // for messages: "user@host:/path" or the local path
 };

@@ -118,6 +118,7 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   Frame f = in.next();
   if (f.type != MsgType::kOpen) throw ProtocolError(std::string("expected Open, got ") + wire::msg_type_name(f.type));
   Open open = Open::decode(f.payload);
+  resolve_relative_path(&open, options.confinement);
   check_confinement(open, options.confinement);
   std::string overridden = enforce_append_only(&open, options.confinement);
   if (!overridden.empty()) reporter.report(MessageLevel::kWarning, overridden);

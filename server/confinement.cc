@@ -1,6 +1,8 @@
 #include "server/confinement.h"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -39,6 +41,19 @@ std::string resolve_existing(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+void resolve_relative_path(Open* open, const Confinement& rules) {
+  if (open->path.starts_with("/")) return;
+  std::string base = rules.root;
+  if (base.empty()) {
+    const char* home = std::getenv("HOME");
+    const passwd* pw = home != nullptr && *home == '/' ? nullptr : ::getpwuid(::geteuid());
+    base = home != nullptr && *home == '/' ? home : pw != nullptr ? pw->pw_dir : "";
+    if (base.empty()) throw FatalError("the path " + printable(open->path) + " is relative, and this account has no home folder to find it in: give an absolute path");
+  }
+  // Joined as written: ".." stays in the path for check_confinement to see.
+  open->path = open->path == "." ? base : (base == "/" ? "" : base) + "/" + open->path;
+}
 
 void check_confinement(const Open& open, const Confinement& rules) {
   using wire::Operation;

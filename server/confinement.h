@@ -21,6 +21,11 @@ struct Confinement {
 // part that exists are resolved, so a link planted by an earlier backup cannot lead out.
 void check_confinement(const Open& open, const Confinement& rules);
 
+// A relative path in `open` ("host:Documents" on the client) made absolute: under the root a
+// confined key is kept to, else under the home folder of the user the agent runs as. Then
+// check_confinement judges it like any other ("../x" still leaves the root, and is refused).
+void resolve_relative_path(Open* open, const Confinement& rules);
+
 // For a confined key, the folder `open` names, reached from one fd of the confinement root
 // without following any symlink (see open_dir_beneath): the check above looked at paths, and
 // another session of the same key may change them before this open. Creates the last

@@ -89,8 +89,10 @@ Open Open::decode(std::string_view payload) {
   }
   o.operation = static_cast<Operation>(op);
   o.path = std::string(d.bytes("path", kMaxPathBytes));
-  if (o.path.empty() || o.path.front() != '/' || o.path.find('\0') != std::string::npos) {
-    throw ProtocolError("the agent's path must be absolute");
+  // Relative paths are the agent's to resolve (under a confined key's root, or the home folder):
+  // see resolve_relative_path. A NUL would cut the path short in every system call.
+  if (o.path.empty() || o.path.find('\0') != std::string::npos) {
+    throw ProtocolError("the agent's path is empty or holds a NUL byte");
   }
   o.flags = d.varint("flags");
   if (o.flags & ~kOpenKnownFlags) throw ProtocolError("unknown Open flags " + std::to_string(o.flags));

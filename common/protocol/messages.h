@@ -28,7 +28,7 @@ struct Hello {
 
 struct Open {
   wire::Operation operation = wire::Operation::kBackup;
-  std::string path;  // absolute path on the agent's machine
+  std::string path;  // on the agent's machine; relative: under the key's root, or the user's home
   uint64_t flags = 0;
   uint32_t timeout_s = 60;
   int32_t compress_level = 0;     // zstd level, with kOpenCompress

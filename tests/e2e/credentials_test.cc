@@ -316,4 +316,27 @@ TEST_CASE("a second key in FERRY_HOME does not lock a client out: each key is tr
   CHECK(refused.err.find("refused every key (" + home + "/keys/default, " + home + "/keys/laptop") != std::string::npos);
 }
 
+TEST_CASE("host:path without a leading slash is under a confined key's root, or the remote home; '..' cannot leave") {
+  KeyedClient client;
+  const TempDir& work = client.work;
+  const std::string &home = client.home, &root = client.root, &src = client.src;
+  REQUIRE(install(work / "laptop.ferrycreds", root).code == 0);
+  RunResult b = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + remote("Documents"));
+  INFO(b.err);
+  CHECK(b.code == 0);
+  CHECK(fs::exists(root + "/Documents/f"));  // under the key's root
+  RunResult out = run(ferry_with_home_key("backup", home) + " " + quote(src) + " " + remote("../escaped"));
+  CHECK(out.code != 0);
+  CHECK_FALSE(fs::exists(work / "escaped"));
+
+  // A key that is not confined: under the home of the user the agent runs as.
+  std::string remote_home = work / "remote-home";
+  fs::create_directories(remote_home);
+  RunResult unconfined = run(ferry_over_ssh("backup --agent " + quote("env HOME=" + remote_home + " " + kAgent), home) +
+                             " " + quote(src) + " " + remote("laptop"));
+  INFO(unconfined.err);
+  CHECK(unconfined.code == 0);
+  CHECK(fs::exists(remote_home + "/laptop/f"));
+}
+
 }  // namespace ferry::test

@@ -231,9 +231,14 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder rel;
   Open relative = open;
-  relative.path = "relative/path";
+  relative.path = "relative/path";  // the agent resolves it (resolve_relative_path)
   relative.encode(rel);
-  CHECK_THROWS_WITH(Open::decode(rel.data()), "protocol error: the agent's path must be absolute");
+  CHECK(Open::decode(rel.data()).path == "relative/path");
+  Encoder nul;
+  Open with_nul = open;
+  with_nul.path = std::string("/a\0b", 4);
+  with_nul.encode(nul);
+  CHECK_THROWS_WITH(Open::decode(nul.data()), "protocol error: the agent's path is empty or holds a NUL byte");
 
   Encoder level;
   Open too_high = open;

@@ -57,7 +57,8 @@ TEST_CASE("malformed remotes are usage errors that say why") {
     }
     return std::string("accepted");
   };
-  CHECK(why("host:relative") == "invalid location \"host:relative\": the remote path must be absolute (host:/abs/path)");
+  CHECK(parse_location("host:relative/dir").path == "relative/dir");  // under the remote home
+  CHECK(parse_location("ann@host:").path == ".");
   CHECK(why("ssh://h:99999/p") == "invalid location \"ssh://h:99999/p\": port must be a number from 1 to 65535");
   CHECK(why("ssh://h:x/p") == "invalid location \"ssh://h:x/p\": port must be a number from 1 to 65535");
   CHECK(why("ssh://[::1/p") == "invalid location \"ssh://[::1/p\": '[' without ']' around the IPv6 address");
