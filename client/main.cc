@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
   CLI::App* restore = app.add_subcommand("restore", "copy SRC (a backup, or a folder inside one) to the local folder DEST");
   add_transfer_options(restore, &options, &src, &dst);
   restore->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
+  bool quiet = false;
+  for (CLI::App* cmd : {&app, backup, restore}) {
+    cmd->add_flag("-q,--quiet", quiet, "say nothing but errors (and what --json or --stats ask for)");
+  }
   restore->add_option_function<std::string>(
       "--at",
       [&options](const std::string& text) {
@@ -214,6 +218,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
+  if (quiet) verbosity = -1;
   options.verbosity = verbosity;
   ferry::init_logging("ferry", verbosity);
 

@@ -171,7 +171,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   FrameReader& in = agent.in();
   FrameWriter& out = agent.out();
   const Hello& theirs = agent.theirs();
-  ClientReporter reporter(options.dry_run && !options.json);
+  ClientReporter reporter(options.dry_run && !options.json && options.verbosity >= 0);
   TransferStats& stats = tally->stats;
   WireCounts counted_wire(channel, tally);
 

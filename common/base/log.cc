@@ -81,7 +81,7 @@ class EscapingSink : public spdlog::sinks::base_sink<std::mutex> {
 void init_logging(const std::string& program_name, int verbosity) {
   auto stderr_sink = std::make_shared<EscapingSink>(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   stderr_sink->set_pattern(program_name + ": %v");
-  spdlog::level::level_enum level = spdlog::level::warn;
+  spdlog::level::level_enum level = verbosity < 0 ? spdlog::level::err : spdlog::level::warn;
   if (verbosity == 1) level = spdlog::level::info;
   if (verbosity == 2) level = spdlog::level::debug;
   if (verbosity >= 3) level = spdlog::level::trace;

@@ -9,7 +9,7 @@
 
 namespace ferry {
 
-// verbosity: 0 = warnings and errors, 1 = info (-v), 2 = debug (-vv), 3+ = trace (-vvv).
+// verbosity: -1 = errors only (-q), 0 = warnings and errors, 1 = info (-v), 2 = debug (-vv), 3+ = trace (-vvv).
 // program_name prefixes every line, so a user can tell the client's lines from the agent's.
 void init_logging(const std::string& program_name, int verbosity);
 

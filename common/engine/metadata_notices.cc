@@ -1,5 +1,6 @@
 #include "engine/metadata_notices.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -18,27 +19,52 @@ std::string utc_text(int64_t sec) {
 
 }  // namespace
 
+bool MetadataNotices::said_before(const char* kind) {
+  if (state_dir_ < 0) return false;
+  std::string marker = std::string("said-") + kind;
+  if (::faccessat(state_dir_, marker.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  int fd = ::openat(state_dir_, marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) ::close(fd);
+  return false;
+}
+
 void MetadataNotices::look_at(const FileEntry& entry, const std::string& shown) {
   using wire::MessageLevel;
   // Storing metadata keeps both (in an extended attribute), so there is nothing to say.
   bool lost = !apply_.keep_owner && !apply_.store_metadata;
   if (lost && !said_setid_ && mode_to_apply(entry, apply_) != entry.mode) {
     said_setid_ = true;
-    reporter_.report(MessageLevel::kWarning,
-                     program_name_ + " is not running as root, so setuid and setgid bits are not kept (" + shown +
-                         " is the first file that has them); the files are copied without them. Run it as root "
-                         "to keep them.");
+    if (restoring_) {
+      reporter_.report(MessageLevel::kWarning,
+                       "restoring as a user other than root: setuid and setgid bits are left off (" + shown +
+                           " is the first file that has them). To restore them too, run the restore as root.");
+    } else if (!said_before("setid")) {
+      reporter_.report(MessageLevel::kWarning,
+                       program_name_ + " is not running as root, so setuid and setgid bits are not kept (" + shown +
+                           " is the first file that has them); the files are copied without them. Run it as root "
+                           "to keep them. (Said once for this destination.)");
+    }
   }
   if (lost && !said_owner_ && (entry.uid != ::geteuid() || entry.gid != ::getegid())) {
     said_owner_ = true;
-    reporter_.report(MessageLevel::kWarning,
-                     program_name_ + " is not running as root (uid " + std::to_string(::geteuid()) +
-                         "), so file owners and groups are not preserved; files are still copied. "
-                         "Run it as root to keep ownership.");
+    if (restoring_) {
+      // Restoring one's own files needs no root; restoring other people's as oneself makes
+      // them one's own, which is what a user restoring a copy usually wants: say it plainly.
+      reporter_.report(MessageLevel::kWarning,
+                       "restoring as uid " + std::to_string(::geteuid()) + ", not root: files owned by others (" +
+                           shown + " is the first) are restored owned by you. To give them back their owners, "
+                           "run the restore as root.");
+    } else if (!said_before("owner")) {
+      reporter_.report(MessageLevel::kWarning,
+                       program_name_ + " is not running as root (uid " + std::to_string(::geteuid()) +
+                           "), so file owners and groups are not preserved; files are still copied. "
+                           "Run it as root to keep ownership. (Said once for this destination.)");
+    }
   }
   if (lost && !said_flags_ && flags_to_apply(entry, apply_) != entry.flags &&
       (entry.type == FileType::kRegular || entry.type == FileType::kDirectory)) {
     said_flags_ = true;
+    if (!restoring_ && said_before("flags")) return;
     reporter_.report(MessageLevel::kWarning,
                      program_name_ + " is not running as root, so immutable and append-only flags are not kept (" +
                          shown + " is the first file that has them). Run it as root to keep them.");

@@ -16,8 +16,13 @@ class MetadataNotices {
  public:
   // `program_name` says who cannot keep it ("ferry-agent"); `apply` is what the receiver
   // applies (its keep_owner and the destination's time range), read at each entry.
-  MetadataNotices(Reporter& reporter, std::string program_name, const ApplyOptions& apply)
-      : reporter_(reporter), program_name_(std::move(program_name)), apply_(apply) {}
+  MetadataNotices(Reporter& reporter, std::string program_name, const ApplyOptions& apply, bool restoring)
+      : reporter_(reporter), program_name_(std::move(program_name)), apply_(apply), restoring_(restoring) {}
+
+  // Where the destination keeps its state (DEST/.ferry-state): a "not running as root" notice
+  // said there once is not said again on later runs into the same destination (the user has
+  // heard it; every nightly run repeating it teaches them to ignore warnings).
+  void remember_in(int state_dir) { state_dir_ = state_dir; }
 
   // `shown` names the entry in messages (its destination path, printable).
   void look_at(const FileEntry& entry, const std::string& shown);
@@ -26,6 +31,11 @@ class MetadataNotices {
   Reporter& reporter_;
   std::string program_name_;
   const ApplyOptions& apply_;
+  bool restoring_;
+  int state_dir_ = -1;
+
+  // Whether `kind` was said in an earlier run into this destination; notes that it now is.
+  bool said_before(const char* kind);
   bool said_owner_ = false;
   bool said_setid_ = false;
   bool said_time_ = false;

@@ -57,6 +57,7 @@ class ReceiveSession {
   Done run() {
     if (state_ != nullptr) report_previous_run();
     if (state_ != nullptr && !options_.dry_run) {
+      if (!options_.restoring) notices_.remember_in(state_->state_dir());
       apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
       apply_.keeps_acls = probe_acls(state_->tmp_dir(), "acl-probe");
       folding_ = probe_name_folding(state_->tmp_dir());
@@ -428,7 +429,7 @@ class ReceiveSession {
   ApplyOptions apply_;
   Installer installer_{root_, state_, reporter_, stats_, options_};
   ExtraneousSweep sweep_{root_, installer_, reporter_, stats_, options_};
-  MetadataNotices notices_{reporter_, options_.program_name, apply_};
+  MetadataNotices notices_{reporter_, options_.program_name, apply_, options_.restoring};
   uint64_t sender_list_errors_ = 0;
   std::string symlink_owners_;  // fs/symlink_owners.h records, when storing metadata
 

@@ -23,6 +23,8 @@ struct ReceiverOptions {
   bool flush_to_disk = true;
   // Who we are in messages about ownership ("ferry-agent", "ferry").
   std::string program_name = "ferry";
+  // A restore (the client receives): messages about owners speak of restoring.
+  bool restoring = false;
   // --delete: once every file is in place, entries the sender did not list are removed,
   // except those the filters leave out (unless delete_excluded), and never when the sender
   // could not list everything. With safety_net, they and every file this run replaces are

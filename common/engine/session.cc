@@ -119,6 +119,7 @@ ReceiverOptions receiver_options(const Open& open, std::string program_name) {
   options.flush_to_disk = !(open.flags & wire::kOpenNoSync);
   options.keep_owner = ::geteuid() == 0;
   options.program_name = std::move(program_name);
+  options.restoring = open.operation == wire::Operation::kRestore;
   options.delete_extraneous = open.flags & wire::kOpenDelete;
   options.delete_excluded = open.flags & wire::kOpenDeleteExcluded;
   options.safety_net = open.flags & wire::kOpenSafetyNet;

@@ -90,3 +90,28 @@ TEST_CASE("-z auto and --compress auto mean --compress=auto; -z alone still comp
   RunResult help = run(quote(kFerry) + " backup --help");
   CHECK(has(help.out, "-z,--compress [auto]"));
 }
+
+TEST_CASE("-q says nothing but errors; without it the same run warns") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  std::ofstream(src + "/f") << "x";
+  REQUIRE(run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest)).code == 0);
+  // What a run cut off leaves: a marker that says it was running. The next run warns of it.
+  auto cut_off = [&] { std::ofstream(dest + "/.ferry-state/last-run") << "state=running host=elsewhere pid=1 started=2026-01-01T00:00:00Z\n"; };
+  cut_off();
+  RunResult loud = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  CHECK(loud.code == 0);
+  CHECK(has(loud.err, "did not finish"));
+  cut_off();
+  for (const char* quiet : {" -q", " --quiet"}) {
+    RunResult hushed = run(quote(kFerry) + " backup" + quiet + " " + quote(src) + " " + quote(dest));
+    CHECK(hushed.code == 0);
+    CHECK(hushed.err.empty());
+    cut_off();
+  }
+  // Errors still speak.
+  RunResult missing = run(quote(kFerry) + " backup -q " + quote(work / "nonexistent") + " " + quote(dest));
+  CHECK(missing.code == 1);
+  CHECK(has(missing.err, "does not exist"));
+}

@@ -141,7 +141,9 @@ void messages_seeds() {
   open.filters = "- *.o\n+ /src/\n";
   open.safety_net_keep_s = 86400;
   seed(1, "open", payload_of(open));
-  seed(2, "opened", payload_of(Opened{true}));
+  Opened opened;
+  opened.receiver_is_root = true;
+  seed(2, "opened", payload_of(opened));
   seed(3, "end-of-list", payload_of(EndOfList{50000, 2}));
   seed(4, "want", payload_of(Want{7, wire::kWantHasSignature, 3000, 700, 4, 5}));
   Encoder data;

@@ -84,7 +84,7 @@ int fake_agent(const std::string& mode) {
   Frame f = in.next();
   if (f.type != MsgType::kOpen) return 1;
   Encoder e;
-  Opened{false}.encode(e);
+  Opened().encode(e);  // receiver_is_root false
   out.send(MsgType::kOpened, e);
   if (mode == "full-disk") {
     out.flush();

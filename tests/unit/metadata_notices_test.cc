@@ -2,7 +2,11 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <vector>
+
+#include "support/temp_dir.h"
 
 #include "engine/metadata_notices.h"
 
@@ -34,7 +38,7 @@ TEST_CASE("each limit of the destination is said once, for the first entry that 
   ApplyOptions apply;  // not root: owners and setuid are not kept
   apply.times.earliest_sec = -2147483648;
   apply.times.latest_sec = 2147483647;
-  MetadataNotices notices(reporter, "ferry-agent", apply);
+  MetadataNotices notices(reporter, "ferry-agent", apply, /*restoring=*/false);
   notices.look_at(file(0644, 0), "/d/plain");
   CHECK(reporter.said.empty());
   notices.look_at(file(04755, 0), "/d/tool");
@@ -59,9 +63,37 @@ TEST_CASE("a receiver that keeps owners says nothing of owners or setuid bits") 
   Collect reporter;
   ApplyOptions apply;
   apply.keep_owner = true;
-  MetadataNotices notices(reporter, "ferry-agent", apply);
+  MetadataNotices notices(reporter, "ferry-agent", apply, /*restoring=*/false);
   FileEntry e = file(04755, 0);
   e.uid = ::geteuid() + 1;
   notices.look_at(e, "/d/tool");
   CHECK(reporter.said.empty());
+}
+
+TEST_CASE("a not-root notice is said once per destination, not every run; a restore says what it does instead") {
+  ferry::test::TempDir state;
+  int state_dir = ::open(state.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(state_dir >= 0);
+  ApplyOptions apply;  // not root, nothing stored
+  FileEntry theirs = file(0644, 0);
+  theirs.uid = ::geteuid() + 1;
+  for (int run = 0; run < 2; ++run) {
+    Collect reporter;
+    MetadataNotices notices(reporter, "ferry-agent", apply, /*restoring=*/false);
+    notices.remember_in(state_dir);
+    notices.look_at(theirs, "/d/theirs");
+    CHECK(reporter.said.size() == (run == 0 ? 1u : 0u));  // the second run into it is quiet
+  }
+  ::close(state_dir);
+
+  Collect reporter;
+  MetadataNotices restoring(reporter, "ferry", apply, /*restoring=*/true);
+  restoring.look_at(theirs, "/home/ann/theirs");
+  REQUIRE(reporter.said.size() == 1);
+  CHECK(reporter.said[0].find("restoring as uid") == 0);
+  CHECK(reporter.said[0].find("are restored owned by you") != std::string::npos);
+  Collect own;
+  MetadataNotices own_files(own, "ferry", apply, /*restoring=*/true);
+  own_files.look_at(file(0644, 0), "/home/ann/mine");  // one's own files need no root
+  CHECK(own.said.empty());
 }
