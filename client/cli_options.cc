@@ -73,6 +73,8 @@ void add_mirror_options(CLI::App* cmd, TransferOptions* o) {
       },
       "read exclude patterns from FILE, one per line ('+ PATTERN' includes; '#' starts a comment)");
   cmd->add_flag("--delete-excluded", o->delete_excluded, "with --delete, also remove names the filters leave out");
+  cmd->add_flag("--force", o->force,
+                "with --delete, also into a folder that holds files and that Ferry never backed up into");
 }
 
 }  // namespace

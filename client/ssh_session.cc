@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <map>
 #include <cstring>
 #include <filesystem>
 
@@ -30,6 +32,40 @@ constexpr auto kPumpJoinBound = std::chrono::seconds(2);
 // Signature algorithms we sign with: never SHA-1 "ssh-rsa".
 constexpr const char* kPublicKeyTypes =
     "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256";
+
+// A key's passphrase, asked on the terminal when libssh finds the key encrypted; kept in this
+// process's memory only, so one run asks once however many connections it makes (a backup,
+// then its retention), and never written anywhere.
+struct PassphrasePrompt {
+  std::string path;
+  bool asked = false;
+  bool no_terminal = false;
+};
+
+std::map<std::string, std::string>& typed_passphrases() {
+  static std::map<std::string, std::string> typed;
+  return typed;
+}
+
+int ask_passphrase(const char* /*prompt*/, char* buf, size_t len, int /*echo*/, int /*verify*/, void* userdata) {
+  auto* prompt = static_cast<PassphrasePrompt*>(userdata);
+  auto known = typed_passphrases().find(prompt->path);
+  if (known == typed_passphrases().end()) {
+    if (::isatty(STDIN_FILENO) == 0) {
+      prompt->no_terminal = true;
+      return -1;
+    }
+    prompt->asked = true;
+    std::string text = "Passphrase for " + prompt->path + ": ";
+    if (ssh_getpass(text.c_str(), buf, len, /*echo=*/0, /*verify=*/0) != 0) return -1;
+    typed_passphrases()[prompt->path] = buf;
+    return 0;
+  }
+  prompt->asked = true;
+  if (known->second.size() + 1 > len) return -1;
+  std::memcpy(buf, known->second.c_str(), known->second.size() + 1);
+  return 0;
+}
 
 std::string where(const SshOptions& o) {
   std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
@@ -180,22 +216,42 @@ void SshSession::verify_host_key() {
 }
 
 void SshSession::authenticate() {
-  if (options_.identities.empty()) {
+  std::string refused;
+  int rc = SSH_AUTH_DENIED;
+  // An ssh-agent first, as ssh does: it holds keys whose passphrase was typed once, at login.
+  if (options_.use_ssh_agent) {
+    const char* socket = std::getenv("SSH_AUTH_SOCK");
+    if (socket != nullptr && *socket != '\0') {
+      rc = ssh_userauth_agent(session_, nullptr);
+      if (rc == SSH_AUTH_SUCCESS) {
+        accepted_identity_ = std::string("a key of the ssh-agent at ") + socket;
+        return;
+      }
+      spdlog::debug("the ssh-agent at {} offered no key {} accepts", socket, where(options_));
+      if (rc != SSH_AUTH_ERROR) refused = std::string("the ssh-agent's keys");
+    }
+  }
+  if (options_.identities.empty() && refused.empty()) {
     throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
   }
   // Each key in turn, as ssh does: a second `ferry keys create` must not lock a client out of
   // the hosts that know its first key. One that cannot be read is skipped (said, if it was the
   // only one).
-  std::string unreadable, refused;
-  int rc = SSH_AUTH_DENIED;
+  std::string unreadable;
   for (const std::string& identity : options_.identities) {
     ssh_key key = nullptr;
-    if (ssh_pki_import_privkey_file(identity.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+    PassphrasePrompt prompt{identity};
+    if (ssh_pki_import_privkey_file(identity.c_str(), nullptr, ask_passphrase, &prompt, &key) != SSH_OK) {
       struct stat st {};
-      unreadable = identity + ": " + (::stat(identity.c_str(), &st) != 0
-                                          ? "it does not exist"
-                                          : "it is not a private key Ferry can read (passphrase-protected keys are "
-                                            "not supported)");
+      unreadable = identity + ": " +
+                   (::stat(identity.c_str(), &st) != 0 ? "it does not exist"
+                    : prompt.no_terminal
+                        ? "it is protected by a passphrase, and there is no terminal to ask for it on. Load it into "
+                          "an ssh-agent (ssh-add) before the run, or, for scheduled runs, use a key without a "
+                          "passphrase that the backup machine confines to Ferry (ferry keys create, then "
+                          "install-credentials)"
+                    : prompt.asked ? "the passphrase does not open it"
+                                   : "it is not a private key Ferry can read");
       spdlog::debug("skipping key {}", unreadable);
       continue;
     }
@@ -210,6 +266,9 @@ void SshSession::authenticate() {
     refused += (refused.empty() ? "" : ", ") + identity;
   }
   if (refused.empty() && rc != SSH_AUTH_ERROR) {
+    if (unreadable.empty()) {
+      throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
+    }
     throw ConnectionError("cannot use identity " + unreadable + ". Create one with `ferry keys create`, or pass -i FILE.");
   }
   std::string user = options_.user;

@@ -26,6 +26,7 @@ struct SshOptions {
   // Private key files, tried in this order until the server accepts one (-i gives one).
   std::vector<std::string> identities;
   bool remember_identity = false;  // note the accepted one in FERRY_HOME for the next run
+  bool use_ssh_agent = false;      // try the keys of the ssh-agent at $SSH_AUTH_SOCK first
   std::string known_hosts;  // Ferry's known_hosts file
   bool accept_new_host_key = false;
   std::string host_fingerprint;  // "SHA256:…": trust an unknown host key only if it is this one

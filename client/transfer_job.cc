@@ -107,8 +107,9 @@ SshOptions ssh_options_for(const Location& where, const TransferOptions& options
     std::string host_port = ssh.host + ":" + std::to_string(ssh.port);
     ssh.identities = candidate_identities(remembered_identity(host_port));
     ssh.remember_identity = true;
+    ssh.use_ssh_agent = true;  // as ssh: the agent's keys, then the files
   }
-  if (ssh.identities.empty()) {
+  if (ssh.identities.empty() && !ssh.use_ssh_agent) {
     throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
   }
   ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
@@ -181,6 +182,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   open.flags = (options.dry_run ? wire::kOpenDryRun : 0) | (options.checksum ? wire::kOpenChecksum : 0) |
                (options.no_sync ? wire::kOpenNoSync : 0);
   if (options.delete_extraneous) open.flags |= wire::kOpenDelete;
+  if (options.force && options.delete_extraneous) open.flags |= wire::kOpenForce;
   if (options.delete_excluded && options.delete_extraneous) open.flags |= wire::kOpenDeleteExcluded;
   if (backup && options.snapshot) {
     // A snapshot is the source exactly, and the older snapshots are its safety net.

@@ -43,6 +43,7 @@ struct TransferOptions {
   bool accept_new_volume = false;  // a backup destination that moved to another volume on purpose
   std::string known_volumes;       // default: FERRY_HOME/volumes
   bool snapshot = false;           // backup --snapshot: a new snapshot in a snapshot store
+  bool force = false;              // --delete into a folder Ferry never wrote (a backup's guard)
   std::string at;                  // restore --at, as snapshot_at_from_text made it
 };
 

@@ -162,7 +162,10 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     ConfinedRoot root = confined.valid() ? open_destination(std::move(confined), open.path, where)
                                          : open_destination(folder.path(), where);
     bool snapshot = open.flags & wire::kOpenSnapshot;
-    if (!stand_in) check_store_kind(root, snapshot);
+    if (!stand_in) {
+      check_store_kind(root, snapshot);
+      check_delete_into_foreign(root, open);
+    }
     std::optional<DestinationState> state;
     if (!dry_run) {
       state.emplace(root.root_fd(), open.path, " on the agent's machine");

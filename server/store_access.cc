@@ -4,11 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "base/bytes.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/plural.h"
+#include "fs/dest_state.h"
+#include "fs/dir_names.h"
 #include "fs/rel_path.h"
 #include "fs/snapshot_store.h"
 #include "fs/tree_walker.h"
@@ -73,6 +77,41 @@ void check_store_kind(ConfinedRoot& dest, bool snapshot) {
   throw FatalError("refused: " + dest.shown("") + " is a snapshot store (one folder per backup, made by `ferry "
                    "backup --snapshot`), not a mirror; add --snapshot to make a new snapshot there, or back up "
                    "without it to another folder",
+                   ExitCode::kUsage);
+}
+
+namespace {
+
+constexpr uint64_t kCountAtMost = 100'000;
+
+// Entries under `dir` (itself not counted), symlinks not followed, stopping at kCountAtMost.
+uint64_t count_entries(int dir, uint64_t counted = 0) {
+  for (const std::string& name : dir_names(dir)) {
+    if (++counted >= kCountAtMost) return counted;
+    UniqueFd sub(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (sub.valid()) counted = count_entries(sub.get(), counted);
+  }
+  return counted;
+}
+
+}  // namespace
+
+void check_delete_into_foreign(ConfinedRoot& dest, const Open& open) {
+  // A dry run changes nothing, and its list shows what would go.
+  if (!(open.flags & wire::kOpenDelete) || (open.flags & (wire::kOpenForce | wire::kOpenSnapshot | wire::kOpenDryRun))) {
+    return;
+  }
+  std::vector<std::string> names = dir_names(dest.root_fd());
+  if (names.empty()) return;
+  if (std::find(names.begin(), names.end(), std::string(kStateDirName)) != names.end()) return;  // Ferry's
+  uint64_t count = count_entries(dest.root_fd());
+  std::string first = printable(names.front()) + (names.size() > 1 ? ", ..." : "");
+  throw FatalError("refused: " + dest.shown("") + " already holds " +
+                       (count >= kCountAtMost ? "over " + std::to_string(kCountAtMost) + " entries"
+                                              : counted(count, "entry", "entries")) +
+                       " (" + first + ") and Ferry has never backed up into it, so --delete would remove "
+                       "every one that is not in the source. If that is what you want, add --force; to keep them, "
+                       "back up into a new folder inside it (" + dest.shown("") + "/NAME) or leave out --delete",
                    ExitCode::kUsage);
 }
 

@@ -17,6 +17,12 @@ namespace ferry {
 // into a mirror, or a mirror run into a snapshot store. Names what the destination is.
 void check_store_kind(ConfinedRoot& dest, bool snapshot);
 
+// Refuses (FatalError, exit 2) a mirror backup with --delete into a folder that already holds
+// entries and that Ferry never backed up into (it has no .ferry-state), unless Open says
+// --force: by the rsync habit of naming the parent (/backups), every other backup there would
+// go. Says how many entries are there (counted up to a bound), before anything changes.
+void check_delete_into_foreign(ConfinedRoot& dest, const Open& open);
+
 // open.path opened as a snapshot store; throws FatalError (exit 2) if it is not one.
 UniqueFd open_store(const Open& open, const Confinement& rules);
 

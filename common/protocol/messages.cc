@@ -126,6 +126,9 @@ Open Open::decode(std::string_view payload) {
   if ((o.flags & kOpenDeleteExcluded) && !(o.flags & kOpenDelete)) {
     throw ProtocolError("Open asks for delete-excluded without delete");
   }
+  if ((o.flags & kOpenForce) && !(o.flags & kOpenDelete)) {
+    throw ProtocolError("Open asks for --force without --delete");
+  }
   if (!(o.flags & kOpenSafetyNet) && (o.safety_net_keep_s != 0 || o.safety_net_keep_bytes != 0)) {
     throw ProtocolError("Open carries safety-net limits but no safety net");
   }

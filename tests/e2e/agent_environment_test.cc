@@ -81,7 +81,8 @@ TEST_CASE("without /proc, xattrs are still read and --delete still runs") {
   fs::create_directories(dest);
   write_file(dest + "/stale", "only in the destination");
   // /proc unmounted for this command only, in a mount namespace of its own.
-  std::string command = quote(kFerry) + " backup --delete --no-safety-net --agent " + quote(kAgent) + " " +
+  // --force: the destination was made by hand, not by an earlier backup.
+  std::string command = quote(kFerry) + " backup --delete --force --no-safety-net --agent " + quote(kAgent) + " " +
                         quote(src) + " " + quote(dest);
   RunResult r = run("unshare --mount --propagation private sh -c " +
                     quote("umount -l /proc && test ! -e /proc/self && exec " + command));

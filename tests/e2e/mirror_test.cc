@@ -245,7 +245,8 @@ TEST_CASE("with the safety net, an entry replaced by one of another type is kept
   fs::create_directories(dest + "/d/was-dir/sub");
   std::ofstream(dest + "/d/was-dir/sub/old") << "old";
   std::ofstream(dest + "/d/was-file") << "old file";
-  RunResult r = run(quote(kFerry) + " backup --delete --json " + quote(src) + " " + quote(dest));
+  // --force: the destination was made by hand, not by an earlier backup.
+  RunResult r = run(quote(kFerry) + " backup --delete --force --json " + quote(src) + " " + quote(dest));
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(compare(snapshot(src), snapshot(dest)) == "");
@@ -303,4 +304,41 @@ TEST_CASE("without --delete, a folder with contents is not replaced by a file; a
   std::string net = only_safety_net_folder(dest);
   REQUIRE(!net.empty());
   CHECK(slurp(net + "/photos/only-in-the-backup.jpg") == "kept from an older source");
+}
+
+TEST_CASE("--delete into a folder that holds files Ferry never wrote is refused with their count, unless --force") {
+  TempDir work;
+  std::string home = work / "home", src = work / "src", parent = work / "backups";
+  fs::create_directories(src);
+  std::ofstream(src + "/a") << "a";
+  // The rsync habit: DEST is the parent of other backups.
+  fs::create_directories(parent + "/desktop/docs");
+  std::ofstream(parent + "/desktop/docs/thesis.tex") << "years of work";
+  Snapshot before = snapshot(parent);
+  sshd().trust_host_key();
+  RunResult refused = run(ferry_over_ssh("backup --delete", home) + " " + quote(src) + " " + quote(remote(parent)));
+  CHECK(refused.code == 2);
+  CHECK(refused.err.find("already holds 3 entries (desktop) and Ferry has never backed up into it") != std::string::npos);
+  CHECK(refused.err.find("add --force") != std::string::npos);
+  CHECK(compare(before, snapshot(parent)) == "");  // nothing copied, nothing deleted
+  CHECK_FALSE(fs::exists(parent + "/.ferry-state"));
+
+  // A dry run may look: it changes nothing, and lists what would go.
+  RunResult dry = run(ferry_over_ssh("backup --delete -n", home) + " " + quote(src) + " " + quote(remote(parent)));
+  CHECK(dry.code == 0);
+  CHECK(dry.out.find("would delete desktop/") != std::string::npos);
+
+  // A destination Ferry made takes --delete as always.
+  std::string mirror = work / "mirror";
+  REQUIRE(run(ferry_over_ssh("backup", home) + " " + quote(src) + " " + quote(remote(mirror))).code == 0);
+  std::ofstream(mirror + "/stale") << "gone from the source";
+  CHECK(run(ferry_over_ssh("backup --delete", home) + " " + quote(src) + " " + quote(remote(mirror))).code == 0);
+  CHECK_FALSE(fs::exists(mirror + "/stale"));
+
+  // --force: as asked, with the safety net keeping what goes.
+  RunResult forced = run(ferry_over_ssh("backup --delete --force", home) + " " + quote(src) + " " + quote(remote(parent)));
+  INFO(forced.err);
+  CHECK(forced.code == 0);
+  CHECK_FALSE(fs::exists(parent + "/desktop"));
+  CHECK(fs::exists(parent + "/a"));
 }

@@ -115,7 +115,8 @@ TEST_CASE("a mirror replaces entries of another type, and never writes through a
   fs::create_directories(dest + "/was-dir/sub");
   std::ofstream(dest + "/was-dir/sub/old") << "old";
   fs::create_directory_symlink(outside.path(), dest + "/was-link");
-  RunResult b = run(quote(kFerry) + " backup --delete " + quote(src) + " " + quote(dest));
+  // --force: the destination was made by hand, not by an earlier backup.
+  RunResult b = run(quote(kFerry) + " backup --delete --force " + quote(src) + " " + quote(dest));
   INFO(b.err);
   REQUIRE(b.code == 0);
   CHECK(fs::is_empty(outside.path()));

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "e2e/e2e.h"
+#include "support/background.h"
 #include "protocol/wire.h"
 
 using namespace ferry::test;
@@ -245,4 +246,48 @@ TEST_CASE("a connection cut mid-run fails clearly and leaves no half file under 
   CHECK(r.code == kConnection);
   CHECK(contains(r.err, "connection to the local ferry-agent"));
   CHECK_FALSE(fs::exists(work / "dest/big"));
+}
+
+TEST_CASE("keys the way ssh users keep them: an ssh-agent's key is used; a passphrase is asked on a terminal only") {
+  TempDir work;
+  std::string src = work / "src", home = work / "home", user_home = work / "user";
+  fs::create_directories(src);
+  fs::create_directories(user_home);  // no ~/.ssh keys, and FERRY_HOME has none either
+  std::ofstream(src + "/f") << "x";
+  sshd().trust_host_key();
+  std::string options = " --port " + std::to_string(sshd().port()) + " --known-hosts " + quote(sshd().known_hosts());
+  std::string ferry = "HOME=" + quote(user_home) + " FERRY_HOME=" + quote(home) + " " + quote(kFerry);
+
+  // The sshd knows client_key; an ssh-agent holds it (as after `ssh-add` at login).
+  std::string socket = work / "agent.sock";
+  Background agent("ssh-agent -D -a " + quote(socket), work / "agent.log");
+  for (int i = 0; i < 100 && !fs::exists(socket); ++i) ::usleep(20 * 1000);
+  REQUIRE(fs::exists(socket));
+  REQUIRE(run("SSH_AUTH_SOCK=" + quote(socket) + " ssh-add " + quote(sshd().client_key()) + " 2>&1").code == 0);
+  RunResult with_agent = run("SSH_AUTH_SOCK=" + quote(socket) + " " + ferry + " backup" + options + " " + quote(src) +
+                             " " + quote(remote(work / "dest")) + " </dev/null");
+  INFO(with_agent.err);
+  CHECK(with_agent.code == 0);
+  CHECK(fs::exists(work / "dest/f"));
+  RunResult without = run("env -u SSH_AUTH_SOCK " + ferry + " backup" + options + " " + quote(src) + " " +
+                          quote(remote(work / "dest2")) + " </dev/null");
+  CHECK(without.code == 4);
+  CHECK(without.err.find("no SSH key to log in with") != std::string::npos);
+
+  // The same key protected by a passphrase: asked on a terminal, never without one.
+  std::string locked = work / "locked_key";
+  fs::copy_file(sshd().client_key(), locked);
+  REQUIRE(run("ssh-keygen -q -p -P '' -N 'open sesame' -f " + quote(locked)).code == 0);
+  std::string with_locked = "env -u SSH_AUTH_SOCK " + ferry + " backup -i " + quote(locked) + options + " " +
+                            quote(src) + " " + quote(remote(work / "dest3"));
+  RunResult no_terminal = run(with_locked + " </dev/null");
+  CHECK(no_terminal.code == 4);
+  CHECK(no_terminal.err.find("protected by a passphrase, and there is no terminal to ask for it on") != std::string::npos);
+  CHECK(no_terminal.err.find("ssh-add") != std::string::npos);
+  RunResult typed = run("python3 " + quote(std::string(FERRY_SOURCE_DIR) + "/tests/support/type_at_prompt.py") +
+                        " 'Passphrase for' 'open sesame' -- sh -c " + quote(with_locked));
+  INFO(typed.out << typed.err);
+  CHECK(typed.code == 0);
+  CHECK(typed.out.find("Passphrase for " + locked) != std::string::npos);
+  CHECK(fs::exists(work / "dest3/f"));
 }

@@ -248,9 +248,14 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder flags;
   Open unknown = open;
-  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 9);
+  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 10);
   unknown.encode(flags);
-  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 578");
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 1090");
+  Encoder lone_force;
+  Open force = open;
+  force.flags = wire::kOpenCompress | wire::kOpenSafetyNet | wire::kOpenForce;
+  force.encode(lone_force);
+  CHECK_THROWS_WITH(Open::decode(lone_force.data()), "protocol error: Open asks for --force without --delete");
 
   // A snapshot is made only by a backup, and read only by a restore.
   Encoder restore_snapshot;
