@@ -105,7 +105,10 @@ void add_transfer_options(CLI::App* cmd, TransferOptions* o, std::string* src, s
                 "faster, but a power cut soon after can lose files reported as copied)");
   cmd->add_flag("--stats", o->stats, "print a summary of the transfer");
   cmd->add_flag("--json", o->json, "print one JSON summary object on stdout");
-  cmd->add_flag("--progress", o->progress, "show a live progress line (on a terminal)");
+  cmd->add_flag("--progress", o->progress,
+                "show a live progress line on the terminal: share done, rate, time left, the file under way");
+  cmd->add_flag("--json-progress", o->json_progress,
+                "print one JSON object a second on stdout as the run goes (for GUIs and wrappers)");
   // A flag that may take a value: -z alone is "on" (CLI11 gives a string flag "true").
   cmd->add_flag("-z,--compress", o->compress,
                 "compress file data with zstd; -z auto (or --compress=auto) compresses only while it measures faster")

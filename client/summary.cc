@@ -82,34 +82,4 @@ void print_json(const Summary& s) {
   std::fflush(stdout);
 }
 
-ProgressLine::ProgressLine(const TransferStats& stats, bool enabled)
-    : stats_(stats), start_(std::chrono::steady_clock::now()) {
-  if (!enabled || ::isatty(STDERR_FILENO) == 0) return;
-  thread_ = std::thread([this] {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; })) draw(false);
-    draw(true);
-  });
-}
-
-ProgressLine::~ProgressLine() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-void ProgressLine::draw(bool final_line) {
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  uint64_t data = stats_.bytes_literal;
-  std::string line = fmt::format("\r{} files listed, {} sent, {} of data ({}/s)   ", stats_.files_total.load(),
-                                 stats_.files_transferred.load(), human_bytes(data),
-                                 human_bytes(secs > 0 ? static_cast<uint64_t>(static_cast<double>(data) / secs) : 0));
-  if (final_line) line += "\n";
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
-}
-
 }  // namespace ferry

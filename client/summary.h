@@ -1,14 +1,9 @@
-// What the user sees of a transfer besides errors: the live progress line, the --stats table
-// and the --json object.
+// What the user sees of a transfer besides errors and progress (client/progress.h): the --stats
+// table and the --json object.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "engine/reporter.h"
 #include "protocol/messages.h"
@@ -53,23 +48,6 @@ struct Summary {
 
 void print_stats(const Summary& s);  // human-readable, on stdout
 void print_json(const Summary& s);   // one JSON object, on stdout
-
-// Redraws one line on stderr every quarter second while alive; only when stderr is a TTY.
-class ProgressLine {
- public:
-  ProgressLine(const TransferStats& stats, bool enabled);
-  ~ProgressLine();
-
- private:
-  void draw(bool final_line);
-
-  const TransferStats& stats_;
-  std::chrono::steady_clock::time_point start_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 std::string human_bytes(uint64_t bytes);
 

@@ -23,7 +23,7 @@ namespace {
 // Keys of a task that are not backup options.
 constexpr const char* kTaskKeys[] = {"source", "destination", "schedule", "on_failure", "on_success", "filter"};
 // Backup options a task may not set: the task runner owns the output.
-constexpr const char* kRunnerOwned[] = {"help", "json", "progress", "stats", "verbose", "dry-run"};
+constexpr const char* kRunnerOwned[] = {"help", "json", "progress", "json-progress", "stats", "verbose", "quiet", "dry-run"};
 
 
 FatalError usage(const std::string& text) { return FatalError(text, ExitCode::kUsage); }

@@ -20,6 +20,7 @@
 #include "client/ferry_home.h"
 #include "client/known_volumes.h"
 #include "client/remote_spec.h"
+#include "client/progress.h"
 #include "client/summary.h"
 #include "engine/receiver.h"
 #include "engine/sender.h"
@@ -238,7 +239,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   summary.dry_run = options.dry_run;
   {
     KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1, std::min(15, options.timeout_s / 4))));
-    ProgressLine progress(stats, options.progress);
+    Progress progress(stats, options.progress, options.json_progress);
     if (backup) {
       Done done = Sender(channel, in, out, reporter, stats, sender_options(open)).run(near_path);
       summary.take(done);

@@ -27,6 +27,7 @@ struct TransferOptions {
   bool stats = false;
   bool json = false;
   bool progress = false;
+  bool json_progress = false;
   int timeout_s = 60;
   std::string compress;            // "" (off), "on" or "auto"
   int compress_level = 3;

@@ -85,6 +85,7 @@ void EntryPlacer::plan_file(uint64_t index, int dir, FileEntry& entry, const Exi
   if (same_content) return refresh_metadata(dir, entry, *existing);
   if (existing == nullptr && dir >= 0 && !options_.dry_run && reuse_earlier_version(index, dir, entry)) return;
   ++stats_.files_transferred;
+  stats_.bytes_wanted += entry.size;
   if (!options_.dry_run && existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) {
     unprotect_at(dir, std::string(leaf_of(entry.path)));  // it is about to be replaced
   }

@@ -36,6 +36,7 @@ void IncomingFile::begin(uint64_t index, WantedFile wanted) {
   hasher_.reset();
   tmp_dir_ = -1;
   const std::string& path = entry_.path;
+  stats_.set_current_file(path);
   int dir = root_.parent_dir(path);
   if (dir < 0) {
     error_ = errno_message("cannot reach the directory of " + root_.shown(path), errno);
@@ -83,6 +84,7 @@ void IncomingFile::apply_delta(Decoder& d) {
     explicit Apply(IncomingFile& file) : f(file) {}
     void literal(std::string_view bytes) override {
       f.stats_.bytes_literal += bytes.size();
+      f.stats_.bytes_through += bytes.size();
       f.write(bytes);
     }
     void copy(uint64_t offset, uint64_t length) override { f.copy_from_basis(offset, length); }
@@ -114,6 +116,7 @@ void IncomingFile::open_basis() {
 
 void IncomingFile::copy_from_basis(uint64_t offset, uint64_t length) {
   stats_.bytes_matched += length;
+  stats_.bytes_through += length;
   if (!error_.empty()) {
     bytes_ += length;
     return;
@@ -140,6 +143,7 @@ void IncomingFile::hole(uint64_t length) {
                         std::to_string(wire::kMaxFileBytes) + " bytes");
   }
   stats_.bytes_literal += length;
+  stats_.bytes_through += length;
   bytes_ += length;
   if (!error_.empty()) return;
   hasher_.update_zeros(length);

@@ -224,6 +224,7 @@ class ReceiveSession {
 
   void on_end_of_list(const EndOfList& end) {
     if (list_done_) throw ProtocolError("second EndOfList");
+    stats_.listed_all = true;
     if (end.entries != next_index_) {
       throw ProtocolError("EndOfList counts " + std::to_string(end.entries) + " entries, " +
                           std::to_string(next_index_) + " arrived");
@@ -271,6 +272,7 @@ class ReceiveSession {
   void on_file_data(const FileDataView& data) {
     begin_incoming(data.index);  // a sender may ignore a signature and send data whole
     stats_.bytes_literal += data.bytes.size();
+    stats_.bytes_through += data.bytes.size();
     incoming_.write(data.bytes);
   }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <string>
 
@@ -32,6 +33,25 @@ struct TransferStats {
   std::atomic<uint64_t> vanished{0};           // source files that vanished or kept changing
   std::atomic<uint64_t> deleted{0};            // entries --delete took away
   std::atomic<uint64_t> kept_in_safety_net{0};  // deleted or replaced entries the safety net holds
+
+  // For the progress line (this side's view): the sizes of the files whose data the receiver
+  // asked for, how much of that has been read (sender) or rebuilt (receiver), whether the
+  // listing is complete (the total then hardly grows), and the file under way.
+  std::atomic<uint64_t> bytes_wanted{0};
+  std::atomic<uint64_t> bytes_through{0};
+  std::atomic<bool> listed_all{false};
+  void set_current_file(const std::string& path) {
+    std::lock_guard lock(current_mutex_);
+    current_file_ = path;
+  }
+  std::string current_file() const {
+    std::lock_guard lock(current_mutex_);
+    return current_file_;
+  }
+
+ private:
+  mutable std::mutex current_mutex_;
+  std::string current_file_;
 };
 
 }  // namespace ferry

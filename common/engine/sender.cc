@@ -64,6 +64,7 @@ struct Listed {
   dev_t dev = 0;
   ino_t ino = 0;
   bool sendable = false;  // a regular file that is not a follower in a hardlink group
+  uint64_t size = 0;      // as listed, for the progress line's total
   int wants = 0;          // a second Want is allowed once, as a retry
   int change_retries = 0;  // times we told the receiver we would send it again (each allows a Want)
 };
@@ -215,7 +216,7 @@ class SendSession {
             auto owner = symlink_owners.find(entry.path);
             if (owner != symlink_owners.end()) std::tie(entry.uid, entry.gid) = owner->second;
           }
-          Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, false};
+          Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, entry.size};
           if (entry.type == FileType::kRegular && id.nlink > 1) {
             auto [it, first] = hardlink_leaders.try_emplace({id.dev, id.ino}, index);
             entry.hardlink_of = it->second + 1;  // a leader points at itself
@@ -249,6 +250,7 @@ class SendSession {
     EndOfList{count, list_errors}.encode(e);
     out_.send(MsgType::kEndOfList, e);
     out_.flush();
+    stats_.listed_all = true;
     spdlog::debug("listed {} entries", count);
   }
 
@@ -275,6 +277,7 @@ class SendSession {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + " repeated");
         }
         ++listed.wants;
+        if (listed.wants == 1) stats_.bytes_wanted += listed.size;
         Request request{want.index, nullptr};
         if (want.flags & wire::kWantHasSignature) {
           std::string problem =
@@ -399,6 +402,7 @@ class SendSession {
     const auto size = static_cast<uint64_t>(st.st_size);
 
     spdlog::info("{}", printable(listed.path));
+    stats_.set_current_file(listed.path);
     FileHasher hasher;
     Encoder head;
     encode_file_data_head(index, head);
@@ -427,6 +431,7 @@ class SendSession {
           out_.send(MsgType::kFileHole, hole);
           hasher.update_zeros(data_at - total);
           stats_.bytes_literal += data_at - total;
+          stats_.bytes_through += data_at - total;
           total = data_at;
         }
         // The next hole after the data that follows; a short hole before it is read as zeros.
@@ -449,6 +454,7 @@ class SendSession {
       hasher.update(chunk.data(), chunk.size());
       uint64_t offset = total;
       total += chunk.size();
+      stats_.bytes_through += chunk.size();
       if (encoder) {
         encoder->commit(chunk.size());
         continue;

@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "e2e/e2e.h"
 
@@ -114,4 +116,46 @@ TEST_CASE("-q says nothing but errors; without it the same run warns") {
   RunResult missing = run(quote(kFerry) + " backup -q " + quote(work / "nonexistent") + " " + quote(dest));
   CHECK(missing.code == 1);
   CHECK(has(missing.err, "does not exist"));
+}
+
+TEST_CASE("--json-progress prints a line a second as a run goes, both ways; --progress draws share, rate and time left") {
+  TempDir work;
+  std::string src = work / "src", home = work / "home";
+  fs::create_directories(src);
+  write_random(src + "/big", 6 << 20, 11);  // about 3 s at the limit below
+  sshd().trust_host_key();
+  auto lines_of = [](const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+  };
+  for (const char* verb : {"backup", "restore"}) {
+    CAPTURE(verb);
+    bool backup = std::string(verb) == "backup";
+    std::string from = backup ? quote(src) : quote(remote(work / "dest"));
+    std::string to = backup ? quote(remote(work / "dest")) : quote(work / "back");
+    RunResult r = run(ferry_over_ssh(std::string(verb) + " --json-progress --bwlimit 2M", home) + " " + from + " " + to);
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    std::vector<std::string> lines = lines_of(r.out);
+    CHECK(lines.size() >= 3);  // one a second, and the last
+    long long previous = -1;
+    for (const std::string& line : lines) {
+      long long done = json_field(line, "bytes_done");
+      CHECK(done >= previous);  // never backwards
+      previous = done;
+    }
+    CHECK(json_field(lines.back(), "bytes_wanted") == 6 << 20);
+    CHECK(json_field(lines.back(), "bytes_done") == 6 << 20);
+    CHECK(json_field(lines.back(), "percent") == 100);
+    CHECK(lines.back().find("\"current\":\"big\"") != std::string::npos);
+  }
+  // On a terminal (script gives it one): the line with the share, the rate and the time left.
+  RunResult drawn = run("script -qec " +
+                        quote(ferry_over_ssh("backup --progress --bwlimit 4M", home) + " " + quote(src) + " " +
+                              quote(remote(work / "dest2"))) +
+                        " /dev/null </dev/null");
+  CHECK(drawn.out.find("100% 6.0 MiB of 6.0 MiB") != std::string::npos);
+  CHECK(drawn.out.find(" left, 1 file  big") != std::string::npos);
 }
