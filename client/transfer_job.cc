@@ -156,11 +156,27 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   if (backup && src.remote) throw FatalError("backup copies a local folder: SRC must be a local path", ExitCode::kUsage);
   if (!backup && dst.remote) throw FatalError("restore writes to a local folder: DEST must be a local path", ExitCode::kUsage);
   const Location& far = backup ? dst : src;
-  const std::string& near_path = backup ? src.path : dst.path;
+  std::string near_path = backup ? src.path : dst.path;
+  // A single file backed up is added to DEST (a folder), as `rsync FILE host:DIR/` does: the
+  // sender lists only that name of the folder it is in, and the receiver leaves DEST's other
+  // entries and its own metadata alone.
+  std::string single_file;
   if (backup) {
     struct stat st {};
     if (::stat(near_path.c_str(), &st) != 0) throw FatalError("source " + near_path + " does not exist");
-    if (!S_ISDIR(st.st_mode)) throw FatalError("source " + near_path + " is not a directory");
+    if (S_ISREG(st.st_mode)) {
+      if (options.delete_extraneous || options.snapshot) {
+        throw FatalError(std::string("a single file is added to DEST: ") +
+                             (options.snapshot ? "--snapshot" : "--delete") +
+                             " needs a folder as the source (back up the folder it is in, with a filter)",
+                         ExitCode::kUsage);
+      }
+      std::filesystem::path file = std::filesystem::absolute(near_path);
+      single_file = file.filename().string();
+      near_path = file.parent_path().string();
+    } else if (!S_ISDIR(st.st_mode)) {
+      throw FatalError("source " + near_path + " is neither a folder nor a regular file");
+    }
   }
 
   std::string far_path = agent_path(far);
@@ -184,6 +200,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
                (options.no_sync ? wire::kOpenNoSync : 0);
   if (options.delete_extraneous) open.flags |= wire::kOpenDelete;
   if (options.force && options.delete_extraneous) open.flags |= wire::kOpenForce;
+  if (!single_file.empty()) open.flags |= wire::kOpenSingleFile;
   if (options.delete_excluded && options.delete_extraneous) open.flags |= wire::kOpenDeleteExcluded;
   if (backup && options.snapshot) {
     // A snapshot is the source exactly, and the older snapshots are its safety net.
@@ -241,7 +258,9 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
     KeepaliveTimer keepalive(out, std::chrono::seconds(std::max(1, std::min(15, options.timeout_s / 4))));
     Progress progress(stats, options.progress, options.json_progress);
     if (backup) {
-      Done done = Sender(channel, in, out, reporter, stats, sender_options(open)).run(near_path);
+      SenderOptions sending = sender_options(open);
+      sending.only_name = single_file;
+      Done done = Sender(channel, in, out, reporter, stats, sending).run(near_path);
       summary.take(done);
     } else {
       ReceiveFolder folder(near_path, options.dry_run);

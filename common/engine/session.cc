@@ -126,6 +126,12 @@ ReceiverOptions receiver_options(const Open& open, std::string program_name) {
   options.safety_net_keep_s = open.safety_net_keep_s;
   options.safety_net_keep_bytes = open.safety_net_keep_bytes;
   options.filters = filters_of(open);
+  if (open.flags & wire::kOpenSingleFile) {
+    // One file added to DEST: the list's root stands for the folder the file was in, whose
+    // metadata is not DEST's, and nothing else in DEST is this run's business.
+    options.leave_root_alone = true;
+    options.delete_extraneous = false;
+  }
   if (open.flags & wire::kOpenSnapshot) {
     // Each snapshot is the source exactly; the older snapshots keep what it leaves out.
     options.delete_extraneous = true;

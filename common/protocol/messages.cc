@@ -132,6 +132,10 @@ Open Open::decode(std::string_view payload) {
   if (!(o.flags & kOpenSafetyNet) && (o.safety_net_keep_s != 0 || o.safety_net_keep_bytes != 0)) {
     throw ProtocolError("Open carries safety-net limits but no safety net");
   }
+  if ((o.flags & kOpenSingleFile) &&
+      (o.operation != Operation::kBackup || (o.flags & (kOpenSnapshot | kOpenDelete)))) {
+    throw ProtocolError("Open asks for a single file in an operation that is not a plain backup");
+  }
   if ((o.flags & kOpenSnapshot) && o.operation != Operation::kBackup) {
     throw ProtocolError("Open asks for a snapshot in an operation that is not a backup");
   }

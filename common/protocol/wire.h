@@ -89,9 +89,10 @@ inline constexpr uint64_t kOpenSafetyNet = 1u << 6;     // ... and what it delet
 inline constexpr uint64_t kOpenDeleteExcluded = 1u << 7;  // --delete also takes filtered-out names
 inline constexpr uint64_t kOpenSnapshot = 1u << 8;       // a backup makes a new snapshot (fs/snapshot_store.h)
 inline constexpr uint64_t kOpenForce = 1u << 9;          // --delete also into a folder Ferry never wrote
+inline constexpr uint64_t kOpenSingleFile = 1u << 10;    // a backup of one file, added to the folder DEST
 inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum |
                                             kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded |
-                                            kOpenSnapshot | kOpenForce;
+                                            kOpenSnapshot | kOpenForce | kOpenSingleFile;
 inline constexpr size_t kMaxSnapshotAtBytes = 64;
 inline constexpr size_t kMaxKeepRulesBytes = 256;  // Open.keep: fs/retention.h's rules  // Open.at: "latest", an ID, or "<=" and one
 // The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).

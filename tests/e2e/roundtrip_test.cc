@@ -278,3 +278,50 @@ TEST_CASE("temporary files an interrupted run left are removed where the next ru
   copied.erase("docs/" + live);
   CHECK(compare(snapshot(src), copied) == "");  // the real file arrived; the folder's mtime held
 }
+
+TEST_CASE("a single file is backed up into DEST beside what is there, kept up to date, and restored") {
+  TempDir work;
+  std::string home = work / "home", docs = work / "docs", dest = work / "dest", back = work / "back";
+  fs::create_directories(docs);
+  write_random(docs + "/notes.bin", 300 << 10, 21);
+  std::ofstream(docs + "/not-this") << "only the file named is sent";
+  if (running_as_root()) REQUIRE(::lchown((docs + "/notes.bin").c_str(), 1500, 1600) == 0);
+  fs::create_directories(dest);
+  std::ofstream(dest + "/already-there") << "not the run's business";
+  ::chmod(dest.c_str(), 0750);
+  sshd().trust_host_key();
+  RunResult first = run(ferry_over_ssh("backup --json", home) + " " + quote(docs + "/notes.bin") + " " + quote(remote(dest)));
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  CHECK(json_field(first.out, "files_total") == 1);
+  Snapshot sent = snapshot(docs);
+  Snapshot landed = snapshot(dest);
+  CHECK(landed.count("notes.bin") == 1);
+  CHECK(landed.count("not-this") == 0);
+  CHECK(landed.count("already-there") == 1);
+  CHECK((landed.at("").mode & 07777) == 0750);  // DEST keeps its own mode, not the source folder's
+  // The file itself: content, owner, mode and mtime as sent.
+  Snapshot one_sent = {{"notes.bin", sent.at("notes.bin")}}, one_landed = {{"notes.bin", landed.at("notes.bin")}};
+  CHECK(compare(one_sent, one_landed) == "");
+
+  RunResult again = run(ferry_over_ssh("backup --json", home) + " " + quote(docs + "/notes.bin") + " " + quote(remote(dest)));
+  CHECK(again.code == 0);
+  CHECK(json_field(again.out, "files_transferred") == 0);  // unchanged: nothing sent
+  {
+    std::fstream middle(docs + "/notes.bin", std::ios::in | std::ios::out | std::ios::binary);
+    middle.seekp(150 << 10);
+    middle << "an edit in the middle of the file";
+  }
+  RunResult changed = run(ferry_over_ssh("backup --json", home) + " " + quote(docs + "/notes.bin") + " " + quote(remote(dest)));
+  CHECK(changed.code == 0);
+  CHECK(json_field(changed.out, "bytes_matched") > 0);  // a delta against the copy there
+  CHECK(slurp(dest + "/notes.bin") == slurp(docs + "/notes.bin"));
+
+  // And back, as one file.
+  RunResult restored = run(ferry_over_ssh("restore", home) + " " + quote(remote(dest + "/notes.bin")) + " " + quote(back));
+  INFO(restored.err);
+  CHECK(restored.code == 0);
+  CHECK(slurp(back + "/notes.bin") == slurp(docs + "/notes.bin"));
+  // --delete or --snapshot with a single file make no sense, and are refused.
+  CHECK(run(ferry_over_ssh("backup --delete", home) + " " + quote(docs + "/notes.bin") + " " + quote(remote(dest))).code == 2);
+}

@@ -248,9 +248,15 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder flags;
   Open unknown = open;
-  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 10);
+  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 11);
   unknown.encode(flags);
-  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 1090");
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 2114");
+  Encoder single_delete;
+  Open single = open;
+  single.flags = wire::kOpenCompress | wire::kOpenSafetyNet | wire::kOpenDelete | wire::kOpenSingleFile;
+  single.encode(single_delete);
+  CHECK_THROWS_WITH(Open::decode(single_delete.data()),
+                    "protocol error: Open asks for a single file in an operation that is not a plain backup");
   Encoder lone_force;
   Open force = open;
   force.flags = wire::kOpenCompress | wire::kOpenSafetyNet | wire::kOpenForce;
