@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "client/ferry_home.h"
+#include "client/ssh_keys.h"
 #include "keys/openssh_key.h"
 
 namespace ferry {
@@ -67,6 +68,14 @@ CredentialsPackage create_key(const NewKey& spec) {
   p.host = this_host();
   p.created = utc_now();
   KeyPair pair = generate_key_pair(spec.type, spec.bits, "ferry-credentials:" + p.client_id());
+  if (spec.passphrase) {
+    // For keys used by hand; a scheduled run has no terminal to ask on (README: keys).
+    std::string passphrase = ask_new_passphrase(path);
+    std::string encrypted = encrypted_private_key(pair.private_key, passphrase);
+    OPENSSL_cleanse(passphrase.data(), passphrase.size());
+    OPENSSL_cleanse(pair.private_key.data(), pair.private_key.size());
+    pair.private_key = std::move(encrypted);
+  }
   p.key_type = pair.type;
   p.key_base64 = pair.public_base64;
   p.fingerprint = key_fingerprint(p.key_base64);

@@ -14,6 +14,7 @@ struct NewKey {
   std::string type = "rsa";  // or "ed25519"
   int bits = 4096;           // RSA only
   bool replace = false;      // overwrite a key of the same name
+  bool passphrase = false;   // encrypt it with a passphrase asked on the terminal
 };
 
 // Generates the key pair and returns the package that carries its public half.

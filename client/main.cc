@@ -159,10 +159,14 @@ int main(int argc, char** argv) {
   std::string package_out;
   CLI::App* create = keys->add_subcommand("create", "make a key pair and a credentials package (NAME.ferrycreds)");
   create->add_option("--name", new_key.name, "the key's name (default: default)");
-  create->add_option("--type", new_key.type, "rsa (default) or ed25519")->check(CLI::IsMember({"rsa", "ed25519"}));
+  CLI::Option* key_type = create->add_option("--type", new_key.type, "rsa (default; ed25519 with --passphrase) or ed25519")
+                              ->check(CLI::IsMember({"rsa", "ed25519"}));
   create->add_option("--bits", new_key.bits, "RSA key size (default 4096)")->check(CLI::Range(2048, 16384));
   create->add_option("--out", package_out, "where to write the package (default: ./NAME.ferrycreds)");
   create->add_flag("--replace", new_key.replace, "replace an existing key of the same name");
+  create->add_flag("--passphrase", new_key.passphrase,
+                   "protect the private key with a passphrase (asked here; every run then asks for it, or an "
+                   "ssh-agent holds it): for keys used by hand, not by scheduled tasks");
   CLI::App* list = keys->add_subcommand("list", "show the keys in FERRY_HOME with their fingerprints");
   std::string remove_name;
   CLI::App* remove = keys->add_subcommand("remove", "delete a key from FERRY_HOME");
@@ -232,6 +236,13 @@ int main(int argc, char** argv) {
     if (keys->parsed()) {
       if (create->parsed()) {
         if (new_key.name.empty()) new_key.name = "default";
+        // libssh 0.10 encrypts Ed25519 keys (OpenSSH format, bcrypt); not RSA ones.
+        if (new_key.passphrase && key_type->count() == 0) new_key.type = "ed25519";
+        if (new_key.passphrase && new_key.type != "ed25519") {
+          throw ferry::FatalError("--passphrase makes Ed25519 keys (--type ed25519); to protect an RSA key, "
+                                  "use ssh-keygen -p -f KEY after making it",
+                                  ferry::ExitCode::kUsage);
+        }
         ferry::CredentialsPackage package = ferry::create_key(new_key);
         std::string out = package_out.empty() ? new_key.name + ".ferrycreds" : package_out;
         ferry::write_package_file(out, package);

@@ -290,4 +290,20 @@ TEST_CASE("keys the way ssh users keep them: an ssh-agent's key is used; a passp
   CHECK(typed.code == 0);
   CHECK(typed.out.find("Passphrase for " + locked) != std::string::npos);
   CHECK(fs::exists(work / "dest3/f"));
+
+  // keys create --passphrase: asked twice on a terminal; the key opens with it, and only with it.
+  std::string prompt_helper = "python3 " + quote(std::string(FERRY_SOURCE_DIR) + "/tests/support/type_at_prompt.py");
+  RunResult made = run(prompt_helper + " 'New passphrase for' 'open sesame' -- sh -c " +
+                       quote("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " keys create --name locked " +
+                             "--passphrase --out " + quote(work / "locked.ferrycreds")));
+  INFO(made.out);
+  REQUIRE(made.code == 0);
+  std::string made_key = home + "/keys/locked";
+  CHECK(run("ssh-keygen -y -P '' -f " + quote(made_key)).code != 0);
+  RunResult opened = run("ssh-keygen -y -P 'open sesame' -f " + quote(made_key));
+  CHECK(opened.code == 0);
+  CHECK(slurp(made_key + ".pub").starts_with(opened.out.substr(0, opened.out.size() - 1)));
+  RunResult no_tty = run("FERRY_HOME=" + quote(home) + " " + quote(kFerry) + " keys create --name other --passphrase </dev/null");
+  CHECK(no_tty.code == 2);
+  CHECK_FALSE(fs::exists(home + "/keys/other"));
 }

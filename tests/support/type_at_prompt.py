@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Runs a command on a terminal of its own (a pty), and types LINE once PROMPT appears in what
-it writes, as a person would: a program that turns echo off to read a passphrase throws away
+"""Runs a command on a terminal of its own (a pty), and types LINE each time PROMPT appears in
+what it writes (a passphrase asked twice gets it twice), as a person would: a program that turns echo off to read a passphrase throws away
 what was typed before it asked (TCSAFLUSH), so piping the answer in early proves nothing.
 
 usage: type_at_prompt.py PROMPT LINE -- COMMAND [ARGS...]
@@ -17,7 +17,7 @@ def main():
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(command[0], command)
-    seen, typed, deadline = b"", False, time.monotonic() + 60
+    seen, typed, deadline = b"", 0, time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             data = os.read(fd, 4096)
@@ -26,9 +26,9 @@ def main():
         if not data:
             break
         seen += data
-        if not typed and prompt in seen:
+        if seen.count(prompt) > typed:
             os.write(fd, line)
-            typed = True
+            typed += 1
     sys.stdout.write(seen.decode(errors="replace"))
     _, status = os.waitpid(pid, 0)
     sys.exit(os.waitstatus_to_exitcode(status) if typed else 1)
