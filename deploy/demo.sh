@@ -8,9 +8,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 deploy/bootstrap.sh
-generator=(-G Ninja)
-if [ -f build/CMakeCache.txt ]; then generator=(); fi  # keep the generator build/ was made with
-cmake -S . -B build "${generator[@]}" >/dev/null
+deploy/configure.sh build
 cmake --build build
 ferry="$repo/build/bin/ferry"
 

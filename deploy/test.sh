@@ -24,11 +24,7 @@ flags+=("-DFERRY_PLATFORM=$platform")
 if [ "$platform" != auto ]; then
   build="$build-$platform"
 fi
-# Ninja for a new build folder; one configured before keeps its own generator (CMake refuses
-# to switch, and a developer's Makefiles build is as good).
-generator=(-G Ninja)
-if [ -f "$build/CMakeCache.txt" ]; then generator=(); fi
-cmake -S . -B "$build" "${generator[@]}" "${flags[@]}" >/dev/null
+deploy/configure.sh "$build" "${flags[@]}"
 cmake --build "$build"
 ctest --test-dir "$build" --output-on-failure
 

@@ -94,3 +94,19 @@ TEST_CASE("cpack makes a Debian package with the programs, the pages and the com
   CHECK(has(control, "Package: ferry"));
   CHECK(has(control, "libssh-4"));  // found by dpkg-shlibdeps, not written by hand
 }
+
+TEST_CASE("the scripts configure a build folder made with another generator as it is, and a new one with Ninja") {
+  TempDir work;
+  std::string makefiles = work / "makefiles", fresh = work / "fresh";
+  std::string source = quote(FERRY_SOURCE_DIR);
+  REQUIRE(run("cmake -S " + source + " -B " + quote(makefiles) + " -G 'Unix Makefiles' -DBUILD_TESTING=OFF >/dev/null")
+              .code == 0);
+  // What test.sh and demo.sh did before: -G Ninja on it, which CMake refuses.
+  CHECK(run("cmake -S " + source + " -B " + quote(makefiles) + " -G Ninja").code != 0);
+  RunResult kept = run("cd " + source + " && deploy/configure.sh " + quote(makefiles) + " -DBUILD_TESTING=OFF");
+  INFO(kept.err);
+  CHECK(kept.code == 0);
+  CHECK(slurp(makefiles + "/CMakeCache.txt").find("CMAKE_GENERATOR:INTERNAL=Unix Makefiles") != std::string::npos);
+  REQUIRE(run("cd " + source + " && deploy/configure.sh " + quote(fresh) + " -DBUILD_TESTING=OFF").code == 0);
+  CHECK(slurp(fresh + "/CMakeCache.txt").find("CMAKE_GENERATOR:INTERNAL=Ninja") != std::string::npos);
+}
