@@ -69,9 +69,10 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # --no-install-recommends keeps a fresh machine lean; policy-rc.d keeps apt from starting
 # a system-wide sshd we did not ask for (tests start their own on a free port), also when this
-# runs as a user and installs through sudo.
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-  $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d"
-  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+# runs as a user and installs through sudo. (FERRY_POLICY_RC_D moves it, for the test of this.)
+policy=${FERRY_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+if [ ! -e "$policy" ]; then
+  $sudo sh -c "printf '#!/bin/sh\\nexit 101\\n' > '$policy' && chmod +x '$policy'"
+  trap '$sudo rm -f "$policy"' EXIT
 fi
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -110,3 +110,31 @@ TEST_CASE("the scripts configure a build folder made with another generator as i
   REQUIRE(run("cd " + source + " && deploy/configure.sh " + quote(fresh) + " -DBUILD_TESTING=OFF").code == 0);
   CHECK(slurp(fresh + "/CMakeCache.txt").find("CMAKE_GENERATOR:INTERNAL=Ninja") != std::string::npos);
 }
+
+TEST_CASE("bootstrap.sh through sudo keeps apt from starting services while it installs, and tidies up") {
+  // A user who is not root, one package missing, apt-get and sudo stand-ins that record what
+  // they were asked: nothing is installed for real.
+  TempDir work;
+  std::string bin = work / "bin", policy = work / "policy-rc.d", log = work / "log";
+  fs::create_directories(bin);
+  auto script = [&](const std::string& name, const std::string& body) {
+    std::ofstream(bin + "/" + name) << "#!/bin/sh\n" << body << "\n";
+    fs::permissions(bin + "/" + name, fs::perms::owner_all);
+  };
+  script("id", "echo 1000");
+  script("sudo", "echo \"sudo $*\" >> " + quote(log) + "; exec \"$@\"");
+  script("dpkg-query", "case \"$2\" in *Status*) [ \"$3\" = zsh ] && exit 1; echo 'install ok installed';; esac");
+  script("apt-get", "if [ \"$1\" = install ] || [ \"$2\" = install ] || [ \"$3\" = install ]; then "
+                    "if [ -x " + quote(policy) + " ]; then echo guarded >> " + quote(log) + "; "
+                    "else echo unguarded >> " + quote(log) + "; fi; fi");
+  RunResult r = run("PATH=" + quote(bin) + ":$PATH FERRY_POLICY_RC_D=" + quote(policy) + " " +
+                    quote(std::string(FERRY_SOURCE_DIR) + "/deploy/bootstrap.sh"));
+  INFO(r.out << r.err << slurp(log));
+  CHECK(r.code == 0);
+  CHECK(r.out.find("installing zsh") != std::string::npos);
+  std::string said = slurp(log);
+  CHECK(said.find("sudo apt-get install") != std::string::npos);  // installed through sudo
+  CHECK(said.find("guarded") != std::string::npos);                 // with services held back
+  CHECK(said.find("unguarded") == std::string::npos);
+  CHECK_FALSE(fs::exists(policy));  // and the guard taken away after
+}
