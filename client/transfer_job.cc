@@ -110,9 +110,6 @@ SshOptions ssh_options_for(const Location& where, const TransferOptions& options
     ssh.remember_identity = true;
     ssh.use_ssh_agent = true;  // as ssh: the agent's keys, then the files
   }
-  if (ssh.identities.empty() && !ssh.use_ssh_agent) {
-    throw ConnectionError("no SSH key to log in with: create one with `ferry keys create`, or pass -i FILE");
-  }
   ssh.known_hosts = options.known_hosts.empty() ? default_known_hosts() : options.known_hosts;
   ssh.accept_new_host_key = options.accept_new_host_key;
   ssh.host_fingerprint = options.host_fingerprint;
