@@ -1,0 +1,214 @@
+#include "seal/seal_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/error.h"
+#include "seal/seal_error.h"
+#include "seal/seal_tree.h"
+
+namespace ferry {
+
+namespace {
+
+constexpr std::string_view kMagic = "FERRYSEAL\n";
+constexpr uint8_t kVersion = 1;
+constexpr size_t kBufferBytes = 256 * 1024;
+
+void put_le(std::string& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t get_le(std::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[i])} << (8 * i);
+  return v;
+}
+
+void write_all(int fd, const char* data, size_t len, uint64_t at, const std::string& shown) {
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw FatalError(errno_message("cannot write the seal " + shown, n < 0 ? errno : EIO));
+    data += n;
+    len -= static_cast<size_t>(n);
+    at += static_cast<uint64_t>(n);
+  }
+}
+
+}  // namespace
+
+SealWriter::SealWriter(int dir, std::string name, std::string id, uint8_t flags)
+    : dir_(dir), name_(std::move(name)), id_(std::move(id)), flags_(flags) {
+  if (id_.size() > kMaxSealIdBytes) throw FatalError("a seal ID is longer than 64 bytes");
+  fd_.reset(::openat(dir_, name_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd_.valid()) throw FatalError(errno_message("cannot create the seal " + name_, errno));
+  buffer_.append(kMagic);
+  buffer_.push_back(static_cast<char>(kVersion));
+  buffer_.push_back(static_cast<char>(flags_));
+  buffer_.push_back(static_cast<char>(id_.size()));
+  buffer_.append(id_);
+}
+
+void SealWriter::flush() {
+  write_all(fd_.get(), buffer_.data(), buffer_.size(), flushed_, name_);
+  flushed_ += buffer_.size();
+  buffer_.clear();
+}
+
+uint64_t SealWriter::append(const SealRecord& record) {
+  std::string body = encode_seal_record(record);
+  uint64_t at = flushed_ + buffer_.size();
+  put_le(buffer_, body.size(), 4);
+  buffer_.append(body);
+  if (buffer_.size() >= kBufferBytes) flush();
+  return at;
+}
+
+void SealWriter::write_at(uint64_t at, const void* data, size_t len) {
+  if (at >= flushed_) {
+    std::memcpy(buffer_.data() + (at - flushed_), data, len);
+  } else {
+    write_all(fd_.get(), static_cast<const char*>(data), len, at, name_);
+  }
+}
+
+void SealWriter::patch(uint64_t at, const Sha256Digest& content, int64_t mtime_sec, uint32_t mtime_nsec) {
+  // `at` is the record's length field; its body follows.
+  write_at(at + 4 + kSealContentOffset, content.data(), content.size());
+  std::string times;
+  put_le(times, static_cast<uint64_t>(mtime_sec), 8);
+  put_le(times, mtime_nsec, 4);
+  write_at(at + 4 + kSealMtimeOffset, times.data(), times.size());
+}
+
+void SealWriter::mark_not_stored(uint64_t at) {
+  // Read-modify-write of the flags byte: it may already be on disk.
+  uint8_t flags = 0;
+  uint64_t pos = at + 4;
+  if (pos >= flushed_) {
+    flags = static_cast<uint8_t>(buffer_[pos - flushed_]);
+  } else if (::pread(fd_.get(), &flags, 1, static_cast<off_t>(pos)) != 1) {
+    throw FatalError(errno_message("cannot read back the seal " + name_, errno));
+  }
+  flags |= SealRecord::kNotStored;
+  write_at(pos, &flags, 1);
+}
+
+SealSummary SealWriter::finish(const std::string& final_name, bool sync) {
+  put_le(buffer_, 0, 4);
+  flush();
+  // Read the records back in order to build the tree: the patches are in place now.
+  UniqueFd again(::openat(dir_, name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!again.valid()) throw FatalError(errno_message("cannot read back the seal " + name_, errno));
+  SealReader reader(std::move(again), name_);
+  SealTree tree;
+  std::string body;
+  while (reader.next(&body)) {
+    SealRecord record = decode_seal_record(body);
+    tree.add(record.entry.path, record.entry.type == FileType::kDirectory, seal_leaf(body));
+  }
+  // The reader stopped at the end marker; no trailer was written yet, which is all it lacks.
+  SealSummary summary{id_, flags_, tree.finish(id_, flags_), tree.count()};
+  std::string trailer(reinterpret_cast<const char*>(summary.root.data()), summary.root.size());
+  put_le(trailer, summary.entries, 8);
+  write_all(fd_.get(), trailer.data(), trailer.size(), flushed_, name_);
+  if (sync && ::fsync(fd_.get()) != 0) throw FatalError(errno_message("cannot sync the seal " + name_, errno));
+  if (::renameat(dir_, name_.c_str(), dir_, final_name.c_str()) != 0) {
+    throw FatalError(errno_message("cannot put the seal " + final_name + " in place", errno));
+  }
+  if (sync) ::fsync(dir_);
+  return summary;
+}
+
+SealReader::SealReader(UniqueFd fd, std::string shown) : fd_(std::move(fd)), shown_(std::move(shown)) {
+  std::string_view magic = take(kMagic.size(), "its header");
+  if (magic != kMagic) throw SealFormatError(shown_ + " is not a seal file");
+  std::string_view head = take(3, "its header");
+  if (static_cast<uint8_t>(head[0]) != kVersion) {
+    throw SealFormatError(shown_ + " is a seal of version " + std::to_string(static_cast<uint8_t>(head[0])) +
+                          ", which this Ferry cannot read");
+  }
+  flags_ = static_cast<uint8_t>(head[1]);
+  if ((flags_ & ~seal_flags::kKnown) != 0) throw SealFormatError(shown_ + " has unknown flags");
+  size_t id_len = static_cast<uint8_t>(head[2]);
+  if (id_len > kMaxSealIdBytes) throw SealFormatError(shown_ + " has an ID longer than 64 bytes");
+  id_ = std::string(take(id_len, "its ID"));
+  summary_.id = id_;
+  summary_.flags = flags_;
+}
+
+void SealReader::fill(size_t want) {
+  if (pos_ > 0 && pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  }
+  while (buf_.size() - pos_ < want && !eof_) {
+    if (pos_ > kBufferBytes) {
+      buf_.erase(0, pos_);
+      pos_ = 0;
+    }
+    size_t old = buf_.size();
+    buf_.resize(old + std::max(kBufferBytes, want));
+    ssize_t n = ::read(fd_.get(), buf_.data() + old, buf_.size() - old);
+    if (n < 0 && errno == EINTR) n = 0;
+    if (n < 0) throw FatalError(errno_message("cannot read the seal " + shown_, errno));
+    buf_.resize(old + static_cast<size_t>(n));
+    if (n == 0) eof_ = true;
+  }
+}
+
+std::string_view SealReader::take(size_t n, const char* what) {
+  fill(n);
+  if (buf_.size() - pos_ < n) throw SealFormatError(shown_ + " is truncated (in " + what + ")");
+  std::string_view out(buf_.data() + pos_, n);
+  pos_ += n;
+  return out;
+}
+
+bool SealReader::next(std::string* body) {
+  if (ended_) return false;
+  auto len = static_cast<size_t>(get_le(take(4, "a record's length"), 4));
+  if (len == 0) {
+    ended_ = true;
+    fill(40);
+    if (buf_.size() - pos_ == 0) return false;  // a writer's own read-back, before its trailer
+    std::string_view trailer = take(40, "its root");
+    std::memcpy(summary_.root.data(), trailer.data(), 32);
+    summary_.entries = get_le(trailer.substr(32), 8);
+    fill(1);
+    if (buf_.size() != pos_) throw SealFormatError(shown_ + " has bytes after its root");
+    return false;
+  }
+  if (len > kMaxSealRecordBytes) throw SealFormatError(shown_ + " has a record longer than 1 MiB");
+  body->assign(take(len, "a record"));
+  return true;
+}
+
+SealSummary check_seal_file(UniqueFd fd, const std::string& shown) {
+  SealReader reader(std::move(fd), shown);
+  SealTree tree;
+  std::string body;
+  try {
+    while (reader.next(&body)) {
+      SealRecord record = decode_seal_record(body);
+      tree.add(record.entry.path, record.entry.type == FileType::kDirectory, seal_leaf(body));
+    }
+  } catch (const SealFormatError& e) {
+    throw SealFormatError(shown + ": " + e.what());
+  }
+  SealSummary rebuilt{reader.id(), reader.flags(), tree.finish(reader.id(), reader.flags()), tree.count()};
+  if (reader.summary().entries == 0 && reader.summary().root == Sha256Digest{}) {
+    throw SealFormatError(shown + " is truncated (it has no root)");
+  }
+  if (rebuilt.root != reader.summary().root || rebuilt.entries != reader.summary().entries) {
+    throw SealFormatError(shown + " does not match its own root: it was altered or damaged");
+  }
+  return rebuilt;
+}
+
+}  // namespace ferry

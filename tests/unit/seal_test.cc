@@ -1,0 +1,200 @@
+// Seals (seal/): records, the hash tree built as records stream past, and seal files that are
+// patched while written and refused when truncated, altered or out of order.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "seal/seal_error.h"
+#include "seal/seal_file.h"
+#include "seal/seal_record.h"
+#include "seal/seal_tree.h"
+#include "support/temp_dir.h"
+
+using namespace ferry;
+using ferry::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+SealRecord record(const std::string& path, FileType type, const std::string& content = "") {
+  SealRecord r;
+  r.entry.path = path;
+  r.entry.type = type;
+  r.entry.mode = type == FileType::kDirectory ? 0755 : 0644;
+  r.entry.uid = 1000;
+  r.entry.gid = 100;
+  r.entry.mtime_sec = 1700000000;
+  r.entry.mtime_nsec = 5;
+  if (type == FileType::kRegular) {
+    r.entry.size = content.size();
+    r.content = sha256_of(content);
+  }
+  if (type == FileType::kSymlink) r.entry.link_target = "target";
+  return r;
+}
+
+struct SealDir {
+  TempDir dir;
+  int fd = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ~SealDir() { ::close(fd); }
+  std::string path(const std::string& name) const { return dir.path() + "/" + name; }
+  UniqueFd open(const std::string& name) const { return UniqueFd(::openat(fd, name.c_str(), O_RDONLY | O_CLOEXEC)); }
+  std::string read(const std::string& name) const {
+    std::ifstream in(path(name), std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  void write(const std::string& name, const std::string& bytes) const {
+    std::ofstream(path(name), std::ios::binary | std::ios::trunc) << bytes;
+  }
+};
+
+SealSummary write_sample(const SealDir& d, const std::string& name, const std::string& b_content = "bee") {
+  SealWriter w(d.fd, name + ".new", "2026-12-06T05-00-00Z", seal_flags::kComplete);
+  w.append(record("", FileType::kDirectory));
+  w.append(record("a", FileType::kDirectory));
+  uint64_t pending = w.append(record("a/b", FileType::kRegular));  // its data arrives later
+  w.append(record("a/c", FileType::kSymlink));
+  w.append(record("z", FileType::kRegular, "zed"));
+  SealRecord arrived = record("a/b", FileType::kRegular, b_content);
+  w.patch(pending, arrived.content, 1700000100, 7);
+  return w.finish(name, /*sync=*/false);
+}
+
+}  // namespace
+
+TEST_CASE("a seal record keeps the entry, its content hash and its mtime, and only those") {
+  SealRecord r = record("dir/file", FileType::kRegular, "hello");
+  r.entry.xattrs = {{"user.a", "1"}};
+  r.entry.hardlink_of = 7;          // depends on the run: not sealed
+  r.entry.content_hash = "0123456789abcdef";
+  SealRecord back = decode_seal_record(encode_seal_record(r));
+  CHECK(back.entry == canonical_entry(r.entry));
+  CHECK(back.content == r.content);
+  CHECK(back.entry.mtime_sec == 1700000000);
+  CHECK(seal_differences(r, back).empty());
+}
+
+TEST_CASE("seal_differences names what changed") {
+  SealRecord sealed = record("f", FileType::kRegular, "one");
+  SealRecord now = sealed;
+  now.content = sha256_of("two");
+  now.entry.mode = 0600;
+  auto diff = seal_differences(sealed, now);
+  REQUIRE(diff.size() == 2);
+  CHECK(diff[0] == "content");
+  CHECK(diff[1] == "mode 0644 -> 0600");
+  now.flags = SealRecord::kContentUnread;  // --sample: metadata only
+  CHECK(seal_differences(sealed, now).size() == 1);
+}
+
+TEST_CASE("a malformed record is refused, not trusted") {
+  std::string body = encode_seal_record(record("f", FileType::kRegular, "x"));
+  CHECK_THROWS_AS(decode_seal_record(body.substr(0, 20)), SealFormatError);
+  std::string bad_flags = body;
+  bad_flags[0] = char(0x80);
+  CHECK_THROWS_AS(decode_seal_record(bad_flags), SealFormatError);
+  std::string bad_nsec = body;
+  bad_nsec[kSealMtimeOffset + 8] = char(0xff);
+  bad_nsec[kSealMtimeOffset + 11] = char(0x7f);
+  CHECK_THROWS_AS(decode_seal_record(bad_nsec), SealFormatError);
+}
+
+TEST_CASE("the tree's root changes with any leaf and with the shape, and refuses a bad order") {
+  auto root_of = [](const std::vector<std::pair<std::string, bool>>& paths, const Sha256Digest& changed_leaf,
+                    size_t changed_at) {
+    SealTree t;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      Sha256Digest leaf = i == changed_at ? changed_leaf : sha256_of(paths[i].first);
+      t.add(paths[i].first, paths[i].second, leaf);
+    }
+    return t.finish("id", 0);
+  };
+  std::vector<std::pair<std::string, bool>> tree = {{"", true}, {"a", true}, {"a/b", false}, {"c", false}};
+  Sha256Digest base = root_of(tree, {}, 99);
+  CHECK(base == root_of(tree, {}, 99));
+  CHECK(base != root_of(tree, sha256_of("other"), 2));
+  // The same leaves with "a" a file and "a/b" moved up: another shape, another root.
+  std::vector<std::pair<std::string, bool>> flat = {{"", true}, {"a", false}, {"a/b", false}, {"c", false}};
+  CHECK_THROWS_AS(root_of(flat, {}, 99), SealFormatError);  // "a/b" under a file
+  SealTree t;
+  t.add("", true, {});
+  t.add("b", false, {});
+  CHECK_THROWS_AS(t.add("a", false, {}), SealFormatError);
+  SealTree no_root;
+  CHECK_THROWS_AS(no_root.add("a", false, {}), SealFormatError);
+}
+
+TEST_CASE("a seal file is patched while written, reads back, and checks against its root") {
+  SealDir d;
+  SealSummary written = write_sample(d, "one.seal");
+  CHECK(written.entries == 5);
+  CHECK(!fs::exists(d.path("one.seal.new")));
+  SealSummary checked = check_seal_file(d.open("one.seal"), "one.seal");
+  CHECK(checked.root == written.root);
+  CHECK(checked.id == "2026-12-06T05-00-00Z");
+  CHECK(checked.flags == seal_flags::kComplete);
+
+  // The patched record reads back with its content and mtime.
+  SealReader reader(d.open("one.seal"), "one.seal");
+  std::string body;
+  REQUIRE(reader.next(&body));
+  REQUIRE(reader.next(&body));
+  REQUIRE(reader.next(&body));
+  SealRecord b = decode_seal_record(body);
+  CHECK(b.entry.path == "a/b");
+  CHECK(b.content == sha256_of("bee"));
+  CHECK(b.entry.mtime_sec == 1700000100);
+  CHECK(b.entry.mtime_nsec == 7);
+
+  // Other content for one file: another root.
+  CHECK(write_sample(d, "two.seal", "BEE").root != written.root);
+}
+
+TEST_CASE("a seal file truncated, altered or with bytes after it is refused with its name") {
+  SealDir d;
+  write_sample(d, "good.seal");
+  std::string bytes = d.read("good.seal");
+
+  d.write("cut.seal", bytes.substr(0, bytes.size() - 10));
+  CHECK_THROWS_WITH_AS(check_seal_file(d.open("cut.seal"), "cut.seal"), doctest::Contains("truncated"),
+                       SealFormatError);
+  d.write("cut2.seal", bytes.substr(0, bytes.size() / 2));
+  CHECK_THROWS_AS(check_seal_file(d.open("cut2.seal"), "cut2.seal"), SealFormatError);
+
+  std::string flipped = bytes;
+  size_t at = bytes.size() - 60;
+  flipped[at] = static_cast<char>(flipped[at] ^ 1);  // a byte in the last record's hash
+  d.write("flip.seal", flipped);
+  CHECK_THROWS_AS(check_seal_file(d.open("flip.seal"), "flip.seal"), SealFormatError);
+
+  d.write("more.seal", bytes + "x");
+  CHECK_THROWS_WITH_AS(check_seal_file(d.open("more.seal"), "more.seal"), doctest::Contains("after its root"),
+                       SealFormatError);
+  d.write("text.seal", "hello, world\n");
+  CHECK_THROWS_WITH_AS(check_seal_file(d.open("text.seal"), "text.seal"), doctest::Contains("not a seal"),
+                       SealFormatError);
+  std::string huge = bytes.substr(0, 10 + 3 + 20);
+  huge += std::string("\xff\xff\xff\x7f", 4);
+  d.write("huge.seal", huge);
+  CHECK_THROWS_WITH_AS(check_seal_file(d.open("huge.seal"), "huge.seal"), doctest::Contains("longer than 1 MiB"),
+                       SealFormatError);
+}
+
+TEST_CASE("a record marked not stored is still part of the tree, and says so") {
+  SealDir d;
+  SealWriter w(d.fd, "x.new", "id", 0);
+  w.append(record("", FileType::kDirectory));
+  uint64_t at = w.append(record("f", FileType::kRegular, "data"));
+  w.mark_not_stored(at);
+  w.finish("x.seal", false);
+  SealReader reader(d.open("x.seal"), "x.seal");
+  std::string body;
+  REQUIRE(reader.next(&body));
+  REQUIRE(reader.next(&body));
+  CHECK((decode_seal_record(body).flags & SealRecord::kNotStored) != 0);
+}
