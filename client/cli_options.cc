@@ -168,6 +168,8 @@ CLI::App* add_backup_command(CLI::App* app, TransferOptions* options, std::strin
                    "with it, not stored again) instead of updating a mirror; DEST/latest names the newest");
   backup->add_flag("--accept-new-volume", options->accept_new_volume,
                    "DEST moved to another disk on purpose: back up there, and expect that disk from now on");
+  backup->add_flag("--no-seal", options->no_seal,
+                   "leave out the seal: the hash tree over what was sent that `ferry verify` checks the backup against");
   backup->add_option("--known-volumes", options->known_volumes,
                      "where the volume of each destination is remembered (default: FERRY_HOME/volumes)");
 

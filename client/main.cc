@@ -26,6 +26,7 @@
 #include "client/snapshot_time.h"
 #include "client/transfer_job.h"
 #include "client/usage_hints.h"
+#include "client/verify_command.h"
 #include "client/cli_options.h"
 #include "compress/zstd_stream.h"
 #include "platform/platform.h"
@@ -144,6 +145,27 @@ int main(int argc, char** argv) {
       "the snapshot to list (latest, an ID, a date, \"2 days ago\"); default latest");
   add_keep_options(forget, &forget_keep);
   forget->add_flag("-n,--dry-run", forget_dry_run, "say what would be removed, remove nothing");
+
+  ferry::VerifyRequest verify_request;
+  CLI::App* verify = app.add_subcommand(
+      "verify", "check a backup against its seal: the backup machine re-reads its files and sends back hashes, not data");
+  verify->add_option("DEST", verify_request.destination, "[user@]host:/path, ssh://..., or a local folder")->required();
+  add_connection_options(verify, &options);
+  CLI::Option* verify_at = verify->add_option_function<std::string>(
+      "--at",
+      [&verify_request](const std::string& text) {
+        std::string error;
+        verify_request.at = ferry::snapshot_at_from_text(text, ::time(nullptr), &error);
+        if (!error.empty()) throw CLI::ValidationError("--at", error);
+      },
+      "a snapshot store's snapshot to verify (latest, an ID, a date, \"2 days ago\"); default latest");
+  verify->add_flag("--all", verify_request.all, "every snapshot of a snapshot store")->excludes(verify_at);
+  verify->add_option("--sample", verify_request.sample_percent,
+                     "read the content of only this share of the files, chosen at random (checks metadata of all)")
+      ->check(CLI::Range(1, 100))
+      ->type_name("PERCENT");
+  verify->add_flag("--json", verify_request.json, "print one JSON object per seal");
+  verify->add_flag("-v,--verbose", verbosity, "more output; repeat for more");
 
   std::string doctor_dest;
   bool doctor_json = false;
@@ -278,6 +300,12 @@ int main(int argc, char** argv) {
     }
     if (doctor->parsed()) {
       int code = static_cast<int>(ferry::run_doctor(doctor_dest, options, doctor_json));
+      std::fflush(stdout);
+      std::_Exit(code);
+    }
+    if (verify->parsed()) {
+      verify_request.connection = options;
+      int code = static_cast<int>(ferry::run_verify(verify_request));
       std::fflush(stdout);
       std::_Exit(code);
     }

@@ -75,6 +75,7 @@ void print_json(const Summary& s) {
       {"exit_code", s.exit_code},
   };
   if (!s.error.empty()) j["error"] = s.error;
+  if (!s.seal_id.empty()) j["seal"] = {{"id", s.seal_id}, {"root", s.seal_root}};
   // Names are arbitrary bytes; never let one make the JSON invalid.
   std::string text = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stdout);

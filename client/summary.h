@@ -7,6 +7,7 @@
 
 #include "engine/reporter.h"
 #include "protocol/messages.h"
+#include "seal/sha256.h"
 
 namespace ferry {
 
@@ -31,6 +32,8 @@ struct Summary {
   double elapsed_s = 0;
   int exit_code = 0;
   std::string error;  // the fatal error, if the run stopped
+  std::string seal_id;    // a sealed backup's seal
+  std::string seal_root;  // ... and its root, in hex
 
   // Takes the receiver's account of what it did.
   void take(const Done& done) {
@@ -41,6 +44,8 @@ struct Summary {
     bytes_compressed_wire = done.bytes_compressed_wire;
     deleted = done.deleted;
     kept_in_safety_net = done.kept_in_safety_net;
+    seal_id = done.seal_id;
+    if (!seal_id.empty()) seal_root = hex_of(done.seal_root);
   }
   // File bytes covered per byte on the wire, as rsync's "speedup".
   double speedup() const;

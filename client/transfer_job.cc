@@ -19,6 +19,7 @@
 #include "client/client_reporter.h"
 #include "client/ferry_home.h"
 #include "client/known_volumes.h"
+#include "client/seal_roots.h"
 #include "client/remote_spec.h"
 #include "client/progress.h"
 #include "client/summary.h"
@@ -144,6 +145,17 @@ class WireCounts {
   Tally* tally_;
 };
 
+// Keeps the root of a backup's seal: what `ferry verify` checks the backup machine's copy of
+// the seal against. Losing it loses no data, so a failure here is a warning.
+void remember_seal(const std::string& key, const std::string& shown, const Done& done) {
+  try {
+    SealRoots(default_seal_roots()).remember(key, done.seal_id, done.seal_root, done.seal_entries);
+  } catch (const FatalError& unwritable) {
+    spdlog::warn("{}; `ferry verify` will check {} against the backup machine's own seal only", unwritable.what(),
+                 printable(shown));
+  }
+}
+
 ExitCode transfer(Direction direction, const std::string& source, const std::string& destination,
                   const TransferOptions& options, Tally* tally) {
   auto start = tally->start;
@@ -198,6 +210,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   if (options.delete_extraneous) open.flags |= wire::kOpenDelete;
   if (options.force && options.delete_extraneous) open.flags |= wire::kOpenForce;
   if (!single_file.empty()) open.flags |= wire::kOpenSingleFile;
+  if (backup && !options.no_seal && single_file.empty()) open.flags |= wire::kOpenSeal;
   if (options.delete_excluded && options.delete_extraneous) open.flags |= wire::kOpenDeleteExcluded;
   if (backup && options.snapshot) {
     // A snapshot is the source exactly, and the older snapshots are its safety net.
@@ -259,6 +272,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
       sending.only_name = single_file;
       Done done = Sender(channel, in, out, reporter, stats, sending).run(near_path);
       summary.take(done);
+      if (!done.seal_id.empty()) remember_seal(key, dst.display(), done);
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
       ConfinedRoot root = open_destination(folder.path(), "");

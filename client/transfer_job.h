@@ -37,6 +37,7 @@ struct TransferOptions {
   bool delete_extraneous = false;  // --delete
   bool delete_excluded = false;
   bool no_safety_net = false;      // --delete without the safety net
+  bool no_seal = false;            // a backup leaves no seal (docs/SEALS.md)
   bool safety_net = false;         // the safety net without --delete (replaced files only)
   uint64_t safety_net_keep_s = 0;
   uint64_t safety_net_keep_bytes = 0;

@@ -22,6 +22,7 @@
 #include "fs/snapshot_store.h"
 #include "fs/tree_walker.h"
 #include "platform/platform.h"
+#include "seal/seal_place.h"
 #include "server/store_access.h"
 #include "server/store_service.h"
 #include "transport/fd_channel.h"
@@ -137,7 +138,7 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
 
   std::time_t started = ::time(nullptr);  // a snapshot's name
   if (open.operation == wire::Operation::kSnapshots || open.operation == wire::Operation::kList ||
-      open.operation == wire::Operation::kForget) {
+      open.operation == wire::Operation::kForget || open.operation == wire::Operation::kVerify) {
     Encoder reply;
     Opened{false, "", ""}.encode(reply);
     out.send(MsgType::kOpened, reply);
@@ -179,13 +180,23 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     // On the backup machine, what a non-root agent cannot apply is kept beside each file.
     receiving.store_metadata = !receiving.keep_owner;
     Receiver receiver(in, out, reporter, stats, receiving);
+    // A sealed run (docs/SEALS.md); a single file added to a folder is not a whole tree to seal.
+    bool sealed = state && (open.flags & wire::kOpenSeal) && !(open.flags & wire::kOpenSingleFile);
+    std::optional<SealRecorder> seal;
     if (!snapshot) {
-      receiver.run(root, state ? &*state : nullptr);
+      MirrorLanding landing(root);
+      if (sealed) seal.emplace(*state, root, kMirrorSealName, kMirrorSealName, snapshot_id_at(started), reporter);
+      receiver.run(landing, state ? &*state : nullptr, seal ? &*seal : nullptr);
     } else if (state) {
       std::string warning;
       SnapshotLanding landing(root, *state, started, &warning);
       if (!warning.empty()) reporter.report(MessageLevel::kWarning, root.shown("") + ": " + warning);
-      receiver.run(landing, &*state);
+      if (sealed) {
+        seal.emplace(*state, landing.tree(), snapshot_seal_name(landing.id()),
+                     landing.previous_id().empty() ? "" : snapshot_seal_name(landing.previous_id()), landing.id(),
+                     reporter);
+      }
+      receiver.run(landing, &*state, seal ? &*seal : nullptr);
     } else {
       // A dry run compares with the newest snapshot (or, before the first, with nothing).
       std::string problem, warning;
@@ -206,6 +217,11 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     SenderOptions sending = sender_options(open);
     sending.read_stored_metadata = true;  // the backup's files as they were sent, not as stored
     sending.only_name = source.only_name;
+    if (source.seals_dir.valid()) {
+      sending.sealed = std::make_shared<SealCursor>(
+          SealCursor::open(source.seals_dir.get(), source.seal_name, ".ferry-state/seals/" + source.seal_name));
+      sending.sealed_prefix = source.sealed_prefix;
+    }
     Sender(channel, in, out, reporter, stats, sending).run(source.dir.get(), open.path);
   }
   return ExitCode::kOk;

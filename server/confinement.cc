@@ -59,13 +59,14 @@ void check_confinement(const Open& open, const Confinement& rules) {
   using wire::Operation;
   bool forget = open.operation == Operation::kForget;
   bool writes = open.operation == Operation::kBackup || forget;
-  bool probe = open.operation == Operation::kProbe;
+  // doctor and verify may look at any path the key may use, for either purpose: verify sends
+  // back names, metadata and hashes, never data.
+  bool probe = open.operation == Operation::kProbe || open.operation == Operation::kVerify;
   const char* what = forget                                    ? "forget"
                      : open.operation == Operation::kBackup    ? "backup"
                      : open.operation == Operation::kRestore   ? "restore"
                                                                : "listing";
   if (probe) {
-    // `ferry doctor` may look at any path the key may use, for either purpose.
   } else if (writes && !rules.allow_backup) {
     throw FatalError(std::string("this key may only restore (it was installed with --allow restore): ") + what +
                      " refused");

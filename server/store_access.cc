@@ -15,6 +15,7 @@
 #include "fs/dir_names.h"
 #include "fs/rel_path.h"
 #include "fs/snapshot_store.h"
+#include "seal/seal_place.h"
 #include "fs/tree_walker.h"
 
 namespace ferry {
@@ -36,6 +37,35 @@ UniqueFd try_open_dir(const std::string& path, const Open& open, const Confineme
 }
 
 std::string first_component(const std::string& rel) { return rel.substr(0, rel.find('/')); }
+
+// Checks a restore against the seal `name` of the destination at dest_fd, if it has one: `rel`
+// is the restored path inside the sealed tree.
+void attach_seal(int dest_fd, const std::string& name, const std::string& rel, RestoreSource* source) {
+  source->seals_dir = find_seals_dir(dest_fd);
+  source->seal_name = name;
+  source->sealed_prefix = source->only_name.empty() ? rel : std::string(parent_of(rel));
+}
+
+// A restore from a mirror (or a folder in one): the nearest folder at or above `path` that
+// holds a mirror's seal.
+void attach_mirror_seal(const std::string& path, const Open& open, const Confinement& rules, RestoreSource* source) {
+  std::string mirror = path;
+  while (true) {
+    UniqueFd fd = try_open_dir(mirror, open, rules);
+    UniqueFd seals = fd.valid() ? find_seals_dir(fd.get()) : UniqueFd();
+    struct stat st {};
+    if (seals.valid() && ::fstatat(seals.get(), kMirrorSealName, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      std::string rel = path.size() == mirror.size() ? "" : path.substr(mirror == "/" ? 1 : mirror.size() + 1);
+      return attach_seal(fd.get(), kMirrorSealName, rel, source);
+    }
+    if (fd.valid() && ::fstatat(fd.get(), std::string(kStateDirName).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      return;  // a destination without a seal: not one further up
+    }
+    if (mirror == "/") return;
+    size_t slash = mirror.rfind('/');
+    mirror = slash == 0 ? "/" : mirror.substr(0, slash);
+  }
+}
 
 // A path outside any store: a folder, or a regular file (read as the one file in its folder).
 RestoreSource open_plain_source(const std::string& path, const Open& open, const Confinement& rules) {
@@ -154,7 +184,9 @@ RestoreSource open_restore_source(const Open& open, const Confinement& rules, Re
                            printable(open.at) + "\"; leave out --at to restore it as it is",
                        ExitCode::kUsage);
     }
-    return open_plain_source(path, open, rules);
+    RestoreSource source = open_plain_source(path, open, rules);
+    attach_mirror_seal(path, open, rules, &source);
+    return source;
   }
 
   std::string rel = path.size() == store_path.size() ? "" : path.substr(store_path == "/" ? 1 : store_path.size() + 1);
@@ -184,10 +216,12 @@ RestoreSource open_restore_source(const Open& open, const Confinement& rules, Re
     if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
       source.dir = std::move(parent);
       source.only_name = std::move(leaf);
+      attach_seal(store.get(), snapshot_seal_name(id), rel, &source);
       return source;
     }
   }
   source.dir = open_dir_beneath(store.get(), inside, /*create=*/false, shown, kWhere);
+  attach_seal(store.get(), snapshot_seal_name(id), rel, &source);
   return source;
 }
 

@@ -31,6 +31,12 @@ struct RestoreSource {
   UniqueFd dir;
   std::string only_name;  // a single file's name in dir; "" = all of dir
   UniqueFd read_lock;     // held while reading a snapshot: forget waits (fs/snapshot_store.h)
+  // The seal of the backup read: `seal_name` in `seals_dir` (invalid when the destination has
+  // no seals; the file itself may be missing), and where dir is in the sealed tree (the path of
+  // dir's entries there: a single file's folder, or a folder restored on its own).
+  UniqueFd seals_dir;
+  std::string seal_name;
+  std::string sealed_prefix;
 };
 
 // open.path on the agent's machine: when it is a snapshot store or a path inside one (DEST or

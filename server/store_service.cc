@@ -16,6 +16,7 @@
 #include "fs/snapshot_usage.h"
 #include "fs/tree_walker.h"
 #include "server/store_access.h"
+#include "server/verify_service.h"
 
 namespace ferry {
 
@@ -145,6 +146,7 @@ void serve_store_query(const Open& open, const Confinement& rules, FrameWriter& 
     case wire::Operation::kSnapshots: return list_snapshots_of(open, rules, out, reporter);
     case wire::Operation::kList: return list_entries(open, rules, out, reporter);
     case wire::Operation::kForget: return forget(open, rules, out, reporter);
+    case wire::Operation::kVerify: return serve_verify(open, rules, out, reporter);
     default: FERRY_CHECK(false);
   }
 }

@@ -56,6 +56,7 @@ class EntryPlacer {
   // Asks for a file again, whole (its delta did not verify, or it changed while read).
   void want_again(uint64_t index, WantedFile file);
   bool waiting_for_data() const { return !wanted_.empty(); }
+  bool is_wanted(uint64_t index) const { return wanted_.count(index) != 0; }
 
   // A file placed with its data: its protecting flags go on at the end.
   void protect_later(const FileEntry& entry);

@@ -34,6 +34,8 @@ void IncomingFile::begin(uint64_t index, WantedFile wanted) {
   ends_in_hole_ = false;
   error_.clear();
   hasher_.reset();
+  sealed_hasher_.reset();
+  if (!entry_.sealed_content.empty()) sealed_hasher_.emplace();
   tmp_dir_ = -1;
   const std::string& path = entry_.path;
   stats_.set_current_file(path);
@@ -60,6 +62,7 @@ void IncomingFile::write(std::string_view bytes) {
   bytes_ += bytes.size();
   if (!error_.empty()) return;
   hasher_.update(bytes.data(), bytes.size());
+  if (sealed_hasher_) sealed_hasher_->update(bytes.data(), bytes.size());
   const char* p = bytes.data();
   size_t left = bytes.size();
   while (left > 0) {
@@ -147,6 +150,7 @@ void IncomingFile::hole(uint64_t length) {
   bytes_ += length;
   if (!error_.empty()) return;
   hasher_.update_zeros(length);
+  if (sealed_hasher_) sealed_hasher_->update_zeros(length);
   ends_in_hole_ = true;
   if (::lseek(fd_.get(), static_cast<off_t>(bytes_), SEEK_SET) < 0) {
     error_ = errno_message("cannot leave a hole in " + root_.shown(entry_.path), errno);
@@ -208,6 +212,15 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
     discard();
     return {Finished::kFailed, {}};
   }
+  if (sealed_hasher_ && !matches_seal()) {
+    installer_.fail(shown + " does not match the seal made when it was backed up: its copy on the backup machine "
+                            "changed since (a failing disk, or a change made there), so it was not restored and "
+                            "any local file of that name was kept; `ferry verify` on the backup lists what else "
+                            "changed");
+    ++stats_.seal_mismatches;
+    discard();
+    return {Finished::kFailed, {}};
+  }
   FileEntry& entry = entry_;
   entry.size = end.size;
   entry.mtime_sec = end.mtime_sec;  // as the file was when its data was read
@@ -233,6 +246,12 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
   dir_.reset();
   basis_.reset();
   return {Finished::kPlaced, std::move(wanted_)};
+}
+
+bool IncomingFile::matches_seal() {
+  Sha256Digest digest = sealed_hasher_->finish();
+  return entry_.sealed_content.size() == digest.size() &&
+         std::equal(digest.begin(), digest.end(), reinterpret_cast<const uint8_t*>(entry_.sealed_content.data()));
 }
 
 WantedFile IncomingFile::abandon() {

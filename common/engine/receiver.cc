@@ -49,9 +49,9 @@ struct PendingLink {
 class ReceiveSession {
  public:
   ReceiveSession(FrameReader& in, FrameWriter& out, Reporter& reporter, TransferStats& stats,
-                 const ReceiverOptions& options, Landing& landing, DestinationState* state)
+                 const ReceiverOptions& options, Landing& landing, DestinationState* state, SealRecorder* seal)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), landing_(landing),
-        root_(landing.tree()), state_(state),
+        root_(landing.tree()), state_(state), seal_(options.dry_run ? nullptr : seal),
         apply_{options.keep_owner, TimeRange{}, options.store_metadata, ::geteuid(), ::getegid()} {}
 
   Done run() {
@@ -89,8 +89,14 @@ class ReceiveSession {
           throw ProtocolError(std::string("unexpected ") + wire::msg_type_name(f.type) + " from the sender");
       }
     }
-    finish_tree();
+    SealSummary sealed = finish_tree();
     Done done;
+    if (!sealed.id.empty()) {
+      done.seal_id = sealed.id;
+      done.seal_flags = sealed.flags;
+      done.seal_entries = sealed.entries;
+      done.seal_root = sealed.root;
+    }
     done.files_total = stats_.files_total;
     done.files_transferred = stats_.files_transferred;
     done.bytes_total = stats_.bytes_total;
@@ -148,21 +154,43 @@ class ReceiveSession {
     check_order(entry);
     uint64_t index = next_index_++;
     prev_path_ = entry.path;
+    if (index > 0 && is_reserved_top_name(entry.path)) {
+      throw ProtocolError("entry \"" + printable(entry.path) + "\" has a name Ferry keeps for itself");
+    }
+    if (seal_ == nullptr) {
+      place_entry(index, std::move(entry));
+      return;
+    }
+    seal_->listed(index, entry);
+    uint64_t errors = stats_.errors;
+    Placement placement = place_entry(index, std::move(entry));
+    using Placed = SealRecorder::Placed;
+    Placed how = placement.kind == Placement::kFollower ? Placed::kFollower
+                 : placement.kind == Placement::kNotPlaced || stats_.errors > errors ? Placed::kNotStored
+                 : placer_.is_wanted(index)                                         ? Placed::kWanted
+                                                                                    : Placed::kInPlace;
+    seal_->placed(index, how, placement.leader);
+  }
+
+  // What became of a listed entry, for the seal.
+  struct Placement {
+    enum Kind { kPlaced, kNotPlaced, kFollower } kind = kPlaced;
+    uint64_t leader = 0;  // kFollower: the index of the inode's first name
+  };
+
+  Placement place_entry(uint64_t index, FileEntry entry) {
     bool skipped = index > 0 && name_is_taken(entry);
     if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}});
     if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
     if (index == 0) {
       root_entry_ = std::move(entry);
-      return;
-    }
-    if (is_reserved_top_name(entry.path)) {
-      throw ProtocolError("entry \"" + printable(entry.path) + "\" has a name Ferry keeps for itself");
+      return {};
     }
     ++stats_.files_total;
     sweep_.listed(entry.path);
     if (skipped) {
       if (entry.hardlink_of == index + 1) skipped_leaders_.insert(index);
-      return;
+      return {Placement::kNotPlaced};
     }
     notices_.look_at(entry, root_.shown(entry.path));
     if (temp_file_owner(leaf_of(entry.path))) listed_temp_like_.insert(entry.path);  // never swept
@@ -173,9 +201,10 @@ class ReceiveSession {
         leaders_[index] = entry.path;
       } else if (leader < index && leaders_.count(leader) != 0) {
         links_.push_back({std::move(entry), leader});
-        return;
+        return {Placement::kFollower, leader};
       } else if (skipped_leaders_.count(leader) != 0) {
-        return fail(root_.shown(entry.path) + " was not copied: it is a hard link to a name that was not copied");
+        fail(root_.shown(entry.path) + " was not copied: it is a hard link to a name that was not copied");
+        return {Placement::kNotPlaced};
       } else {
         throw ProtocolError("entry \"" + printable(entry.path) + "\" links to an entry that is not a file");
       }
@@ -186,14 +215,16 @@ class ReceiveSession {
     bool exists = false;
     if (dir < 0) {
       if (!(options_.dry_run && errno == ENOENT)) {
-        return fail(errno_message("cannot reach the directory of " + root_.shown(entry.path), errno));
+        fail(errno_message("cannot reach the directory of " + root_.shown(entry.path), errno));
+        return {Placement::kNotPlaced};
       }
     } else {
       std::string leaf(leaf_of(entry.path));
       if (platform::stat_at(dir, leaf.c_str(), &existing.st, &existing.flags) == 0) {
         exists = true;
       } else if (errno != ENOENT) {
-        return fail(errno_message("cannot stat " + root_.shown(entry.path), errno));
+        fail(errno_message("cannot stat " + root_.shown(entry.path), errno));
+        return {Placement::kNotPlaced};
       }
     }
 
@@ -202,6 +233,7 @@ class ReceiveSession {
       append_symlink_owner(&symlink_owners_, entry.path, entry.uid, entry.gid);
     }
     placer_.place(index, dir, entry, exists ? &existing : nullptr);
+    return {};
   }
 
   // On a destination that folds names (name_folding.h), two names of one folder that differ
@@ -289,10 +321,15 @@ class ReceiveSession {
 
   void on_file_end(const FileEnd& end) {
     begin_incoming(end.index);
+    if (seal_ != nullptr && !end.has_sha256) throw ProtocolError("FileEnd without the SHA-256 a sealed backup needs");
     IncomingFile::Finished finished = incoming_.end(end);
     switch (finished.outcome) {
-      case IncomingFile::Finished::kPlaced: return placer_.protect_later(finished.file.entry);
-      case IncomingFile::Finished::kFailed: return;
+      case IncomingFile::Finished::kPlaced:
+        if (seal_ != nullptr) seal_->arrived(end.index, end.sha256, finished.file.entry);
+        return placer_.protect_later(finished.file.entry);
+      case IncomingFile::Finished::kFailed:
+        if (seal_ != nullptr) seal_->not_stored(end.index);
+        return;
       case IncomingFile::Finished::kRetry:
         placer_.want_again(end.index, std::move(finished.file));
         return;
@@ -317,12 +354,16 @@ class ReceiveSession {
     }
     if (failed.flags & wire::kFailedVanished) ++stats_.vanished;
     --stats_.files_transferred;
+    if (seal_ != nullptr) seal_->not_stored(failed.index);
   }
 
   // ---- the end of the run ----
 
-  void finish_tree() {
-    if (options_.dry_run) return sweep_.run(placer_.dirs(), sender_list_errors_);
+  SealSummary finish_tree() {
+    if (options_.dry_run) {
+      sweep_.run(placer_.dirs(), sender_list_errors_);
+      return {};
+    }
     installer_.install_waiting();  // hardlinks, deletions and directory times need every file in place
     for (const PendingLink& link : links_) make_hardlink(link);
     sweep_.run(placer_.dirs(), sender_list_errors_);
@@ -341,6 +382,15 @@ class ReceiveSession {
       std::string unwritten = write_symlink_owners(state_->state_dir(), symlink_owners_);
       if (!unwritten.empty()) fail(unwritten + "; the owners of symlinks were not kept");
     }
+    // The seal goes in place before the tree is published: a run cut off between the two leaves
+    // a seal nothing names, never a published tree without its seal. It is written before the
+    // run's one flush, which then takes it to disk too; where there is no such flush (FUSE, the
+    // posix backend, a run that changed nothing) the seal is synced on its own.
+    SealSummary sealed;
+    if (seal_ != nullptr) {
+      bool flushed_with_the_run = !installer_.fsync_each() && installer_.changed();
+      sealed = seal_->finish(tree_is_exactly_the_list(), options_.flush_to_disk && !flushed_with_the_run);
+    }
     // One flush for the whole run: every file is on disk before we report success. A run that
     // changed nothing skips it: it would only wait for other programs' writes.
     if (!options_.flush_to_disk) {
@@ -355,6 +405,14 @@ class ReceiveSession {
     }
     // Last, once everything is in place (and on disk, unless --no-sync): the next run reads it.
     if (state_ != nullptr) state_->mark_finished(stats_.files_transferred, stats_.errors, options_.flush_to_disk);
+    return sealed;
+  }
+
+  // Whether nothing but the listed tree is left at the destination: what the seal's kComplete
+  // flag says, so that verify can call anything else a difference.
+  bool tree_is_exactly_the_list() const {
+    return options_.delete_extraneous && (options_.delete_excluded || options_.filters.empty()) &&
+           sender_list_errors_ == 0;
   }
 
   void finish_directory(int fd, const FileEntry& entry) {
@@ -428,6 +486,7 @@ class ReceiveSession {
   Landing& landing_;
   ConfinedRoot& root_;  // landing_.tree()
   DestinationState* state_;  // null for a dry run
+  SealRecorder* seal_;       // null when the run is not sealed
   ApplyOptions apply_;
   Installer installer_{root_, state_, reporter_, stats_, options_};
   ExtraneousSweep sweep_{root_, installer_, reporter_, stats_, options_};
@@ -470,8 +529,8 @@ Done Receiver::run(ConfinedRoot& root, DestinationState* state) {
   return run(landing, state);
 }
 
-Done Receiver::run(Landing& landing, DestinationState* state) {
-  ReceiveSession session(in_, out_, reporter_, stats_, options_, landing, state);
+Done Receiver::run(Landing& landing, DestinationState* state, SealRecorder* seal) {
+  ReceiveSession session(in_, out_, reporter_, stats_, options_, landing, state, seal);
   in_.set_before_block([this] { out_.flush(); });
   return session.run();
 }

@@ -19,6 +19,7 @@
 #include "engine/landing.h"
 #include "engine/receiver_options.h"
 #include "engine/reporter.h"
+#include "engine/seal_recorder.h"
 #include "fs/confined_root.h"
 #include "fs/dest_state.h"
 #include "engine/framing.h"
@@ -36,8 +37,9 @@ class Receiver {
   // (every real run; not a dry run), files are made in its tmp/ folder, a file cut off by an
   // earlier run is resumed from what arrived then, and the run ends by marking itself finished.
   Done run(ConfinedRoot& root, DestinationState* state = nullptr);
-  // The same into a landing (engine/landing.h): its tree, published once complete.
-  Done run(Landing& landing, DestinationState* state = nullptr);
+  // The same into a landing (engine/landing.h): its tree, published once complete. With `seal`,
+  // the run is sealed (engine/seal_recorder.h), and Done carries the seal's root.
+  Done run(Landing& landing, DestinationState* state = nullptr, SealRecorder* seal = nullptr);
 
  private:
   FrameReader& in_;

@@ -31,6 +31,7 @@ struct TransferStats {
   std::atomic<uint64_t> bytes_compressed_wire{0};  // ... and after compression
   std::atomic<uint64_t> errors{0};             // problems on this side
   std::atomic<uint64_t> vanished{0};           // source files that vanished or kept changing
+  std::atomic<uint64_t> seal_mismatches{0};    // restored files whose content no longer matched the seal
   std::atomic<uint64_t> deleted{0};            // entries --delete took away
   std::atomic<uint64_t> kept_in_safety_net{0};  // deleted or replaced entries the safety net holds
 

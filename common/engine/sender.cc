@@ -30,6 +30,7 @@
 #include "fs/tree_walker.h"
 #include "fs/unique_fd.h"
 #include "platform/platform.h"
+#include "seal/sha256.h"
 
 namespace ferry {
 
@@ -139,6 +140,7 @@ class SendSession {
               TransferStats& stats, const SenderOptions& options, int root_fd, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
         data_(out, options.compression, stats), checksum_(options.checksum), read_stored_(options.read_stored_metadata), filters_(options.filters), only_name_(options.only_name),
+        seal_(options.seal), sealed_(options.sealed), sealed_prefix_(options.sealed_prefix),
         root_fd_(root_fd), root_(root) {}
 
   Done run() {
@@ -223,6 +225,7 @@ class SendSession {
             listed.sendable = first;
           }
           if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd_, entry.path);
+          if (sealed_ && entry.type == FileType::kRegular) attach_sealed_hash(entry);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
           {
@@ -404,6 +407,8 @@ class SendSession {
     spdlog::info("{}", printable(listed.path));
     stats_.set_current_file(listed.path);
     FileHasher hasher;
+    std::optional<Sha256> sha;  // a sealed backup's
+    if (seal_) sha.emplace();
     Encoder head;
     encode_file_data_head(index, head);
     uint64_t total = 0;
@@ -430,6 +435,7 @@ class SendSession {
           FileHole{index, data_at - total}.encode(hole);
           out_.send(MsgType::kFileHole, hole);
           hasher.update_zeros(data_at - total);
+          if (sha) sha->update_zeros(data_at - total);
           stats_.bytes_literal += data_at - total;
           stats_.bytes_through += data_at - total;
           total = data_at;
@@ -452,6 +458,7 @@ class SendSession {
       if (n == 0) break;
       std::string_view chunk(into, static_cast<size_t>(n));
       hasher.update(chunk.data(), chunk.size());
+      if (sha) sha->update(chunk.data(), chunk.size());
       uint64_t offset = total;
       total += chunk.size();
       stats_.bytes_through += chunk.size();
@@ -492,10 +499,23 @@ class SendSession {
     }
     const timespec mtime = platform::modified_time(grew ? st : after);
     FileEnd end{index, total, mtime.tv_sec, static_cast<uint32_t>(mtime.tv_nsec), hasher.digest()};
+    if (sha) {
+      end.has_sha256 = true;
+      end.sha256 = sha->finish();
+    }
     Encoder e;
     end.encode(e);
     out_.send(MsgType::kFileEnd, e);
     ++stats_.files_transferred;
+  }
+
+  // A restore from a sealed backup: the content hash the seal holds for this file, if any.
+  void attach_sealed_hash(FileEntry& entry) {
+    const SealRecord* record = sealed_->find(child_path(sealed_prefix_, entry.path));
+    if (record == nullptr || record->entry.type != FileType::kRegular || (record->flags & SealRecord::kNotStored)) {
+      return;
+    }
+    entry.sealed_content.assign(reinterpret_cast<const char*>(record->content.data()), record->content.size());
   }
 
   // Whether a file that changed while read may be sent again; if so, the receiver's retry Want
@@ -518,6 +538,9 @@ class SendSession {
   bool read_stored_;
   const FilterRules& filters_;
   const std::string& only_name_;
+  bool seal_;
+  std::shared_ptr<SealCursor> sealed_;
+  std::string sealed_prefix_;
   int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;
 

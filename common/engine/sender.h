@@ -10,6 +10,7 @@
 // Want carries; DataWriter then compresses the frames or not.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "engine/data_writer.h"
@@ -17,6 +18,7 @@
 #include "fs/filter.h"
 #include "engine/framing.h"
 #include "protocol/messages.h"
+#include "seal/seal_cursor.h"
 
 namespace ferry {
 
@@ -33,6 +35,13 @@ struct SenderOptions {
   // A single file's restore: the root stands for the folder it is in, and only this name at
   // the top of it is listed.
   std::string only_name;
+  // A sealed backup: each FileEnd carries the SHA-256 of the bytes sent, for the receiver's seal.
+  bool seal = false;
+  // A restore from a sealed backup: the seal of the tree being sent, and where in that tree the
+  // root sent is ("" = its top). Each regular file's Entry carries the hash the seal holds for
+  // it, which the receiver checks what it writes against.
+  std::shared_ptr<SealCursor> sealed;
+  std::string sealed_prefix;
 };
 
 class Sender {

@@ -102,6 +102,7 @@ FilterRules filters_of(const Open& open) {
 SenderOptions sender_options(const Open& open) {
   SenderOptions options;
   options.checksum = open.flags & wire::kOpenChecksum;
+  options.seal = open.flags & wire::kOpenSeal;
   options.filters = filters_of(open);
   CompressionSettings& c = options.compression;
   if (open.flags & wire::kOpenCompress) {

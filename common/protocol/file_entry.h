@@ -60,6 +60,9 @@ struct FileEntry {
   std::string default_acl;
   uint32_t flags = 0;  // file_flags bits; regular files and directories only
   std::string content_hash;   // with --checksum: the sender's XXH3-128 of a regular file (16 bytes)
+  // A restore from a sealed backup: the seal's SHA-256 of the file's content (32 bytes), which
+  // the receiver checks what it writes against.
+  std::string sealed_content;
 
   bool operator==(const FileEntry&) const = default;
 };

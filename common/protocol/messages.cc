@@ -32,6 +32,8 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kProbeReport: return "ProbeReport";
     case MsgType::kSnapshotInfo: return "SnapshotInfo";
     case MsgType::kListingEnd: return "ListingEnd";
+    case MsgType::kVerifyItems: return "VerifyItems";
+    case MsgType::kVerifyEnd: return "VerifyEnd";
     case MsgType::kFileHole: return "FileHole";
   }
   return nullptr;
@@ -78,13 +80,14 @@ void Open::encode(Encoder& e) const {
   e.bytes(volume_id);
   e.bytes(at);
   e.bytes(keep);
+  e.varint(sample_percent);
 }
 
 Open Open::decode(std::string_view payload) {
   Decoder d(payload);
   Open o;
   uint8_t op = d.u8("operation");
-  if (op < static_cast<uint8_t>(Operation::kBackup) || op > static_cast<uint8_t>(Operation::kForget)) {
+  if (op < static_cast<uint8_t>(Operation::kBackup) || op > static_cast<uint8_t>(Operation::kVerify)) {
     throw ProtocolError("unknown operation " + std::to_string(op));
   }
   o.operation = static_cast<Operation>(op);
@@ -110,7 +113,18 @@ Open Open::decode(std::string_view payload) {
   o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   o.at = std::string(d.bytes("at", kMaxSnapshotAtBytes));
   o.keep = std::string(d.bytes("keep", kMaxKeepRulesBytes));
+  o.sample_percent = static_cast<uint32_t>(d.varint_max("sample_percent", 100));
   d.expect_end("Open");
+  if (o.sample_percent == 0) throw ProtocolError("sample_percent must be at least 1");
+  if (o.sample_percent != 100 && o.operation != Operation::kVerify) {
+    throw ProtocolError("Open samples files in an operation that is not a verify");
+  }
+  if ((o.flags & kOpenEverySnapshot) && (o.operation != Operation::kVerify || !o.at.empty())) {
+    throw ProtocolError("Open asks for every snapshot in an operation that is not a verify of them all");
+  }
+  if ((o.flags & kOpenSeal) && o.operation != Operation::kBackup) {
+    throw ProtocolError("Open asks for a seal in an operation that is not a backup");
+  }
   if (o.volume_mount.empty() != o.volume_id.empty()) throw ProtocolError("Open names half a volume");
   if (!o.volume_id.empty() && o.operation != Operation::kBackup) {
     throw ProtocolError("Open names a volume for an operation that is not a backup");
@@ -181,7 +195,8 @@ constexpr uint8_t kKnownEntryFlags = 0xff;
 // The entry's less common fields; the last flag bit keeps the format open to more.
 constexpr uint64_t kExtraAcls = 1u << 0;   // the access ACL, then the default ACL (each may be "")
 constexpr uint64_t kExtraFlags = 1u << 1;  // the file flags
-constexpr uint64_t kKnownExtras = kExtraAcls | kExtraFlags;
+constexpr uint64_t kExtraSealed = 1u << 2;  // a restore: the seal's SHA-256 of the file's content
+constexpr uint64_t kKnownExtras = kExtraAcls | kExtraFlags | kExtraSealed;
 
 // Keeps what the next entry is coded against.
 void remember(const FileEntry& entry, FileEntry* prev) {
@@ -212,6 +227,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
   uint64_t extras = 0;
   if (!entry.acl.empty() || !entry.default_acl.empty()) extras |= kExtraAcls;
   if (entry.flags != 0) extras |= kExtraFlags;
+  if (entry.type == FileType::kRegular && !entry.sealed_content.empty()) extras |= kExtraSealed;
   if (extras != 0) flags |= kHasExtras;
   e.u8(flags);
   size_t prefix = shared_prefix(prev_.path, entry.path);
@@ -248,6 +264,7 @@ void EntryEncoder::encode(const FileEntry& entry, Encoder& e) {
     e.bytes(entry.default_acl);
   }
   if (extras & kExtraFlags) e.varint(entry.flags);
+  if (extras & kExtraSealed) e.raw(entry.sealed_content);
   remember(entry, &prev_);
 }
 
@@ -331,6 +348,10 @@ FileEntry EntryDecoder::decode(Decoder& d) {
       throw ProtocolError("file flags on " + entry.path + ", which cannot have them");
     }
   }
+  if (extras & kExtraSealed) {
+    if (entry.type != FileType::kRegular) throw ProtocolError("a sealed hash on a non-regular entry");
+    entry.sealed_content = std::string(d.raw("sealed_content", kSealHashBytes));
+  }
   remember(entry, &prev_);
   return entry;
 }
@@ -398,6 +419,7 @@ void FileEnd::encode(Encoder& e) const {
   e.svarint(mtime_sec);
   e.varint(mtime_nsec);
   e.raw(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
+  if (has_sha256) e.raw(std::string_view(reinterpret_cast<const char*>(sha256.data()), sha256.size()));
 }
 FileEnd FileEnd::decode(std::string_view payload) {
   Decoder d(payload);
@@ -409,6 +431,11 @@ FileEnd FileEnd::decode(std::string_view payload) {
   m.mtime_nsec = static_cast<uint32_t>(d.varint_max("mtime_nsec", 999'999'999));
   std::string_view h = d.raw("hash", kHashBytes);
   std::copy(h.begin(), h.end(), m.hash.begin());
+  if (!d.at_end()) {
+    std::string_view s = d.raw("sha256", kSealHashBytes);
+    std::copy(s.begin(), s.end(), m.sha256.begin());
+    m.has_sha256 = true;
+  }
   d.expect_end("FileEnd");
   return m;
 }
@@ -447,6 +474,42 @@ Message Message::decode(std::string_view payload) {
   return m;
 }
 
+void VerifyItem::encode(Encoder& e) const {
+  e.u8(kind);
+  e.bytes(data);
+}
+VerifyItem VerifyItem::decode(Decoder& d) {
+  VerifyItem m;
+  uint8_t kind = d.u8("verify item kind");
+  if (kind < kSealed || kind > kUnreadable) throw ProtocolError("unknown verify item kind " + std::to_string(kind));
+  m.kind = static_cast<Kind>(kind);
+  m.data = std::string(d.bytes("verify item", kind == kUnreadable ? kMaxTextBytes : kMaxSealRecordBytes));
+  if (m.kind == kMissing && !m.data.empty()) throw ProtocolError("a missing entry with data");
+  return m;
+}
+
+void VerifyEnd::encode(Encoder& e) const {
+  e.bytes(seal_id);
+  e.varint(seal_flags);
+  e.raw(std::string_view(reinterpret_cast<const char*>(stored_root.data()), stored_root.size()));
+  e.varint(stored_entries);
+  e.varint(files_read);
+  e.varint(bytes_read);
+}
+VerifyEnd VerifyEnd::decode(std::string_view payload) {
+  Decoder d(payload);
+  VerifyEnd m;
+  m.seal_id = std::string(d.bytes("seal_id", kMaxSealIdBytes));
+  m.seal_flags = static_cast<uint8_t>(d.varint_max("seal_flags", 255));
+  std::string_view r = d.raw("stored_root", kSealHashBytes);
+  std::copy(r.begin(), r.end(), m.stored_root.begin());
+  m.stored_entries = d.varint("stored_entries");
+  m.files_read = d.varint("files_read");
+  m.bytes_read = d.varint("bytes_read");
+  d.expect_end("VerifyEnd");
+  return m;
+}
+
 void Done::encode(Encoder& e) const {
   e.varint(files_total);
   e.varint(files_transferred);
@@ -458,6 +521,12 @@ void Done::encode(Encoder& e) const {
   e.varint(errors);
   e.varint(deleted);
   e.varint(kept_in_safety_net);
+  e.bytes(seal_id);
+  if (!seal_id.empty()) {
+    e.varint(seal_flags);
+    e.varint(seal_entries);
+    e.raw(std::string_view(reinterpret_cast<const char*>(seal_root.data()), seal_root.size()));
+  }
 }
 Done Done::decode(std::string_view payload) {
   Decoder d(payload);
@@ -472,6 +541,13 @@ Done Done::decode(std::string_view payload) {
   m.errors = d.varint("errors");
   m.deleted = d.varint("deleted");
   m.kept_in_safety_net = d.varint("kept_in_safety_net");
+  m.seal_id = std::string(d.bytes("seal_id", kMaxSealIdBytes));
+  if (!m.seal_id.empty()) {
+    m.seal_flags = static_cast<uint8_t>(d.varint_max("seal_flags", 255));
+    m.seal_entries = d.varint("seal_entries");
+    std::string_view r = d.raw("seal_root", kSealHashBytes);
+    std::copy(r.begin(), r.end(), m.seal_root.begin());
+  }
   d.expect_end("Done");
   return m;
 }

@@ -47,6 +47,9 @@ struct Open {
   std::string at;
   // kForget: the rules of what to keep (KeepRules::serialize).
   std::string keep;
+  // kVerify: the share of regular files whose content the agent reads (1..100); the rest are
+  // checked on metadata only.
+  uint32_t sample_percent = 100;
 
   void encode(Encoder& e) const;
   static Open decode(std::string_view payload);
@@ -139,6 +142,7 @@ struct CompressedView {
 };
 
 using Hash128 = std::array<uint8_t, wire::kHashBytes>;
+using Hash256 = std::array<uint8_t, wire::kSealHashBytes>;
 
 struct FileEnd {
   uint64_t index = 0;
@@ -146,6 +150,9 @@ struct FileEnd {
   int64_t mtime_sec = 0;  // as the sender saw the file after reading it
   uint32_t mtime_nsec = 0;
   Hash128 hash{};
+  // A sealed backup (Open bit 11): the SHA-256 of the same bytes, for the seal.
+  bool has_sha256 = false;
+  Hash256 sha256{};
 
   void encode(Encoder& e) const;
   static FileEnd decode(std::string_view payload);
@@ -178,6 +185,11 @@ struct Done {
   uint64_t errors = 0;
   uint64_t deleted = 0;  // entries --delete removed (or moved into the safety net)
   uint64_t kept_in_safety_net = 0;  // entries deleted or replaced that the safety net holds
+  // A sealed backup: the seal the receiver made (seal/seal_file.h); seal_id "" when none.
+  std::string seal_id;
+  uint8_t seal_flags = 0;
+  uint64_t seal_entries = 0;
+  Hash256 seal_root{};
   void encode(Encoder& e) const;
   static Done decode(std::string_view payload);
 };
@@ -225,6 +237,35 @@ struct ListingEnd {
   uint64_t errors = 0;       // parts that could not be read (each said in a Message)
   void encode(Encoder& e) const;
   static ListingEnd decode(std::string_view payload);
+};
+
+// The answer to kVerify, several items to a frame: the stored seal's records in order, each
+// followed by what the agent found at its path when that differs, and the entries it found that
+// the seal does not hold, where they fall in the order.
+struct VerifyItem {
+  enum Kind : uint8_t {
+    kSealed = 1,      // the next record of the stored seal (its body)
+    kFound = 2,       // what is at that record's path now, as a record: it differs
+    kMissing = 3,     // nothing is at that record's path (no data)
+    kExtra = 4,       // an entry the seal does not hold, as a record
+    kUnreadable = 5,  // that record's file could not be read: why (text)
+  };
+  Kind kind = kSealed;
+  std::string data;
+  void encode(Encoder& e) const;
+  static VerifyItem decode(Decoder& d);
+};
+
+// The end of a verify: the stored seal's header and trailer, and what the agent read.
+struct VerifyEnd {
+  std::string seal_id;
+  uint8_t seal_flags = 0;
+  Hash256 stored_root{};
+  uint64_t stored_entries = 0;
+  uint64_t files_read = 0;
+  uint64_t bytes_read = 0;
+  void encode(Encoder& e) const;
+  static VerifyEnd decode(std::string_view payload);
 };
 
 struct Fatal {

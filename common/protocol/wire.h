@@ -20,8 +20,8 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
 // Version 6 adds ACLs to entries (entry flag bit 7).
 // Nothing was ever released speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 7;
-inline constexpr uint32_t kMinProtocolVersion = 7;
+inline constexpr uint32_t kProtocolVersion = 8;
+inline constexpr uint32_t kMinProtocolVersion = 8;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -41,6 +41,10 @@ inline constexpr size_t kMaxAclTextBytes = 16 * 1024;
 inline constexpr size_t kMaxTextBytes = 8192;            // messages, version strings
 inline constexpr size_t kMaxVolumeIdBytes = 128;         // Open/Opened: "<kind>:<fsid hex>"
 inline constexpr size_t kHashBytes = 16;                 // XXH3-128
+inline constexpr size_t kSealHashBytes = 32;             // SHA-256, for seals (docs/SEALS.md)
+// A seal record: one entry's coding (at most about 560 KiB: path, link, xattrs, ACLs) and 45
+// bytes; bounded below the frame limit so that one always fits a VerifyItems frame.
+inline constexpr size_t kMaxSealRecordBytes = 768 * 1024;
 // No file may grow past this through FileHole runs (a hole costs no bytes on the wire, so its
 // length needs a bound of its own): 1 PiB.
 inline constexpr uint64_t kMaxFileBytes = 1ull << 50;
@@ -68,6 +72,8 @@ enum class MsgType : uint8_t {
   kFileHole = 19,
   kSnapshotInfo = 20,
   kListingEnd = 21,
+  kVerifyItems = 22,
+  kVerifyEnd = 23,
 };
 
 const char* msg_type_name(MsgType type);
@@ -76,7 +82,16 @@ const char* msg_type_name(MsgType type);
 // kSnapshots, kList, kForget: a snapshot store's snapshots (SnapshotInfo frames), one
 // snapshot's entries (Entry frames), or its retention (SnapshotInfo frames); each ends with
 // ListingEnd.
-enum class Operation : uint8_t { kBackup = 1, kRestore = 2, kProbe = 3, kSnapshots = 4, kList = 5, kForget = 6 };
+// kVerify: the agent checks the stored tree against its seal (VerifyItems frames, then VerifyEnd).
+enum class Operation : uint8_t {
+  kBackup = 1,
+  kRestore = 2,
+  kProbe = 3,
+  kSnapshots = 4,
+  kList = 5,
+  kForget = 6,
+  kVerify = 7,
+};
 
 // Open flags.
 inline constexpr uint64_t kOpenDryRun = 1u << 0;
@@ -90,10 +105,14 @@ inline constexpr uint64_t kOpenDeleteExcluded = 1u << 7;  // --delete also takes
 inline constexpr uint64_t kOpenSnapshot = 1u << 8;       // a backup makes a new snapshot (fs/snapshot_store.h)
 inline constexpr uint64_t kOpenForce = 1u << 9;          // --delete also into a folder Ferry never wrote
 inline constexpr uint64_t kOpenSingleFile = 1u << 10;    // a backup of one file, added to the folder DEST
+inline constexpr uint64_t kOpenSeal = 1u << 11;          // a backup is sealed: FileEnd carries SHA-256
+inline constexpr uint64_t kOpenEverySnapshot = 1u << 12; // verify: every snapshot of a store
 inline constexpr uint64_t kOpenKnownFlags = kOpenDryRun | kOpenCompress | kOpenCompressAuto | kOpenChecksum |
                                             kOpenNoSync | kOpenDelete | kOpenSafetyNet | kOpenDeleteExcluded |
-                                            kOpenSnapshot | kOpenForce | kOpenSingleFile;
+                                            kOpenSnapshot | kOpenForce | kOpenSingleFile | kOpenSeal |
+                                            kOpenEverySnapshot;
 inline constexpr size_t kMaxSnapshotAtBytes = 64;
+inline constexpr size_t kMaxSealIdBytes = 64;  // a seal's ID: a snapshot's, or a mirror run's start time
 inline constexpr size_t kMaxKeepRulesBytes = 256;  // Open.keep: fs/retention.h's rules  // Open.at: "latest", an ID, or "<=" and one
 // The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).
 inline constexpr size_t kMaxFilterBytes = 256 * 1024;

@@ -99,6 +99,11 @@ void SealWriter::mark_not_stored(uint64_t at) {
   write_at(pos, &flags, 1);
 }
 
+void SealWriter::set_flags(uint8_t flags) {
+  flags_ = flags;
+  write_at(kMagic.size() + 1, &flags_, 1);
+}
+
 SealSummary SealWriter::finish(const std::string& final_name, bool sync) {
   put_le(buffer_, 0, 4);
   flush();
@@ -184,7 +189,7 @@ bool SealReader::next(std::string* body) {
     if (buf_.size() != pos_) throw SealFormatError(shown_ + " has bytes after its root");
     return false;
   }
-  if (len > kMaxSealRecordBytes) throw SealFormatError(shown_ + " has a record longer than 1 MiB");
+  if (len > kMaxSealRecordBytes) throw SealFormatError(shown_ + " has a record longer than 768 KiB");
   body->assign(take(len, "a record"));
   return true;
 }

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "fs/unique_fd.h"
+#include "protocol/wire.h"
 #include "seal/seal_record.h"
 #include "seal/sha256.h"
 
@@ -28,7 +29,7 @@ inline constexpr uint8_t kComplete = 1u << 0;
 inline constexpr uint8_t kKnown = kComplete;
 }  // namespace seal_flags
 
-inline constexpr size_t kMaxSealIdBytes = 64;
+using wire::kMaxSealIdBytes;
 
 struct SealSummary {
   std::string id;
@@ -51,6 +52,8 @@ class SealWriter {
   void patch(uint64_t at, const Sha256Digest& content, int64_t mtime_sec, uint32_t mtime_nsec);
   // The entry was not stored after all.
   void mark_not_stored(uint64_t at);
+  // The header's flags, known only at the end of a run.
+  void set_flags(uint8_t flags);
 
   // Builds the tree, appends the root, syncs (with `sync`) and renames the file to `final_name`
   // in the same folder. Throws FatalError when the disk refuses.

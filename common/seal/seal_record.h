@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "protocol/file_entry.h"
+#include "protocol/wire.h"
 #include "seal/sha256.h"
 
 namespace ferry {
@@ -36,8 +37,7 @@ struct SealRecord {
 inline constexpr size_t kSealContentOffset = 1;
 inline constexpr size_t kSealMtimeOffset = 33;
 inline constexpr size_t kSealFixedBytes = 45;
-// A record holds one entry, whose own coding is bounded by the frame limit.
-inline constexpr size_t kMaxSealRecordBytes = 1u << 20;
+using wire::kMaxSealRecordBytes;
 
 // What a seal keeps of an entry: everything but what depends on the run (the index of a hard
 // link's first name, a --checksum hash).

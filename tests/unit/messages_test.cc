@@ -248,9 +248,9 @@ TEST_CASE("control messages round-trip and check their fields") {
 
   Encoder flags;
   Open unknown = open;
-  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 11);
+  unknown.flags = wire::kOpenCompress | wire::kOpenSafetyNet | (1u << 13);
   unknown.encode(flags);
-  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 2114");
+  CHECK_THROWS_WITH(Open::decode(flags.data()), "protocol error: unknown Open flags 8258");
   Encoder single_delete;
   Open single = open;
   single.flags = wire::kOpenCompress | wire::kOpenSafetyNet | wire::kOpenDelete | wire::kOpenSingleFile;
@@ -421,14 +421,111 @@ TEST_CASE("a FileHole is a count of zeros, never empty and never past the file b
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.7.0";
+  h.software_version = "0.8.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x07\x07\x05" "0.7.0" "\x01\x00", 10);
+  const std::string expected("\x08\x08\x05" "0.8.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 7);
+  CHECK(back.protocol_version == 8);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.7.0");
+  CHECK(back.software_version == "0.8.0");
+}
+
+TEST_CASE("version 8: FileEnd's SHA-256, Done's seal, sealed entry hashes and verify's messages") {
+  FileEnd end{3, 10, 1700000000, 5, {}};
+  end.hash[0] = 1;
+  Encoder plain;
+  end.encode(plain);
+  CHECK(!FileEnd::decode(plain.data()).has_sha256);
+  end.has_sha256 = true;
+  end.sha256[31] = 9;
+  Encoder sealed;
+  end.encode(sealed);
+  FileEnd back = FileEnd::decode(sealed.data());
+  CHECK(back.has_sha256);
+  CHECK(back.sha256 == end.sha256);
+  // Anything but 0 or 32 bytes after the XXH3 is refused.
+  CHECK_THROWS_AS(FileEnd::decode(sealed.data().substr(0, sealed.data().size() - 1)), ProtocolError);
+  CHECK_THROWS_AS(FileEnd::decode(sealed.data() + "x"), ProtocolError);
+
+  Done done;
+  done.seal_id = "2026-12-06T05-00-00Z";
+  done.seal_flags = 1;
+  done.seal_entries = 42;
+  done.seal_root[0] = 0xab;
+  Encoder d;
+  done.encode(d);
+  Done done_back = Done::decode(d.data());
+  CHECK(done_back.seal_id == done.seal_id);
+  CHECK(done_back.seal_entries == 42);
+  CHECK(done_back.seal_root == done.seal_root);
+  Done unsealed;
+  Encoder u;
+  unsealed.encode(u);
+  CHECK(Done::decode(u.data()).seal_id.empty());
+
+  FileEntry file;
+  file.path = "f";
+  file.sealed_content = std::string(32, 'h');
+  Encoder fe;
+  encode_entry(file, fe);
+  CHECK(decode_entry(fe.data()).sealed_content == file.sealed_content);
+  FileEntry dir;
+  dir.path = "d";
+  dir.type = FileType::kDirectory;
+  dir.sealed_content = std::string(32, 'h');
+  Encoder de;
+  encode_entry(dir, de);  // not sent for a directory
+  CHECK(decode_entry(de.data()).sealed_content.empty());
+
+  Open open;
+  open.path = "/dest";
+  open.operation = wire::Operation::kBackup;
+  open.sample_percent = 50;
+  Encoder sample;
+  open.encode(sample);
+  CHECK_THROWS_WITH(Open::decode(sample.data()), "protocol error: Open samples files in an operation that is not a verify");
+  open.operation = wire::Operation::kVerify;
+  Encoder verify;
+  open.encode(verify);
+  CHECK(Open::decode(verify.data()).sample_percent == 50);
+  open.flags = wire::kOpenSeal;
+  Encoder seal_in_verify;
+  open.encode(seal_in_verify);
+  CHECK_THROWS_AS(Open::decode(seal_in_verify.data()), ProtocolError);
+  open.flags = wire::kOpenEverySnapshot;
+  open.at = "latest";
+  Encoder every_at;
+  open.encode(every_at);
+  CHECK_THROWS_AS(Open::decode(every_at.data()), ProtocolError);
+
+  Encoder items;
+  VerifyItem{VerifyItem::kSealed, "record"}.encode(items);
+  VerifyItem{VerifyItem::kMissing, ""}.encode(items);
+  Decoder id(items.data());
+  CHECK(VerifyItem::decode(id).kind == VerifyItem::kSealed);
+  CHECK(VerifyItem::decode(id).kind == VerifyItem::kMissing);
+  Encoder bad_kind;
+  bad_kind.u8(9);
+  bad_kind.bytes("");
+  Decoder bk(bad_kind.data());
+  CHECK_THROWS_AS(VerifyItem::decode(bk), ProtocolError);
+  Encoder missing_with_data;
+  VerifyItem{VerifyItem::kMissing, "x"}.encode(missing_with_data);
+  Decoder md(missing_with_data.data());
+  CHECK_THROWS_AS(VerifyItem::decode(md), ProtocolError);
+  Encoder huge;
+  huge.u8(VerifyItem::kExtra);
+  huge.varint(wire::kMaxSealRecordBytes + 1);
+  Decoder hd(huge.data());
+  CHECK_THROWS_AS(VerifyItem::decode(hd), ProtocolError);
+
+  VerifyEnd ve;
+  ve.seal_id = "id";
+  ve.stored_entries = 7;
+  Encoder vee;
+  ve.encode(vee);
+  CHECK(VerifyEnd::decode(vee.data()).stored_entries == 7);
 }

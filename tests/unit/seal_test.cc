@@ -181,7 +181,7 @@ TEST_CASE("a seal file truncated, altered or with bytes after it is refused with
   std::string huge = bytes.substr(0, 10 + 3 + 20);
   huge += std::string("\xff\xff\xff\x7f", 4);
   d.write("huge.seal", huge);
-  CHECK_THROWS_WITH_AS(check_seal_file(d.open("huge.seal"), "huge.seal"), doctest::Contains("longer than 1 MiB"),
+  CHECK_THROWS_WITH_AS(check_seal_file(d.open("huge.seal"), "huge.seal"), doctest::Contains("longer than 768 KiB"),
                        SealFormatError);
 }
 

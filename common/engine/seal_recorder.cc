@@ -1,0 +1,122 @@
+#include "engine/seal_recorder.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "base/bytes.h"
+#include "base/error.h"
+#include "base/page_buffer.h"
+#include "seal/seal_place.h"
+#include "seal/sha256.h"
+
+namespace ferry {
+
+SealRecorder::SealRecorder(DestinationState& state, ConfinedRoot& tree, std::string name,
+                           const std::string& previous_name, std::string id, Reporter& reporter)
+    : tree_(tree), reporter_(reporter), dir_(make_seals_dir(state.state_dir())), name_(std::move(name)),
+      previous_(previous_name.empty() ? SealCursor()
+                                      : SealCursor::open(dir_.get(), previous_name, ".ferry-state/seals/" + previous_name)),
+      writer_(dir_.get(), name_ + ".new", std::move(id), 0) {}
+
+void SealRecorder::listed(uint64_t index, const FileEntry& entry) {
+  SealRecord record;
+  record.entry = canonical_entry(entry);
+  record.entry.sealed_content.clear();
+  last_.index = index;
+  last_.at = writer_.append(record);
+  last_.path = entry.path;
+  last_.type = entry.type;
+  last_.size = entry.size;
+  last_.mtime_sec = entry.mtime_sec;
+  last_.mtime_nsec = entry.mtime_nsec;
+  last_.leader = entry.type == FileType::kRegular && entry.hardlink_of == index + 1;
+}
+
+void SealRecorder::placed(uint64_t index, Placed how, uint64_t leader) {
+  if (index != last_.index) throw FatalError("seal: placed() for an entry that was not the last listed");
+  switch (how) {
+    case Placed::kNotStored: return writer_.mark_not_stored(last_.at);
+    case Placed::kWanted: pending_.emplace(index, std::make_pair(last_.at, last_.leader)); return;
+    case Placed::kFollower: followers_.emplace_back(last_.at, leader); return;
+    case Placed::kInPlace: break;
+  }
+  if (last_.type != FileType::kRegular) return;
+  Content content;
+  if (!content_in_place(last_, &content)) return writer_.mark_not_stored(last_.at);
+  writer_.patch(last_.at, content.sha, content.mtime_sec, content.mtime_nsec);
+  known(index, last_.leader, content);
+}
+
+// A file the run did not send: the previous seal's hash when that seal describes the same
+// file (size and mtime), else read from the destination (the first sealed run over an older
+// backup, or a --checksum run that found the same content under another mtime).
+bool SealRecorder::content_in_place(const Listed& listed, Content* out) {
+  out->mtime_sec = listed.mtime_sec;
+  out->mtime_nsec = listed.mtime_nsec;
+  const SealRecord* before = previous_.find(listed.path);
+  if (!previous_.problem().empty() && !previous_problem_said_) {
+    previous_problem_said_ = true;
+    reporter_.report(wire::MessageLevel::kWarning, "the previous seal cannot be read (" + previous_.problem() +
+                                                       "); the files it covered are read again to seal them");
+  }
+  if (before != nullptr && before->entry.type == FileType::kRegular && (before->flags & SealRecord::kNotStored) == 0 &&
+      before->entry.size == listed.size && before->entry.mtime_sec == listed.mtime_sec &&
+      before->entry.mtime_nsec == listed.mtime_nsec) {
+    out->sha = before->content;
+    return true;
+  }
+  UniqueFd fd = tree_.open(listed.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd.valid()) return false;
+  Sha256 hasher;
+  PageBuffer buf(256 * 1024);
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    hasher.update(buf.data(), static_cast<size_t>(n));
+  }
+  out->sha = hasher.finish();
+  return true;
+}
+
+void SealRecorder::known(uint64_t index, bool leader, const Content& content) {
+  if (leader) leaders_.emplace(index, content);
+}
+
+void SealRecorder::arrived(uint64_t index, const Hash256& sha256, const FileEntry& placed) {
+  auto it = pending_.find(index);
+  if (it == pending_.end()) return;
+  Content content{sha256, placed.mtime_sec, placed.mtime_nsec};
+  writer_.patch(it->second.first, content.sha, content.mtime_sec, content.mtime_nsec);
+  known(index, it->second.second, content);
+  pending_.erase(it);
+}
+
+void SealRecorder::not_stored(uint64_t index) {
+  auto it = pending_.find(index);
+  if (it == pending_.end()) return;
+  writer_.mark_not_stored(it->second.first);
+  pending_.erase(it);
+}
+
+SealSummary SealRecorder::finish(bool complete, bool sync) {
+  for (const auto& [at, leader] : followers_) {
+    auto it = leaders_.find(leader);
+    if (it == leaders_.end()) {
+      writer_.mark_not_stored(at);
+    } else {
+      writer_.patch(at, it->second.sha, it->second.mtime_sec, it->second.mtime_nsec);
+    }
+  }
+  // Anything still waiting never arrived: the receiver reported it.
+  for (const auto& [index, pending] : pending_) writer_.mark_not_stored(pending.first);
+  pending_.clear();
+  writer_.set_flags(complete ? seal_flags::kComplete : 0);
+  return writer_.finish(name_, sync);
+}
+
+}  // namespace ferry

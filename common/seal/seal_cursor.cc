@@ -1,0 +1,50 @@
+#include "seal/seal_cursor.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "base/error.h"
+#include "protocol/rel_path.h"
+#include "seal/seal_error.h"
+
+namespace ferry {
+
+SealCursor SealCursor::open(int dir, const std::string& name, const std::string& shown) {
+  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return SealCursor();
+  try {
+    return SealCursor(std::make_unique<SealReader>(std::move(fd), shown));
+  } catch (const FatalError& e) {
+    SealCursor none;
+    none.problem_ = e.what();
+    return none;
+  }
+}
+
+bool SealCursor::advance() {
+  current_.reset();
+  if (!reader_) return false;
+  try {
+    if (reader_->next(&body_)) {
+      current_ = decode_seal_record(body_);
+      return true;
+    }
+  } catch (const FatalError& e) {
+    problem_ = e.what();
+  }
+  reader_.reset();
+  return false;
+}
+
+const SealRecord* SealCursor::find(std::string_view path) {
+  if (!started_) {
+    started_ = true;
+    advance();
+  }
+  while (current_ && compare_paths(current_->entry.path, path) < 0) advance();
+  if (current_ && current_->entry.path == path) return &*current_;
+  return nullptr;
+}
+
+}  // namespace ferry

@@ -1,0 +1,39 @@
+// Finds a seal's records by path for a caller that walks a tree in list order (the receiver
+// merging the previous seal into the new one, a restoring sender, verify): one pass over the
+// file, one record held at a time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "seal/seal_file.h"
+#include "seal/seal_record.h"
+
+namespace ferry {
+
+class SealCursor {
+ public:
+  SealCursor() = default;  // finds nothing
+  explicit SealCursor(std::unique_ptr<SealReader> reader) : reader_(std::move(reader)) {}
+
+  // Opens `name` in the folder `dir`; a missing file gives a cursor that finds nothing.
+  static SealCursor open(int dir, const std::string& name, const std::string& shown);
+
+  // The record at `path`, or null. Paths must come in increasing list order. A damaged seal
+  // finds nothing from the damage on; problem() then says what was wrong.
+  const SealRecord* find(std::string_view path);
+  const std::string& problem() const { return problem_; }
+
+ private:
+  bool advance();
+
+  std::unique_ptr<SealReader> reader_;
+  std::optional<SealRecord> current_;
+  bool started_ = false;
+  std::string problem_;
+  std::string body_;
+};
+
+}  // namespace ferry
