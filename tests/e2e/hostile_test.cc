@@ -105,3 +105,21 @@ TEST_CASE("a Compressed frame the client did not negotiate is a protocol error")
   CHECK(r.code == 1);
   CHECK(r.err.find("protocol error: Compressed frame, but compression was not negotiated") != std::string::npos);
 }
+
+TEST_CASE("a hostile agent's answer to verify: records out of order, fewer than it counts, a verdict without a record") {
+  TempDir work;
+  struct Case {
+    const char* mode;
+    const char* message;
+  };
+  for (Case c : {Case{"verify-out-of-order", "the seal on the backup machine is damaged: records are out of order"},
+                 Case{"verify-short", "its records do not give the root stored with them"},
+                 Case{"verify-orphan", "a verify verdict without its sealed record"}}) {
+    CAPTURE(c.mode);
+    RunResult r = run("FERRY_HOME=" + quote(work / "home") + " " + quote(kFerry) + " verify --agent " +
+                      quote(kHostile + " " + c.mode) + " " + quote(work / "backup"));
+    INFO(r.err);
+    CHECK(r.code == 1);
+    CHECK(r.err.find(c.message) != std::string::npos);
+  }
+}

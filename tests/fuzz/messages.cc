@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t which = in.take_byte();
   std::string_view payload = in.rest();
   try {
-    switch (which % 15) {
+    switch (which % 17) {
       case 0:
         round_trip<Hello>(payload);
         break;
@@ -83,6 +83,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 14:
         round_trip<ListingEnd>(payload);
         break;
+      case 15:
+        round_trip<VerifyEnd>(payload);
+        break;
+      case 16: {
+        Decoder d(payload);
+        while (!d.at_end()) {
+          VerifyItem item = VerifyItem::decode(d);
+          Encoder e;
+          item.encode(e);
+          Decoder again(e.data());
+          VerifyItem back = VerifyItem::decode(again);
+          if (back.kind != item.kind || back.data != item.data || !again.at_end()) fuzz::property_failed();
+        }
+        break;
+      }
     }
   } catch (const ProtocolError&) {
   }

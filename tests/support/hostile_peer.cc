@@ -7,7 +7,10 @@
 //                                    and Fatal), uncompressed (a Compressed frame not negotiated),
 //                                    full-disk (on backup: wants entry 1, stops reading after
 //                                    its first data, then sends a Fatal and exits, as an agent
-//                                    whose disk filled does, in the worst order)
+//                                    whose disk filled does, in the worst order),
+//                                    verify-out-of-order, verify-short, verify-orphan (answers
+//                                    to `ferry verify`: seal records out of order, fewer than
+//                                    VerifyEnd counts, a verdict with no record before it)
 //   hostile_peer client-dotdot AGENT DEST
 //                                    pretends to be the client, against a real agent
 #include <sys/socket.h>
@@ -22,6 +25,7 @@
 #include "engine/session.h"
 #include "engine/framing.h"
 #include "protocol/messages.h"
+#include "seal/seal_record.h"
 #include "transport/fd_channel.h"
 
 using namespace ferry;
@@ -63,6 +67,37 @@ void send_fatal(FrameWriter& out, uint8_t code, const std::string& text) {
   out.flush();
 }
 
+// A verify's answer that a real agent never gives.
+void send_verify_answer(FrameWriter& out, const std::string& mode) {
+  auto record = [](const std::string& path, FileType type) {
+    SealRecord r;
+    r.entry = entry(path, type);
+    return encode_seal_record(r);
+  };
+  Encoder items;
+  VerifyEnd end;
+  end.seal_id = "2026-12-06T00-00-00Z";
+  VerifyItem{VerifyItem::kSealed, record("", FileType::kDirectory)}.encode(items);
+  if (mode == "verify-out-of-order") {
+    VerifyItem{VerifyItem::kSealed, record("b", FileType::kRegular)}.encode(items);
+    VerifyItem{VerifyItem::kSealed, record("a", FileType::kRegular)}.encode(items);
+    end.stored_entries = 3;
+  } else if (mode == "verify-short") {
+    end.stored_entries = 5;  // one record sent
+  } else {
+    VerifyItem{VerifyItem::kMissing, ""}.encode(items);  // a verdict on the root: allowed once
+    VerifyItem{VerifyItem::kFound, record("", FileType::kDirectory)}.encode(items);  // a second
+    end.stored_entries = 1;
+  }
+  out.send(MsgType::kVerifyItems, items);
+  Encoder e;
+  end.encode(e);
+  out.send(MsgType::kVerifyEnd, e);
+  Encoder done;
+  ListingEnd{1, 0, 0}.encode(done);
+  out.send(MsgType::kListingEnd, done);
+}
+
 int fake_agent(const std::string& mode) {
   FdChannel channel(0, 1, "client");
   FrameReader in(channel);
@@ -86,7 +121,9 @@ int fake_agent(const std::string& mode) {
   Encoder e;
   Opened().encode(e);  // receiver_is_root false
   out.send(MsgType::kOpened, e);
-  if (mode == "full-disk") {
+  if (mode.rfind("verify-", 0) == 0) {
+    send_verify_answer(out, mode);
+  } else if (mode == "full-disk") {
     out.flush();
     while (in.next().type != MsgType::kEndOfList) {
     }
@@ -112,7 +149,7 @@ int fake_agent(const std::string& mode) {
                        "and run again");
     return 1;
   }
-  send_entry(out, entry("", FileType::kDirectory));
+  if (mode.rfind("verify-", 0) != 0) send_entry(out, entry("", FileType::kDirectory));
   if (mode == "dotdot") {
     send_entry(out, entry("../escape", FileType::kRegular));
   } else if (mode == "absolute") {
