@@ -149,7 +149,11 @@ class WireCounts {
 // the seal against. Losing it loses no data, so a failure here is a warning.
 void remember_seal(const std::string& key, const std::string& shown, const Done& done) {
   try {
-    SealRoots(default_seal_roots()).remember(key, done.seal_id, done.seal_root, done.seal_entries);
+    SealRoots roots(default_seal_roots());
+    // A mirror that did not change keeps its seal: nothing new to remember.
+    std::optional<RememberedSeal> known = roots.find(key, done.seal_id);
+    if (known && known->root == done.seal_root) return;
+    roots.remember(key, done.seal_id, done.seal_root, done.seal_entries);
   } catch (const FatalError& unwritable) {
     spdlog::warn("{}; `ferry verify` will check {} against the backup machine's own seal only", unwritable.what(),
                  printable(shown));

@@ -17,6 +17,7 @@
 #include "fs/symlink_owners.h"
 #include "fs/tree_walker.h"
 #include "platform/platform.h"
+#include "seal/content_hash.h"
 #include "seal/seal_error.h"
 #include "seal/seal_file.h"
 #include "seal/seal_record.h"
@@ -132,7 +133,7 @@ class Verifier {
       return false;
     }
     platform::advise_sequential(fd.get());
-    Sha256 hasher;
+    ContentHasher hasher;
     while (true) {
       ssize_t n = ::read(fd.get(), buf_.data(), buf_.size());
       if (n < 0 && errno == EINTR) continue;

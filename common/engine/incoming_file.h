@@ -15,7 +15,7 @@
 #include "base/bytes.h"
 #include "base/page_buffer.h"
 #include "delta/file_hash.h"
-#include "seal/sha256.h"
+#include "seal/content_hash.h"
 #include "engine/basis_signer.h"
 #include "engine/installer.h"
 #include "engine/landing.h"
@@ -107,8 +107,9 @@ class IncomingFile {
   std::string tmp_name_;
   UniqueFd fd_;
   FileHasher hasher_;
-  // A restore from a sealed backup: SHA-256 of what is written, checked against the seal's.
-  std::optional<Sha256> sealed_hasher_;
+  // A restore from a sealed backup: the content hash of what is written, checked against the
+  // seal's (seal/content_hash.h).
+  std::optional<ContentHasher> sealed_hasher_;
   uint64_t bytes_ = 0;
   uint64_t writeback_from_ = 0;  // start of the range not yet handed to writeback
   bool ends_in_hole_ = false;    // the last thing that arrived was a FileHole: size it at the end

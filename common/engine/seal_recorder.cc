@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "base/page_buffer.h"
 #include "seal/seal_place.h"
-#include "seal/sha256.h"
+#include "seal/content_hash.h"
 
 namespace ferry {
 
@@ -19,14 +19,15 @@ SealRecorder::SealRecorder(DestinationState& state, ConfinedRoot& tree, std::str
     : tree_(tree), reporter_(reporter), dir_(make_seals_dir(state.state_dir())), name_(std::move(name)),
       previous_(previous_name.empty() ? SealCursor()
                                       : SealCursor::open(dir_.get(), previous_name, ".ferry-state/seals/" + previous_name)),
-      writer_(dir_.get(), name_ + ".new", std::move(id), 0) {}
+      writer_(dir_.get(), name_ + ".new", std::move(id), 0), may_keep_previous_(name_ == previous_name) {}
 
 void SealRecorder::listed(uint64_t index, const FileEntry& entry) {
   SealRecord record;
   record.entry = canonical_entry(entry);
   record.entry.sealed_content.clear();
   last_.index = index;
-  last_.at = writer_.append(record);
+  last_.body = encode_seal_record(record);
+  last_.at = writer_.append_body(last_.body);
   last_.path = entry.path;
   last_.type = entry.type;
   last_.size = entry.size;
@@ -38,16 +39,44 @@ void SealRecorder::listed(uint64_t index, const FileEntry& entry) {
 void SealRecorder::placed(uint64_t index, Placed how, uint64_t leader) {
   if (index != last_.index) throw FatalError("seal: placed() for an entry that was not the last listed");
   switch (how) {
-    case Placed::kNotStored: return writer_.mark_not_stored(last_.at);
-    case Placed::kWanted: pending_.emplace(index, std::make_pair(last_.at, last_.leader)); return;
-    case Placed::kFollower: followers_.emplace_back(last_.at, leader); return;
+    case Placed::kNotStored:
+      same_as_previous_ = false;
+      return writer_.mark_not_stored(last_.at);
+    case Placed::kWanted:
+      same_as_previous_ = false;
+      pending_.emplace(index, std::make_pair(last_.at, last_.leader));
+      return;
+    case Placed::kFollower:
+      followers_.emplace_back(last_.at, leader);
+      return compare_with_previous(/*ignore_content=*/true);
     case Placed::kInPlace: break;
   }
-  if (last_.type != FileType::kRegular) return;
-  Content content;
-  if (!content_in_place(last_, &content)) return writer_.mark_not_stored(last_.at);
-  writer_.patch(last_.at, content.sha, content.mtime_sec, content.mtime_nsec);
-  known(index, last_.leader, content);
+  if (last_.type == FileType::kRegular) {
+    Content content;
+    if (!content_in_place(last_, &content)) {
+      same_as_previous_ = false;
+      return writer_.mark_not_stored(last_.at);
+    }
+    writer_.patch(last_.at, content.sha, content.mtime_sec, content.mtime_nsec);
+    std::copy(content.sha.begin(), content.sha.end(), last_.body.begin() + kSealContentOffset);
+    known(index, last_.leader, content);
+  }
+  compare_with_previous(/*ignore_content=*/false);
+}
+
+void SealRecorder::compare_with_previous(bool ignore_content) {
+  if (!may_keep_previous_ || !same_as_previous_) return;
+  const SealRecord* before = previous_.find(last_.path);
+  const std::string& body = previous_.body();
+  bool same = before != nullptr && body.size() == last_.body.size() &&
+              (ignore_content ? body.compare(0, kSealContentOffset, last_.body, 0, kSealContentOffset) == 0 &&
+                                    body.compare(kSealMtimeOffset, std::string::npos, last_.body, kSealMtimeOffset) == 0
+                              : body == last_.body);
+  if (!same) {
+    same_as_previous_ = false;
+    return;
+  }
+  previous_tree_.add(last_.path, last_.type == FileType::kDirectory, seal_leaf(body));
 }
 
 // A file the run did not send: the previous seal's hash when that seal describes the same
@@ -70,7 +99,7 @@ bool SealRecorder::content_in_place(const Listed& listed, Content* out) {
   }
   UniqueFd fd = tree_.open(listed.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   if (!fd.valid()) return false;
-  Sha256 hasher;
+  ContentHasher hasher;
   PageBuffer buf(256 * 1024);
   while (true) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
@@ -115,7 +144,19 @@ SealSummary SealRecorder::finish(bool complete, bool sync) {
   // Anything still waiting never arrived: the receiver reported it.
   for (const auto& [index, pending] : pending_) writer_.mark_not_stored(pending.first);
   pending_.clear();
-  writer_.set_flags(complete ? seal_flags::kComplete : 0);
+  uint8_t flags = complete ? seal_flags::kComplete : 0;
+  if (may_keep_previous_ && same_as_previous_) {
+    // Every record came out as the previous seal's, in order; if that seal has no others and
+    // its root is the one its records give, it is this run's seal too.
+    uint64_t unfound = 0;
+    SealSummary previous;
+    if (previous_.drain(&unfound, &previous) && unfound == 0 && previous.flags == flags &&
+        previous.entries == previous_tree_.count() && previous_tree_.finish(previous.id, flags) == previous.root) {
+      writer_.abandon();
+      return previous;
+    }
+  }
+  writer_.set_flags(flags);
   return writer_.finish(name_, sync);
 }
 

@@ -3,7 +3,9 @@
 // gets its record at once and its content hash (the sender's SHA-256, from FileEnd) when the
 // data has arrived; a file the run leaves as it was keeps the hash the previous seal gave it,
 // so a no-change run reads no file. Once the tree is in place, finish() builds the hash tree and
-// puts the seal under its name.
+// puts the seal under its name; a mirror whose every record came out as the previous seal has
+// it keeps that seal as it is (its ID, the time of the last run that changed something), and
+// the run writes and syncs nothing for it.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@
 #include "protocol/messages.h"
 #include "seal/seal_cursor.h"
 #include "seal/seal_file.h"
+#include "seal/seal_tree.h"
 
 namespace ferry {
 
@@ -63,9 +66,13 @@ class SealRecorder {
     int64_t mtime_sec = 0;
     uint32_t mtime_nsec = 0;
     bool leader = false;  // the first name of a hard-linked inode
+    std::string body;     // the record as written (its content filled in once known)
   };
   bool content_in_place(const Listed& listed, Content* out);
   void known(uint64_t index, bool leader, const Content& content);
+  // Whether the last listed record is the previous seal's record of that path, byte for byte
+  // (but for the content hash, with `ignore_content`: a hard link's, filled in at the end).
+  void compare_with_previous(bool ignore_content);
 
   ConfinedRoot& tree_;
   Reporter& reporter_;
@@ -78,6 +85,10 @@ class SealRecorder {
   std::unordered_map<uint64_t, Content> leaders_;  // hard-link leaders' content, for their followers
   std::vector<std::pair<uint64_t, uint64_t>> followers_;  // (record, leader index)
   bool previous_problem_said_ = false;
+  // A mirror's seal is the previous one's name: it may be kept when nothing changed.
+  bool may_keep_previous_;
+  bool same_as_previous_ = true;
+  SealTree previous_tree_;  // rebuilt from the previous seal's records as they matched
 };
 
 }  // namespace ferry

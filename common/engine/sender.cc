@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <algorithm>
 #include <vector>
 
 #include "base/bytes.h"
@@ -30,7 +31,7 @@
 #include "fs/tree_walker.h"
 #include "fs/unique_fd.h"
 #include "platform/platform.h"
-#include "seal/sha256.h"
+#include "seal/content_hash.h"
 
 namespace ferry {
 
@@ -343,7 +344,16 @@ class SendSession {
   }
 
   void send_wanted() {
-    PageBuffer buf(wire::kDataChunkBytes);
+    // One buffer; with a seal, a ring of them: those already read are hashed on a thread of
+    // their own while the next are read and sent.
+    std::vector<PageBuffer> bufs;
+    bufs.emplace_back(wire::kDataChunkBytes);
+    std::optional<ParallelContentHasher> sha;
+    if (seal_) {
+      unsigned cores = std::thread::hardware_concurrency();
+      sha.emplace(std::clamp(cores, 2u, ParallelContentHasher::kMaxWorkers));
+      while (bufs.size() < 2 * ParallelContentHasher::kQueueDepth) bufs.emplace_back(wire::kDataChunkBytes);
+    }
     while (true) {
       Request request;
       Listed listed;
@@ -364,13 +374,15 @@ class SendSession {
         queue_.pop_front();
         listed = listed_[request.index];
       }
-      send_file(root_fd_, request.index, listed, request.basis.get(), buf);
+      send_file(root_fd_, request.index, listed, request.basis.get(), bufs, sha ? &*sha : nullptr);
     }
   }
 
   // The per-file "how to send" step: whole, or as a delta against the receiver's basis.
+  // `sha`, for a sealed backup: the SHA-256 of what is sent, hashed beside the sending; each of
+  // `bufs` is read into once the hash of what it held last is done.
   void send_file(int root_fd, uint64_t index, const Listed& listed, const Signature* basis,
-                 PageBuffer& buf) {
+                 std::vector<PageBuffer>& bufs, ParallelContentHasher* sha) {
     std::string shown = printable(join_path(root_, listed.path));
     auto send_failed = [&](const std::string& reason, uint64_t flags) {
       Encoder e;
@@ -407,8 +419,7 @@ class SendSession {
     spdlog::info("{}", printable(listed.path));
     stats_.set_current_file(listed.path);
     FileHasher hasher;
-    std::optional<Sha256> sha;  // a sealed backup's
-    if (seal_) sha.emplace();
+    if (sha) sha->finish();  // what an earlier file that failed midway left
     Encoder head;
     encode_file_data_head(index, head);
     uint64_t total = 0;
@@ -419,6 +430,16 @@ class SendSession {
       sink = std::make_unique<FrameDeltaSink>(data_, index, *basis);
       encoder = std::make_unique<DeltaEncoder>(*basis, *sink);
     }
+    // The hashing thread may be reading the encoder's window or a buffer: it is done before
+    // either goes (declared after them, so destroyed first).
+    struct WaitForHash {
+      ParallelContentHasher* sha;
+      ~WaitForHash() {
+        if (sha) sha->wait();
+      }
+    } wait_for_hash{sha};
+    size_t next_buf = 0;
+    std::vector<ParallelContentHasher::Ticket> hashing(bufs.size());  // what each buffer holds for the hasher
     // A file sent whole keeps its holes: a run of zeros the file system does not store goes as
     // a FileHole count. hole_at is where the next hole starts (the end of the file counts);
     // max: none known, as on a file system that cannot say.
@@ -444,10 +465,13 @@ class SendSession {
         int64_t h = data_at < size ? platform::seek_hole(fd, static_cast<int64_t>(data_at)) : -1;
         hole_at = h >= 0 && static_cast<uint64_t>(h) > total ? static_cast<uint64_t>(h) : UINT64_MAX;
       }
-      // A delta is scanned where it is read: straight into the encoder's window.
-      size_t room = static_cast<size_t>(std::min<uint64_t>(buf.size(), std::min(size, hole_at) - total));
+      // A delta is scanned where it is read: straight into the encoder's window, which may move
+      // when asked for space, so the hash of what is in it must be done first.
+      size_t room = static_cast<size_t>(std::min<uint64_t>(wire::kDataChunkBytes, std::min(size, hole_at) - total));
       if (room == 0) break;
-      char* into = encoder ? reinterpret_cast<char*>(encoder->space(room)) : buf.data();
+      if (encoder && sha) sha->wait();
+      if (!encoder && sha) sha->wait_for(hashing[next_buf]);
+      char* into = encoder ? reinterpret_cast<char*>(encoder->space(room)) : bufs[next_buf].data();
       // pread: finding holes moves the file offset.
       ssize_t n = ::pread(fd, into, room, static_cast<off_t>(total));
       if (n < 0) {
@@ -457,8 +481,11 @@ class SendSession {
       }
       if (n == 0) break;
       std::string_view chunk(into, static_cast<size_t>(n));
+      if (sha) {
+        hashing[next_buf] = sha->update(chunk.data(), chunk.size());
+        if (!encoder) next_buf = (next_buf + 1) % bufs.size();
+      }
       hasher.update(chunk.data(), chunk.size());
-      if (sha) sha->update(chunk.data(), chunk.size());
       uint64_t offset = total;
       total += chunk.size();
       stats_.bytes_through += chunk.size();

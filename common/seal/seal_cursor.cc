@@ -23,13 +23,17 @@ SealCursor SealCursor::open(int dir, const std::string& name, const std::string&
 }
 
 bool SealCursor::advance() {
+  if (current_ && !found_current_) ++passed_;
   current_.reset();
+  found_current_ = false;
   if (!reader_) return false;
   try {
     if (reader_->next(&body_)) {
       current_ = decode_seal_record(body_);
       return true;
     }
+    summary_ = reader_->summary();
+    complete_ = true;
   } catch (const FatalError& e) {
     problem_ = e.what();
   }
@@ -43,8 +47,23 @@ const SealRecord* SealCursor::find(std::string_view path) {
     advance();
   }
   while (current_ && compare_paths(current_->entry.path, path) < 0) advance();
-  if (current_ && current_->entry.path == path) return &*current_;
+  if (current_ && current_->entry.path == path) {
+    found_current_ = true;
+    return &*current_;
+  }
   return nullptr;
+}
+
+bool SealCursor::drain(uint64_t* unfound, SealSummary* summary) {
+  if (!started_) {
+    started_ = true;
+    advance();
+  }
+  while (current_) advance();
+  *unfound = passed_;
+  if (!complete_) return false;
+  *summary = summary_;
+  return true;
 }
 
 }  // namespace ferry

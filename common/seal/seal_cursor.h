@@ -25,6 +25,11 @@ class SealCursor {
   // finds nothing from the damage on; problem() then says what was wrong.
   const SealRecord* find(std::string_view path);
   const std::string& problem() const { return problem_; }
+  // The body of the record find() last returned.
+  const std::string& body() const { return body_; }
+  // Reads to the end: how many records were never found, and the seal's header and trailer.
+  // False when the seal cannot be read to its end.
+  bool drain(uint64_t* unfound, SealSummary* summary);
 
  private:
   bool advance();
@@ -32,6 +37,10 @@ class SealCursor {
   std::unique_ptr<SealReader> reader_;
   std::optional<SealRecord> current_;
   bool started_ = false;
+  bool found_current_ = false;  // find() returned current_
+  uint64_t passed_ = 0;         // records advanced over without being found
+  SealSummary summary_;         // the trailer, once read
+  bool complete_ = false;       // read to its end without a problem
   std::string problem_;
   std::string body_;
 };

@@ -60,8 +60,7 @@ void SealWriter::flush() {
   buffer_.clear();
 }
 
-uint64_t SealWriter::append(const SealRecord& record) {
-  std::string body = encode_seal_record(record);
+uint64_t SealWriter::append_body(std::string_view body) {
   uint64_t at = flushed_ + buffer_.size();
   put_le(buffer_, body.size(), 4);
   buffer_.append(body);
@@ -97,6 +96,12 @@ void SealWriter::mark_not_stored(uint64_t at) {
   }
   flags |= SealRecord::kNotStored;
   write_at(pos, &flags, 1);
+}
+
+void SealWriter::abandon() {
+  ::unlinkat(dir_, name_.c_str(), 0);
+  fd_.reset();
+  buffer_.clear();
 }
 
 void SealWriter::set_flags(uint8_t flags) {

@@ -46,8 +46,9 @@ class SealWriter {
   SealWriter(const SealWriter&) = delete;
   SealWriter& operator=(const SealWriter&) = delete;
 
-  // Appends a record; returns where it is, for patch().
-  uint64_t append(const SealRecord& record);
+  // Appends a record (or its encoded body); returns where it is, for patch().
+  uint64_t append(const SealRecord& record) { return append_body(encode_seal_record(record)); }
+  uint64_t append_body(std::string_view body);
   // A file's content hash and the mtime it was given, once its data arrived.
   void patch(uint64_t at, const Sha256Digest& content, int64_t mtime_sec, uint32_t mtime_nsec);
   // The entry was not stored after all.
@@ -58,6 +59,8 @@ class SealWriter {
   // Builds the tree, appends the root, syncs (with `sync`) and renames the file to `final_name`
   // in the same folder. Throws FatalError when the disk refuses.
   SealSummary finish(const std::string& final_name, bool sync);
+  // Removes what was written: the seal is not needed after all.
+  void abandon();
 
  private:
   void flush();

@@ -8,8 +8,14 @@
 namespace ferry {
 
 namespace {
+// Fetched once: OpenSSL 3 looks EVP_sha256() up (under a lock) at every init otherwise, which
+// cost more than hashing a seal record.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
 void start(EVP_MD_CTX* ctx) {
-  if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1) throw std::bad_alloc();
+  if (sha256_md() == nullptr || EVP_DigestInit_ex(ctx, sha256_md(), nullptr) != 1) throw std::bad_alloc();
 }
 }  // namespace
 
@@ -42,7 +48,7 @@ Sha256Digest Sha256::finish() {
 }
 
 Sha256Digest sha256_of(std::string_view bytes) {
-  Sha256 h;
+  thread_local Sha256 h;  // a context per call would cost as much as the hash of a record
   h.update(bytes);
   return h.finish();
 }

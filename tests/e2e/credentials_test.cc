@@ -186,6 +186,12 @@ TEST_CASE("a backup-only key writes backups but cannot read them back") {
   CHECK(r.code == 1);
   CHECK(r.err.find("may only make backups") != std::string::npos);
   CHECK_FALSE(fs::exists(work / "out/secret.txt"));
+  // It may verify what it wrote: the answer is names, metadata and hashes, never the data.
+  RunResult v = run(ferry_with_home_key("verify --json", home) + " " + quote(remote(root + "/l")));
+  INFO(v.err);
+  CHECK(v.code == 0);
+  CHECK(v.out.find("\"status\":\"ok\"") != std::string::npos);
+  CHECK(v.out.find("bank details") == std::string::npos);
 }
 
 TEST_CASE("an append-only key cannot destroy: its deletions and replacements always go to the safety net") {

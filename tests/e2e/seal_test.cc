@@ -14,6 +14,7 @@
 
 #include "e2e/e2e.h"
 #include "fs/unique_fd.h"
+#include "seal/content_hash.h"
 #include "seal/seal_file.h"
 #include "seal/seal_record.h"
 
@@ -60,7 +61,9 @@ void rewrite_seal(const std::string& seals, const std::string& path, const std::
   while (reader.next(&body)) {
     ferry::SealRecord record = ferry::decode_seal_record(body);
     if (record.entry.path == path) {
-      record.content = ferry::sha256_of(new_content);
+      ferry::ContentHasher hasher;
+      hasher.update(new_content.data(), new_content.size());
+      record.content = hasher.finish();
       found = true;
     }
     writer.append(record);
@@ -105,6 +108,11 @@ TEST_CASE("a sealed backup verifies; a flipped byte, a changed mode and a rewrit
   CHECK(damaged.out.find("docs/deep/b.txt: mode 0644 -> 0600") != std::string::npos);
   CHECK(damaged.out.find("docs/a.txt") == std::string::npos);  // untouched, not named
   CHECK(damaged.out.find("2 entries differ") != std::string::npos);
+  // A sample reads few files but checks the metadata of all.
+  RunResult sampled = run(verify + " --sample 1 --json");
+  CHECK(sampled.code == 1);
+  CHECK(sampled.out.find("\"path\":\"docs/deep/b.txt\"") != std::string::npos);
+  CHECK(json_field(sampled.out, "files_read") < 3);
 
   // A file added on the backup machine: the seal covers the whole destination (--delete).
   std::ofstream(dest + "/planted.txt") << "not from the source";
@@ -192,4 +200,43 @@ TEST_CASE("every snapshot of a store is sealed; a no-change snapshot keeps the h
   std::string plain = work / "plain";
   REQUIRE(run(ferry_over_ssh("backup --no-seal", home) + " " + quote(src) + " " + quote(remote(plain))).code == 0);
   CHECK(!fs::exists(plain + "/.ferry-state/seals/mirror.seal"));
+}
+
+TEST_CASE("every kind of entry Ferry carries verifies as sealed, and a no-change run leaves the same root") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", home = work / "home";
+  build_full_tree(src);
+  sshd().trust_host_key();
+  std::string backup = ferry_over_ssh("backup --json", home) + " " + quote(src) + " " + quote(remote(dest));
+  RunResult first = run(backup);
+  INFO(first.err);
+  REQUIRE(first.code == 0);
+  RunResult verify = run(ferry_over_ssh("verify", home) + " " + quote(remote(dest)));
+  INFO(verify.err);
+  INFO(verify.out);
+  CHECK(verify.code == 0);
+  // A run that sends nothing takes every hash from the previous seal: the same records, so the
+  // mirror keeps its seal as it is (same ID and root; the file is not rewritten).
+  auto seal_of = [](const std::string& out) {
+    size_t at = out.find("\"seal\":{");
+    return at == std::string::npos ? std::string() : out.substr(at, out.find('}', at) - at);
+  };
+  struct stat before {};
+  REQUIRE(::stat((dest + "/.ferry-state/seals/mirror.seal").c_str(), &before) == 0);
+  ::sleep(1);  // a new seal would have another ID
+  RunResult second = run(backup);
+  REQUIRE(second.code == 0);
+  CHECK(json_field(second.out, "files_transferred") == 0);
+  CHECK(!seal_of(first.out).empty());
+  CHECK(seal_of(second.out) == seal_of(first.out));
+  struct stat after {};
+  REQUIRE(::stat((dest + "/.ferry-state/seals/mirror.seal").c_str(), &after) == 0);
+  CHECK(after.st_ino == before.st_ino);
+  CHECK(run(ferry_over_ssh("verify", home) + " " + quote(remote(dest))).code == 0);
+  // One change: a new seal, whose verify still passes.
+  std::ofstream(src + "/added-later.txt") << "new";
+  RunResult third = run(backup);
+  REQUIRE(third.code == 0);
+  CHECK(seal_of(third.out) != seal_of(first.out));
+  CHECK(run(ferry_over_ssh("verify", home) + " " + quote(remote(dest))).code == 0);
 }

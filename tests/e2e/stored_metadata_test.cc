@@ -110,6 +110,13 @@ TEST_CASE("a non-root agent keeps owners, setuid bits, fifos and devices, and a 
   CHECK(chowned.code == 0);
   CHECK(stored_attr(dest + "/etc/passwd-like") == "1 f 644 0 43 0 0");
 
+  // The seal is of the tree as sent: owners, setuid bits and devices as the attribute keeps
+  // them, so a verify through the same agent finds everything as sealed.
+  RunResult verify = run(quote(kFerry) + " verify --agent " + agent + " " + quote(dest));
+  INFO(verify.err);
+  CHECK(verify.code == 0);
+  CHECK(verify.out.find(" match seal ") != std::string::npos);
+
   // Restored by root through the same non-root agent: exactly the source.
   RunResult restore = run(quote(kFerry) + " restore --agent " + agent + " " + quote(dest) + " " + quote(back));
   INFO(restore.err);

@@ -7,8 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <algorithm>
 #include <string>
+#include <vector>
 
+#include "seal/content_hash.h"
 #include "seal/seal_error.h"
 #include "seal/seal_file.h"
 #include "seal/seal_record.h"
@@ -197,4 +200,64 @@ TEST_CASE("a record marked not stored is still part of the tree, and says so") {
   REQUIRE(reader.next(&body));
   REQUIRE(reader.next(&body));
   CHECK((decode_seal_record(body).flags & SealRecord::kNotStored) != 0);
+}
+
+TEST_CASE("the content hash is the same whether hashed in one thread or by chunks on several, holes included") {
+  std::string data(3 * kContentChunkBytes + 12345, '\0');
+  uint32_t x = 7;
+  for (char& c : data) c = static_cast<char>((x = x * 1103515245 + 12345) >> 24);
+  // Pieces of odd sizes that straddle chunk boundaries, and a hole across one.
+  struct Piece {
+    size_t at, len;
+    bool hole;
+  };
+  std::vector<Piece> pieces;
+  size_t at = 0;
+  size_t sizes[] = {1, 700000, 262144, 2 * kContentChunkBytes, 5};
+  for (size_t i = 0; at < data.size(); ++i) {
+    size_t len = std::min(sizes[i % 5], data.size() - at);
+    bool hole = i == 3;
+    if (hole) std::fill(data.begin() + static_cast<long>(at), data.begin() + static_cast<long>(at + len), '\0');
+    pieces.push_back({at, len, hole});
+    at += len;
+  }
+  ContentHasher one;
+  one.update(data.data(), data.size());
+  Sha256Digest whole = one.finish();
+  for (unsigned workers : {1u, 2u, 4u}) {
+    CAPTURE(workers);
+    ParallelContentHasher many(workers);
+    for (const Piece& p : pieces) {
+      if (p.hole) many.update_zeros(p.len);
+      else many.update(data.data() + p.at, p.len);
+    }
+    CHECK(many.finish() == whole);
+    // And again: finish starts over.
+    many.update(data.data(), data.size());
+    CHECK(many.finish() == whole);
+  }
+  ContentHasher pieces_one;
+  for (const Piece& p : pieces) {
+    if (p.hole) pieces_one.update_zeros(p.len);
+    else pieces_one.update(data.data() + p.at, p.len);
+  }
+  CHECK(pieces_one.finish() == whole);
+  // An empty file, a file of exactly one chunk, one byte more: all different.
+  ContentHasher empty, exact, more;
+  Sha256Digest e = empty.finish();
+  exact.update(data.data(), kContentChunkBytes);
+  more.update(data.data(), kContentChunkBytes + 1);
+  Sha256Digest x1 = exact.finish(), x2 = more.finish();
+  CHECK(e != x1);
+  CHECK(x1 != x2);
+  ParallelContentHasher empty_many(2);
+  CHECK(empty_many.finish() == e);
+}
+
+TEST_CASE("a hole of many chunks queued at once does not stall the parallel hasher") {
+  ParallelContentHasher many(2);
+  many.update_zeros(64 * kContentChunkBytes + 3);  // more pieces than the queues hold
+  ContentHasher one;
+  one.update_zeros(64 * kContentChunkBytes + 3);
+  CHECK(many.finish() == one.finish());
 }
