@@ -146,18 +146,35 @@ class WireCounts {
 };
 
 // Keeps the root of a backup's seal: what `ferry verify` checks the backup machine's copy of
-// the seal against. Losing it loses no data, so a failure here is a warning.
-void remember_seal(const std::string& key, const std::string& shown, const Done& done) {
+// the seal against. Losing it loses no data, so a failure here is a warning. Returns false when
+// the seal this one built on is not one this computer made: the files this run did not send
+// were sealed with that seal's hashes, which may have been rewritten to hide a change.
+bool remember_seal(const std::string& key, const std::string& shown, const Done& done, bool every_file_read) {
+  bool chain_holds = true;
   try {
     SealRoots roots(default_seal_roots());
+    // A --checksum run sealed every file from the source: it needs no chain.
+    if (!every_file_read && !done.previous_seal_id.empty() && roots.knows(key)) {
+      std::optional<RememberedSeal> before = roots.find(key, done.previous_seal_id);
+      if (!before || before->root != done.previous_seal_root) {
+        chain_holds = false;
+        spdlog::error("the seal this backup built on ({}) is not one this computer made, or was altered on the "
+                      "backup machine: the files this run did not send were sealed with the hashes it holds. Run "
+                      "a backup with --checksum to seal every file from this computer again (and send those that "
+                      "differ); until then this seal is not recorded as this computer's",
+                      printable(done.previous_seal_id));
+        return false;
+      }
+    }
     // A mirror that did not change keeps its seal: nothing new to remember.
     std::optional<RememberedSeal> known = roots.find(key, done.seal_id);
-    if (known && known->root == done.seal_root) return;
+    if (known && known->root == done.seal_root) return chain_holds;
     roots.remember(key, done.seal_id, done.seal_root, done.seal_entries);
   } catch (const FatalError& unwritable) {
     spdlog::warn("{}; `ferry verify` will check {} against the backup machine's own seal only", unwritable.what(),
                  printable(shown));
   }
+  return chain_holds;
 }
 
 ExitCode transfer(Direction direction, const std::string& source, const std::string& destination,
@@ -276,7 +293,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
       sending.only_name = single_file;
       Done done = Sender(channel, in, out, reporter, stats, sending).run(near_path);
       summary.take(done);
-      if (!done.seal_id.empty()) remember_seal(key, dst.display(), done);
+      if (!done.seal_id.empty() && !remember_seal(key, dst.display(), done, options.checksum)) ++stats.errors;
     } else {
       ReceiveFolder folder(near_path, options.dry_run);
       ConfinedRoot root = open_destination(folder.path(), "");

@@ -232,6 +232,13 @@ class VerifyRun {
       return v;
     }
     v.anchored = remembered.has_value();
+    if (!v.anchored && roots_.knows(key_)) {
+      v.status = "seal_unknown";
+      v.message = "the seal on the backup machine (" + printable(end.seal_id) + ") is not one this computer made, "
+                  "though it has sealed backups to " + shown + ": it was made on another computer, or altered there. "
+                  "A backup with --checksum seals every file from this computer again";
+      return v;
+    }
     if (!v.anchored) {
       spdlog::warn("this computer holds no record of seal {} of {} (it was made on another computer, or {} is new): "
                    "the files were checked against the backup machine's own seal alone",

@@ -96,6 +96,8 @@ class ReceiveSession {
       done.seal_flags = sealed.flags;
       done.seal_entries = sealed.entries;
       done.seal_root = sealed.root;
+      done.previous_seal_id = seal_->previous().id;
+      done.previous_seal_root = seal_->previous().root;
     }
     done.files_total = stats_.files_total;
     done.files_transferred = stats_.files_transferred;

@@ -19,12 +19,14 @@ SealRecorder::SealRecorder(DestinationState& state, ConfinedRoot& tree, std::str
     : tree_(tree), reporter_(reporter), dir_(make_seals_dir(state.state_dir())), name_(std::move(name)),
       previous_(previous_name.empty() ? SealCursor()
                                       : SealCursor::open(dir_.get(), previous_name, ".ferry-state/seals/" + previous_name)),
-      writer_(dir_.get(), name_ + ".new", std::move(id), 0), may_keep_previous_(name_ == previous_name) {}
+      writer_(dir_.get(), name_ + ".new", std::move(id), 0), may_keep_previous_(name_ == previous_name),
+      had_previous_(!previous_name.empty() && previous_.exists()) {}
 
 void SealRecorder::listed(uint64_t index, const FileEntry& entry) {
   SealRecord record;
   record.entry = canonical_entry(entry);
   record.entry.sealed_content.clear();
+  last_.sent_content = entry.type == FileType::kRegular ? entry.sealed_content : "";
   last_.index = index;
   last_.body = encode_seal_record(record);
   last_.at = writer_.append_body(last_.body);
@@ -76,7 +78,7 @@ void SealRecorder::compare_with_previous(bool ignore_content) {
     same_as_previous_ = false;
     return;
   }
-  previous_tree_.add(last_.path, last_.type == FileType::kDirectory, seal_leaf(body));
+  ++matched_;
 }
 
 // A file the run did not send: the previous seal's hash when that seal describes the same
@@ -85,6 +87,10 @@ void SealRecorder::compare_with_previous(bool ignore_content) {
 bool SealRecorder::content_in_place(const Listed& listed, Content* out) {
   out->mtime_sec = listed.mtime_sec;
   out->mtime_nsec = listed.mtime_nsec;
+  if (listed.sent_content.size() == out->sha.size()) {
+    std::copy(listed.sent_content.begin(), listed.sent_content.end(), out->sha.begin());
+    return true;
+  }
   const SealRecord* before = previous_.find(listed.path);
   if (!previous_.problem().empty() && !previous_problem_said_) {
     previous_problem_said_ = true;
@@ -145,16 +151,20 @@ SealSummary SealRecorder::finish(bool complete, bool sync) {
   for (const auto& [index, pending] : pending_) writer_.mark_not_stored(pending.first);
   pending_.clear();
   uint8_t flags = complete ? seal_flags::kComplete : 0;
-  if (may_keep_previous_ && same_as_previous_) {
-    // Every record came out as the previous seal's, in order; if that seal has no others and
-    // its root is the one its records give, it is this run's seal too.
-    uint64_t unfound = 0;
-    SealSummary previous;
-    if (previous_.drain(&unfound, &previous) && unfound == 0 && previous.flags == flags &&
-        previous.entries == previous_tree_.count() && previous_tree_.finish(previous.id, flags) == previous.root) {
-      writer_.abandon();
-      return previous;
-    }
+  uint64_t unfound = 0;
+  SealSummary previous;
+  bool previous_whole = had_previous_ && previous_.drain(&unfound, &previous);
+  if (had_previous_) {
+    previous_summary_ = previous;
+    if (!previous_whole) previous_summary_.root = {};
+    if (previous_summary_.id.empty()) previous_summary_.id = "?";  // there was one, unreadable
+  }
+  if (may_keep_previous_ && same_as_previous_ && previous_whole && unfound == 0 && previous.flags == flags &&
+      previous.entries == matched_) {
+    // Every record came out as the previous seal's, in order, and it has no others (its root
+    // was checked against its records as they were read): it is this run's seal too.
+    writer_.abandon();
+    return previous;
   }
   writer_.set_flags(flags);
   return writer_.finish(name_, sync);

@@ -21,7 +21,6 @@
 #include "protocol/messages.h"
 #include "seal/seal_cursor.h"
 #include "seal/seal_file.h"
-#include "seal/seal_tree.h"
 
 namespace ferry {
 
@@ -50,6 +49,10 @@ class SealRecorder {
   // Builds the tree and puts the seal in place. `complete`: the destination holds exactly the
   // listed tree (seal_flags::kComplete).
   SealSummary finish(bool complete, bool sync);
+  // After finish(): the seal this one built on, as its records give it (id "" when there was
+  // none; root zero when it could not be read whole or did not match its own root). The client
+  // checks it against the roots it kept: the chain from one seal to the next.
+  const SealSummary& previous() const { return previous_summary_; }
 
  private:
   struct Content {
@@ -67,6 +70,7 @@ class SealRecorder {
     uint32_t mtime_nsec = 0;
     bool leader = false;  // the first name of a hard-linked inode
     std::string body;     // the record as written (its content filled in once known)
+    std::string sent_content;  // a sealed --checksum run: the sender's hash of the file
   };
   bool content_in_place(const Listed& listed, Content* out);
   void known(uint64_t index, bool leader, const Content& content);
@@ -88,7 +92,9 @@ class SealRecorder {
   // A mirror's seal is the previous one's name: it may be kept when nothing changed.
   bool may_keep_previous_;
   bool same_as_previous_ = true;
-  SealTree previous_tree_;  // rebuilt from the previous seal's records as they matched
+  uint64_t matched_ = 0;  // records that came out as the previous seal's
+  bool had_previous_;
+  SealSummary previous_summary_;
 };
 
 }  // namespace ferry

@@ -226,6 +226,9 @@ class SendSession {
             listed.sendable = first;
           }
           if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd_, entry.path);
+          // A sealed --checksum run seals every file from the source, not from what an earlier
+          // seal said (the way to renew a seal whose chain was broken).
+          if (checksum_ && seal_ && listed.sendable) entry.sealed_content = content_hash_of(root_fd_, entry.path);
           if (sealed_ && entry.type == FileType::kRegular) attach_sealed_hash(entry);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
@@ -263,6 +266,22 @@ class SendSession {
   static std::string hash_file(int root_fd, const std::string& path) {
     UniqueFd fd(open_source(root_fd, path));
     return fd.valid() ? hash_whole_file(fd.get()) : "";
+  }
+
+  static std::string content_hash_of(int root_fd, const std::string& path) {
+    UniqueFd fd(open_source(root_fd, path));
+    if (!fd.valid()) return "";
+    ContentHasher hasher;
+    PageBuffer buf(wire::kDataChunkBytes);
+    while (true) {
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return "";
+      if (n == 0) break;
+      hasher.update(buf.data(), static_cast<size_t>(n));
+    }
+    Sha256Digest d = hasher.finish();
+    return std::string(reinterpret_cast<const char*>(d.data()), d.size());
   }
 
   void read_requests() {

@@ -526,6 +526,10 @@ void Done::encode(Encoder& e) const {
     e.varint(seal_flags);
     e.varint(seal_entries);
     e.raw(std::string_view(reinterpret_cast<const char*>(seal_root.data()), seal_root.size()));
+    e.bytes(previous_seal_id);
+    if (!previous_seal_id.empty()) {
+      e.raw(std::string_view(reinterpret_cast<const char*>(previous_seal_root.data()), previous_seal_root.size()));
+    }
   }
 }
 Done Done::decode(std::string_view payload) {
@@ -547,6 +551,11 @@ Done Done::decode(std::string_view payload) {
     m.seal_entries = d.varint("seal_entries");
     std::string_view r = d.raw("seal_root", kSealHashBytes);
     std::copy(r.begin(), r.end(), m.seal_root.begin());
+    m.previous_seal_id = std::string(d.bytes("previous_seal_id", kMaxSealIdBytes));
+    if (!m.previous_seal_id.empty()) {
+      std::string_view p = d.raw("previous_seal_root", kSealHashBytes);
+      std::copy(p.begin(), p.end(), m.previous_seal_root.begin());
+    }
   }
   d.expect_end("Done");
   return m;

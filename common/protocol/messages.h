@@ -190,6 +190,9 @@ struct Done {
   uint8_t seal_flags = 0;
   uint64_t seal_entries = 0;
   Hash256 seal_root{};
+  // ... and the seal it built on ("" = none; root zero: unreadable, or not its records' root).
+  std::string previous_seal_id;
+  Hash256 previous_seal_root{};
   void encode(Encoder& e) const;
   static Done decode(std::string_view payload);
 };

@@ -30,9 +30,13 @@ bool SealCursor::advance() {
   try {
     if (reader_->next(&body_)) {
       current_ = decode_seal_record(body_);
+      tree_.add(current_->entry.path, current_->entry.type == FileType::kDirectory, seal_leaf(body_));
       return true;
     }
     summary_ = reader_->summary();
+    if (tree_.finish(summary_.id, summary_.flags) != summary_.root || tree_.count() != summary_.entries) {
+      throw SealFormatError(reader_->summary().id + ": its records do not give its stored root");
+    }
     complete_ = true;
   } catch (const FatalError& e) {
     problem_ = e.what();

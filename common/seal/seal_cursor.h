@@ -10,6 +10,7 @@
 
 #include "seal/seal_file.h"
 #include "seal/seal_record.h"
+#include "seal/seal_tree.h"
 
 namespace ferry {
 
@@ -25,10 +26,12 @@ class SealCursor {
   // finds nothing from the damage on; problem() then says what was wrong.
   const SealRecord* find(std::string_view path);
   const std::string& problem() const { return problem_; }
+  // Whether there is a seal to read (or was one that could not be read).
+  bool exists() const { return reader_ != nullptr || !problem_.empty(); }
   // The body of the record find() last returned.
   const std::string& body() const { return body_; }
   // Reads to the end: how many records were never found, and the seal's header and trailer.
-  // False when the seal cannot be read to its end.
+  // False when the seal cannot be read to its end, or its records do not give its stored root.
   bool drain(uint64_t* unfound, SealSummary* summary);
 
  private:
@@ -41,6 +44,7 @@ class SealCursor {
   uint64_t passed_ = 0;         // records advanced over without being found
   SealSummary summary_;         // the trailer, once read
   bool complete_ = false;       // read to its end without a problem
+  SealTree tree_;               // every record read, to check the stored root
   std::string problem_;
   std::string body_;
 };

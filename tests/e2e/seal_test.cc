@@ -240,3 +240,34 @@ TEST_CASE("every kind of entry Ferry carries verifies as sealed, and a no-change
   CHECK(seal_of(third.out) != seal_of(first.out));
   CHECK(run(ferry_over_ssh("verify", home) + " " + quote(remote(dest))).code == 0);
 }
+
+TEST_CASE("a seal rewritten to hide a change breaks the chain at the next backup; --checksum seals again and repairs") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest", home = work / "home";
+  write_source(src);
+  sshd().trust_host_key();
+  std::string backup = ferry_over_ssh("backup --delete", home) + " " + quote(src) + " " + quote(remote(dest));
+  REQUIRE(run(backup).code == 0);
+  // Someone on the backup machine changes a file and rewrites the seal to match it.
+  flip_byte(dest + "/big.bin", 1000);
+  rewrite_seal(dest + "/.ferry-state/seals", "big.bin", slurp(dest + "/big.bin"));
+  ::sleep(1);  // the next seal gets another ID
+
+  RunResult next = run(backup);
+  CHECK(next.code == 3);
+  CHECK(next.err.find("is not one this computer made") != std::string::npos);
+  RunResult verify = run(ferry_over_ssh("verify --json", home) + " " + quote(remote(dest)));
+  CHECK(verify.code == 1);
+  // Nothing else changed, so the mirror kept the rewritten seal: verify names it altered.
+  CHECK(verify.out.find("\"status\":\"seal_altered\"") != std::string::npos);
+
+  RunResult reseal = run(ferry_over_ssh("backup --delete --checksum", home) + " " + quote(src) + " " +
+                         quote(remote(dest)));
+  INFO(reseal.err);
+  CHECK(reseal.code == 0);
+  CHECK(slurp(dest + "/big.bin") == slurp(src + "/big.bin"));  // sent again: its content differed
+  RunResult again = run(ferry_over_ssh("verify --json", home) + " " + quote(remote(dest)));
+  INFO(again.err);
+  CHECK(again.code == 0);
+  CHECK(again.out.find("\"anchored\":true") != std::string::npos);
+}
