@@ -133,20 +133,13 @@ class Verifier {
       return false;
     }
     platform::advise_sequential(fd.get());
-    ContentHasher hasher;
-    while (true) {
-      ssize_t n = ::read(fd.get(), buf_.data(), buf_.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        *problem = errno_message("cannot read it", errno);
-        return false;
-      }
-      if (n == 0) break;
-      hasher.update(buf_.data(), static_cast<size_t>(n));
-      end_.bytes_read += static_cast<uint64_t>(n);
+    uint64_t bytes = 0;
+    if (!content_hash_of_fd(fd.get(), buf_, out, &bytes)) {
+      *problem = errno_message("cannot read it", errno);
+      return false;
     }
+    end_.bytes_read += bytes;
     ++end_.files_read;
-    *out = hasher.finish();
     return true;
   }
 

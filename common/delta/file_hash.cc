@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "base/page_buffer.h"
+#include "base/read_to_end.h"
 
 namespace ferry {
 
@@ -22,13 +23,7 @@ void FileHasher::update_zeros(uint64_t len) {
 std::string hash_whole_file(int fd) {
   FileHasher hasher;
   PageBuffer buf(wire::kDataChunkBytes);
-  while (true) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return "";
-    if (n == 0) break;
-    hasher.update(buf.data(), static_cast<size_t>(n));
-  }
+  if (!read_to_end(fd, buf, [&](const char* data, size_t len) { hasher.update(data, len); })) return "";
   Hash128 digest = hasher.digest();
   return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }

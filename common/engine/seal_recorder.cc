@@ -105,17 +105,8 @@ bool SealRecorder::content_in_place(const Listed& listed, Content* out) {
   }
   UniqueFd fd = tree_.open(listed.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   if (!fd.valid()) return false;
-  ContentHasher hasher;
   PageBuffer buf(256 * 1024);
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) break;
-    hasher.update(buf.data(), static_cast<size_t>(n));
-  }
-  out->sha = hasher.finish();
-  return true;
+  return content_hash_of_fd(fd.get(), buf, &out->sha);
 }
 
 void SealRecorder::known(uint64_t index, bool leader, const Content& content) {

@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/page_buffer.h"
+#include "base/read_to_end.h"
 #include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "engine/data_writer.h"
@@ -225,10 +226,7 @@ class SendSession {
             entry.hardlink_of = it->second + 1;  // a leader points at itself
             listed.sendable = first;
           }
-          if (checksum_ && listed.sendable) entry.content_hash = hash_file(root_fd_, entry.path);
-          // A sealed --checksum run seals every file from the source, not from what an earlier
-          // seal said (the way to renew a seal whose chain was broken).
-          if (checksum_ && seal_ && listed.sendable) entry.sealed_content = content_hash_of(root_fd_, entry.path);
+          if (checksum_ && listed.sendable) hash_for_checksum(entry);
           if (sealed_ && entry.type == FileType::kRegular) attach_sealed_hash(entry);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
@@ -261,27 +259,26 @@ class SendSession {
     spdlog::debug("listed {} entries", count);
   }
 
-  // --checksum: the whole-file hash, or "" if the file cannot be read now (it is then sent, and
-  // the read error reported, when the receiver asks for it).
-  static std::string hash_file(int root_fd, const std::string& path) {
-    UniqueFd fd(open_source(root_fd, path));
-    return fd.valid() ? hash_whole_file(fd.get()) : "";
-  }
-
-  static std::string content_hash_of(int root_fd, const std::string& path) {
-    UniqueFd fd(open_source(root_fd, path));
-    if (!fd.valid()) return "";
-    ContentHasher hasher;
-    PageBuffer buf(wire::kDataChunkBytes);
-    while (true) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return "";
-      if (n == 0) break;
-      hasher.update(buf.data(), static_cast<size_t>(n));
-    }
-    Sha256Digest d = hasher.finish();
-    return std::string(reinterpret_cast<const char*>(d.data()), d.size());
+  // --checksum: the XXH3 the receiver compares, and for a sealed run the content hash too, in
+  // one read of the file. A sealed --checksum run seals every file from the source, not from
+  // what an earlier seal said (the way to renew a seal whose chain was broken). Left empty on a
+  // read error (reported when the file is sent).
+  void hash_for_checksum(FileEntry& entry) {
+    UniqueFd fd(open_source(root_fd_, entry.path));
+    if (!fd.valid()) return;
+    if (checksum_buf_.size() == 0) checksum_buf_ = PageBuffer(wire::kDataChunkBytes);
+    FileHasher xxh;
+    ContentHasher content;
+    bool ok = read_to_end(fd.get(), checksum_buf_, [&](const char* data, size_t len) {
+      xxh.update(data, len);
+      if (seal_) content.update(data, len);
+    });
+    if (!ok) return;
+    Hash128 x = xxh.digest();
+    entry.content_hash.assign(reinterpret_cast<const char*>(x.data()), x.size());
+    if (!seal_) return;
+    Sha256Digest d = content.finish();
+    entry.sealed_content.assign(reinterpret_cast<const char*>(d.data()), d.size());
   }
 
   void read_requests() {
@@ -587,6 +584,7 @@ class SendSession {
   bool seal_;
   std::shared_ptr<SealCursor> sealed_;
   std::string sealed_prefix_;
+  PageBuffer checksum_buf_;  // the listing thread's, for --checksum
   int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;
 

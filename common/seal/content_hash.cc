@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/read_to_end.h"
+
 namespace ferry {
 
 namespace {
@@ -36,6 +38,19 @@ void ContentHasher::update_zeros(uint64_t len) {
     len -= n;
     if (in_chunk_ == kContentChunkBytes) close_chunk();
   }
+}
+
+bool content_hash_of_fd(int fd, PageBuffer& buf, Sha256Digest* out, uint64_t* bytes) {
+  ContentHasher hasher;
+  uint64_t read = 0;
+  bool ok = read_to_end(fd, buf, [&](const char* data, size_t len) {
+    hasher.update(data, len);
+    read += len;
+  });
+  if (!ok) return false;
+  *out = hasher.finish();
+  if (bytes != nullptr) *bytes = read;
+  return true;
 }
 
 Sha256Digest ContentHasher::finish() {

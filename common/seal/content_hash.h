@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/page_buffer.h"
 #include "seal/sha256.h"
 
 namespace ferry {
@@ -40,6 +41,10 @@ class ContentHasher {
   Sha256 outer_;
   uint64_t in_chunk_ = 0;
 };
+
+// The content hash of what fd holds from its current offset to its end, read through `buf`;
+// `bytes` (if given) gets what was read. False on a read error, errno as read() left it.
+bool content_hash_of_fd(int fd, PageBuffer& buf, Sha256Digest* out, uint64_t* bytes = nullptr);
 
 // The same hash, on worker threads: the caller queues the pieces it reads, in order, and goes on
 // while they are hashed. A piece's bytes must stay as they are until wait_for() its ticket.

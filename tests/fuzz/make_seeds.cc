@@ -154,7 +154,15 @@ void messages_seeds() {
   seed(7, "file-end", payload_of(FileEnd{3, 12345, -1, 999999999, {}}));
   seed(8, "file-failed", payload_of(FileFailed{4, "Permission denied"}));
   seed(9, "message", payload_of(Message{wire::MessageLevel::kWarning, "careful"}));
-  seed(10, "done", payload_of(Done{10, 5, 1000, 600, 400, 100, 50, 1, 2, 3}));
+  Done done;
+  done.files_total = 10;
+  done.files_transferred = 5;
+  done.bytes_total = 1000;
+  done.bytes_literal = 600;
+  done.bytes_matched = 400;
+  done.errors = 1;
+  done.deleted = 2;
+  seed(10, "done", payload_of(done));
   ProbeReport probe;
   probe.exists = probe.writable = true;
   probe.free_bytes = 1 << 30;
