@@ -208,23 +208,27 @@ int main(int argc, char** argv) {
     fmt::print(argc == 1 ? stderr : stdout, "{}", app.help());
     return argc == 1 ? static_cast<int>(ferry::ExitCode::kUsage) : 0;
   }
-  if (argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end()) {
-    std::string guess = ferry::nearest(argv[1], commands);
-    fmt::print(stderr, "ferry: \"{}\" is not a ferry command{}\n\n{}", argv[1],
+  // The top level's options are all flags (-v, -q, -h, --version), so the first word that is not
+  // one names the command.
+  int at = 1;
+  while (at < argc && argv[at][0] == '-') ++at;
+  if (at < argc && std::find(commands.begin(), commands.end(), argv[at]) == commands.end()) {
+    std::string guess = ferry::nearest(argv[at], commands);
+    fmt::print(stderr, "ferry: \"{}\" is not a ferry command{}\n\n{}", argv[at],
                guess.empty() ? "" : "; did you mean \"" + guess + "\"?", app.help());
     return static_cast<int>(ferry::ExitCode::kUsage);
   }
   // The same one level down: `ferry keys lst`, `ferry task rn`.
-  if (CLI::App* command = app.get_subcommand(argv[1]); argc >= 3 && argv[2][0] != '-' &&
-                                                       command->get_require_subcommand_min() > 0) {
+  if (at + 1 < argc && argv[at + 1][0] != '-') {
+    CLI::App* command = app.get_subcommand(argv[at]);
     std::vector<std::string> inner, shown;  // hidden ones (task failed) run, but are never offered
     for (const CLI::App* sub : command->get_subcommands([](const CLI::App*) { return true; })) {
       inner.push_back(sub->get_name());
       if (!sub->get_group().empty()) shown.push_back(sub->get_name());
     }
-    if (std::find(inner.begin(), inner.end(), argv[2]) == inner.end()) {
-      std::string guess = ferry::nearest(argv[2], shown);
-      fmt::print(stderr, "ferry: \"{}\" is not a `ferry {}` command{}\n\n{}", argv[2], argv[1],
+    if (command->get_require_subcommand_min() > 0 && std::find(inner.begin(), inner.end(), argv[at + 1]) == inner.end()) {
+      std::string guess = ferry::nearest(argv[at + 1], shown);
+      fmt::print(stderr, "ferry: \"{}\" is not a `ferry {}` command{}\n\n{}", argv[at + 1], argv[at],
                  guess.empty() ? "" : "; did you mean \"" + guess + "\"?", command->help());
       return static_cast<int>(ferry::ExitCode::kUsage);
     }

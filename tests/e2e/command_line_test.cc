@@ -30,6 +30,17 @@ TEST_CASE("ferry alone, ferry help and a misspelt command list the commands") {
   CHECK(help.code == 0);
   CHECK(has(help.out, "doctor"));
 
+  // Options before the command are the top level's: help, or a flag for the command after them.
+  for (const char* flag : {" --help", " -h"}) {
+    RunResult top = run(quote(kFerry) + flag);
+    CHECK(top.code == 0);
+    CHECK(has(top.out, "Usage: ferry"));
+  }
+  RunResult verbose_first = run(quote(kFerry) + " -v bakup /tmp /tmp/x");
+  CHECK(verbose_first.code == 2);
+  CHECK(has(verbose_first.err, "bakup"));
+  CHECK(!has(verbose_first.err, "terminate"));
+
   RunResult typo = run(quote(kFerry) + " bakup /tmp /tmp/x");
   CHECK(typo.code == 2);
   CHECK(has(typo.err, "\"bakup\" is not a ferry command; did you mean \"backup\"?"));
