@@ -250,15 +250,16 @@ class Server:
 
 
 @contextlib.contextmanager
-def data_image(work, gib, buffered_loop=False):
+def data_image(work, gib, buffered_loop=False, bytes_per_inode=None):
     """A fresh journaled ext4 image of `gib` GiB attached as a loop device (direct I/O unless
     buffered_loop, see the docstring) and mounted noatime; yields the mount point, and detaches
-    and removes it all afterwards."""
+    and removes it all afterwards. bytes_per_inode (mkfs.ext4 -i) for trees of many tiny files."""
     os.makedirs(work, exist_ok=True)
     image, mnt = os.path.join(work, "data.ext4"), os.path.join(work, "mnt")
     os.makedirs(mnt, exist_ok=True)
     subprocess.run(["truncate", "-s", f"{gib}G", image], check=True)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
+    inodes = ["-i", str(bytes_per_inode)] if bytes_per_inode else []
+    subprocess.run(["mkfs.ext4", "-q", "-F", *inodes, "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
     loop = subprocess.run(["losetup", "--find", "--show", f"--direct-io={'off' if buffered_loop else 'on'}", image],
                           check=True, capture_output=True, text=True).stdout.strip()
     if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:
@@ -342,6 +343,7 @@ def timed(tool, direction, local, remote, server, work, extra=()):
     flush = time.monotonic() - start
     return {"wall": wall, "wall_durable": wall + (flush if tool == "rsync" else 0.0),
             "cpu": client_cpu + remote_cpu, "rss_kib": max(client_rss, remote_rss),
+            "rss_client_kib": client_rss, "rss_remote_kib": remote_rss,
             "wire": int(conn[0]) + int(conn[1])}
 
 

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Ferry against rsync at scale (issue 19): trees of many tiny files, where memory per entry and
+the per-file cost show, and one large file changed in a few places, where the delta engine and
+the disk show.
+
+    bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta]
+                   [--markdown FILE] [--bin DIR]
+
+Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB) and a build in
+build/. The same sshd, relay, wrappers and command lines as bench.py; Ferry runs durable (its
+default) and with --no-sync, rsync alone and followed by `sync -f DEST`.
+
+tree   For each count N: N files of 1 B to 1 KB (random bytes) in folders of 1,000 (two levels),
+       made by a plain loop of open/write/utime. Cases: backup first, backup no change, restore
+       first, restore no change. Each tool does the four in a row into its own destinations,
+       which are removed before the next tool starts (at a million entries the image holds the
+       source and two copies, not seven); the tools take turns in opposite order each run.
+       Reported per side: peak RSS of the client and of the remote command, and bytes per entry
+       between the smallest and the largest count ((RSS at N2 - RSS at N1) / (N2 - N1)), which is
+       what the listing and the bookkeeping cost per file once start-up is taken out.
+delta  One file of --delta-gib GiB (random bytes) with 10 blocks of 4 KiB overwritten, and a
+       new mtime; the destination holds the old version before every run (copied afresh). Case:
+       backup delta. Wire bytes show that both tools sent only the changes.
+
+Every figure is the median over --runs runs; ratios are medians of per-run ratios.
+"""
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the sshd, the relay, the timed run and the image are bench.py's)
+
+TOOLS = ("ferry", "ferry-nosync", "rsync")
+TREE_CASES = ("backup first", "backup no change", "restore first", "restore no change")
+FILES_PER_FOLDER = 1000
+
+
+def make_tree(root, count, seed):
+    """count files of 1 B..1 KB in folders of FILES_PER_FOLDER, 100 folders to a parent."""
+    rng = random.Random(seed)
+    pool = rng.randbytes(1 << 20)
+    t0 = bench.FIXED_TIME * 10**9
+    for i in range(count):
+        if i % FILES_PER_FOLDER == 0:
+            folder = os.path.join(root, f"p{i // (FILES_PER_FOLDER * 100):03d}", f"d{(i // FILES_PER_FOLDER) % 100:02d}")
+            os.makedirs(folder)
+        path = os.path.join(folder, f"f{i:07d}")
+        size = rng.randrange(1, 1024)
+        at = rng.randrange(0, len(pool) - size)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, pool[at:at + size])
+        os.close(fd)
+        os.utime(path, ns=(t0, t0 + i))
+
+
+def make_delta_pair(root, gib):
+    """old/big.img and new/big.img: the same random bytes but for 10 blocks of 4 KiB."""
+    old, new = os.path.join(root, "old"), os.path.join(root, "new")
+    os.makedirs(old)
+    os.makedirs(new)
+    subprocess.run(f"head -c {gib}G /dev/urandom > {bench.shq(old)}/big.img", shell=True, check=True)
+    subprocess.run(["cp", "-a", os.path.join(old, "big.img"), new], check=True)
+    rng = random.Random(19)
+    size = gib << 30
+    with open(os.path.join(new, "big.img"), "r+b") as f:
+        for _ in range(10):
+            f.seek(rng.randrange(0, size - 4096))
+            f.write(rng.randbytes(4096))
+    t = bench.FIXED_TIME * 10**9
+    os.utime(os.path.join(old, "big.img"), ns=(t, t))
+    os.utime(os.path.join(new, "big.img"), ns=(t, t + 10**12))
+    return old, new
+
+
+def check_same(src, dst, what):
+    problem = bench.same_tree(src, dst)
+    if problem:
+        sys.exit(f"{what}: {problem}")
+
+
+def run_tree(count, mnt, server, runs, results):
+    src = os.path.join(mnt, f"tree-{count}")
+    print(f"generating {count:,} files", file=sys.stderr)
+    t = time.monotonic()
+    make_tree(src, count, count)
+    print(f"  made in {time.monotonic() - t:.0f} s", file=sys.stderr)
+    for rep in range(runs):
+        for tool in TOOLS if rep % 2 == 0 else TOOLS[::-1]:
+            backup, restore = os.path.join(mnt, f"tree-{tool}-backup"), os.path.join(mnt, f"tree-{tool}-restore")
+            for label in TREE_CASES:
+                direction = label.split()[0]
+                local = src if direction == "backup" else restore
+                r = bench.timed(tool, direction, local, backup, server, mnt)
+                results.setdefault((f"{count:,} files", label), {}).setdefault(tool, []).append(r)
+                check_same(src, backup if direction == "backup" else restore, f"{tool} {label} at {count}")
+            for d in (backup, restore):
+                shutil.rmtree(d)
+        print(f"  {count:,} files: run {rep + 1}/{runs} done", file=sys.stderr)
+    shutil.rmtree(src)
+
+
+def run_delta(gib, mnt, server, runs, results):
+    print(f"generating the {gib} GiB file", file=sys.stderr)
+    old, new = make_delta_pair(os.path.join(mnt, "delta"), gib)
+    dest = os.path.join(mnt, "delta-dest")
+    for rep in range(runs):
+        for tool in TOOLS if rep % 2 == 0 else TOOLS[::-1]:
+            shutil.rmtree(dest, ignore_errors=True)
+            subprocess.run(["cp", "-a", old, dest], check=True)
+            r = bench.timed(tool, "backup", new, dest, server, mnt)
+            results.setdefault((f"one {gib} GiB file", "backup delta"), {}).setdefault(tool, []).append(r)
+            check_same(new, dest, f"{tool} delta")
+        print(f"  delta: run {rep + 1}/{runs} done", file=sys.stderr)
+    shutil.rmtree(dest)
+    shutil.rmtree(os.path.join(mnt, "delta"))
+
+
+def memory_table(results, counts):
+    """Peak RSS of each side, and what each entry adds between the smallest and largest count."""
+    med = lambda rs, k: statistics.median(x[k] for x in rs)
+    lines = ["| case | side | tool | " + " | ".join(f"RSS at {c:,}" for c in counts) + " | bytes per entry |",
+             "|---|---|---|" + "---|" * len(counts) + "---|"]
+    for label in TREE_CASES:
+        direction = label.split()[0]
+        for side, key in (("client", "rss_client_kib"), ("agent / remote rsync", "rss_remote_kib")):
+            role = ("sender" if (direction == "backup") == (side == "client") else "receiver")
+            for tool in ("ferry", "rsync"):
+                rss = [med(results[(f"{c:,} files", label)][tool], key) for c in counts]
+                per_entry = (rss[-1] - rss[0]) * 1024 / (counts[-1] - counts[0]) if len(counts) > 1 else float("nan")
+                lines.append(f"| {label} | {side} ({role}) | {tool} | " +
+                             " | ".join(f"{k / 1024:.1f} MiB" for k in rss) + f" | {per_entry:.0f} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--counts", default="10000,100000", help="tree sizes, comma separated (1000000 works: "
+                    "about 4 GiB and 1M inodes per copy)")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--delta-gib", type=int, default=4)
+    ap.add_argument("--parts", default="tree,delta")
+    ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the ext4 image goes")
+    ap.add_argument("--markdown", help="append the tables to this file")
+    ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
+    args = ap.parse_args()
+    if args.bin:
+        bench.BIN = os.path.abspath(args.bin)
+        bench.WRAP = os.path.join(bench.BIN, "rusage_wrap")
+    if os.geteuid() != 0:
+        sys.exit("scale.py needs root: it mounts an ext4 image")
+    counts = [int(c) for c in args.counts.split(",") if c]
+    parts = args.parts.split(",")
+    # Source and two copies of the largest tree (4 KiB a file on disk), the delta's four copies.
+    tree_gib = 3 * max(counts) * 4096 / 2**30 if "tree" in parts else 0
+    delta_gib = 4 * args.delta_gib if "delta" in parts else 0
+    image_gib = int(tree_gib + delta_gib) + 4
+    with bench.data_image(args.work, image_gib, bytes_per_inode=4096) as mnt:
+        server = bench.Server(mnt)
+        results = {}
+        t0 = time.monotonic()
+        try:
+            if "tree" in parts:
+                for count in counts:
+                    run_tree(count, mnt, server, args.runs, results)
+            if "delta" in parts:
+                run_delta(args.delta_gib, mnt, server, args.runs, results)
+        finally:
+            server.stop()
+    header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
+              f"--parts {args.parts}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+              f"{time.monotonic() - t0:.0f} s; ferry "
+              f"{subprocess.run([os.path.join(bench.BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
+              f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")
+    out = [header, "", bench.report(results, args.runs)]
+    if "tree" in parts:
+        out += ["", memory_table(results, counts)]
+    text = "\n".join(out)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "a") as f:
+            f.write(text + "\n\n")
+
+
+if __name__ == "__main__":
+    main()
