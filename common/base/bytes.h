@@ -3,12 +3,31 @@
 // bound; every failure is a ProtocolError naming the field.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace ferry {
+
+// A digest's bytes (std::array<uint8_t, N>) as characters: for the wire, and to compare with
+// bytes that arrived.
+template <size_t N>
+std::string_view as_chars(const std::array<uint8_t, N>& bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), N};
+}
+
+// Fixed-width little-endian integers, as seal files store them (the wire uses varints).
+inline void append_le(std::string& out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+// The caller has checked that `in` holds `bytes` bytes.
+inline uint64_t read_le(std::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[i])} << (8 * i);
+  return v;
+}
 
 class Encoder {
  public:

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "base/bytes.h"
 #include "base/page_buffer.h"
 #include "base/read_to_end.h"
 
@@ -25,7 +26,7 @@ std::string hash_whole_file(int fd) {
   PageBuffer buf(wire::kDataChunkBytes);
   if (!read_to_end(fd, buf, [&](const char* data, size_t len) { hasher.update(data, len); })) return "";
   Hash128 digest = hasher.digest();
-  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+  return std::string(as_chars(digest));
 }
 
 }  // namespace ferry

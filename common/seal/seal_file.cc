@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/bytes.h"
 #include "base/error.h"
 #include "seal/seal_error.h"
 #include "seal/seal_tree.h"
@@ -18,16 +19,6 @@ namespace {
 constexpr std::string_view kMagic = "FERRYSEAL\n";
 constexpr uint8_t kVersion = 1;
 constexpr size_t kBufferBytes = 256 * 1024;
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-uint64_t get_le(std::string_view in, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[i])} << (8 * i);
-  return v;
-}
 
 void write_all(int fd, const char* data, size_t len, uint64_t at, const std::string& shown) {
   while (len > 0) {
@@ -62,7 +53,7 @@ void SealWriter::flush() {
 
 uint64_t SealWriter::append_body(std::string_view body) {
   uint64_t at = flushed_ + buffer_.size();
-  put_le(buffer_, body.size(), 4);
+  append_le(buffer_, body.size(), 4);
   buffer_.append(body);
   if (buffer_.size() >= kBufferBytes) flush();
   return at;
@@ -80,8 +71,8 @@ void SealWriter::patch(uint64_t at, const Sha256Digest& content, int64_t mtime_s
   // `at` is the record's length field; its body follows.
   write_at(at + 4 + kSealContentOffset, content.data(), content.size());
   std::string times;
-  put_le(times, static_cast<uint64_t>(mtime_sec), 8);
-  put_le(times, mtime_nsec, 4);
+  append_le(times, static_cast<uint64_t>(mtime_sec), 8);
+  append_le(times, mtime_nsec, 4);
   write_at(at + 4 + kSealMtimeOffset, times.data(), times.size());
 }
 
@@ -110,7 +101,7 @@ void SealWriter::set_flags(uint8_t flags) {
 }
 
 SealSummary SealWriter::finish(const std::string& final_name, bool sync) {
-  put_le(buffer_, 0, 4);
+  append_le(buffer_, 0, 4);
   flush();
   // Read the records back in order to build the tree: the patches are in place now.
   UniqueFd again(::openat(dir_, name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -124,8 +115,8 @@ SealSummary SealWriter::finish(const std::string& final_name, bool sync) {
   }
   // The reader stopped at the end marker; no trailer was written yet, which is all it lacks.
   SealSummary summary{id_, flags_, tree.finish(id_, flags_), tree.count()};
-  std::string trailer(reinterpret_cast<const char*>(summary.root.data()), summary.root.size());
-  put_le(trailer, summary.entries, 8);
+  std::string trailer(as_chars(summary.root));
+  append_le(trailer, summary.entries, 8);
   write_all(fd_.get(), trailer.data(), trailer.size(), flushed_, name_);
   if (sync && ::fsync(fd_.get()) != 0) throw FatalError(errno_message("cannot sync the seal " + name_, errno));
   if (::renameat(dir_, name_.c_str(), dir_, final_name.c_str()) != 0) {
@@ -182,14 +173,14 @@ std::string_view SealReader::take(size_t n, const char* what) {
 
 bool SealReader::next(std::string* body) {
   if (ended_) return false;
-  auto len = static_cast<size_t>(get_le(take(4, "a record's length"), 4));
+  auto len = static_cast<size_t>(read_le(take(4, "a record's length"), 4));
   if (len == 0) {
     ended_ = true;
     fill(40);
     if (buf_.size() - pos_ == 0) return false;  // a writer's own read-back, before its trailer
     std::string_view trailer = take(40, "its root");
     std::memcpy(summary_.root.data(), trailer.data(), 32);
-    summary_.entries = get_le(trailer.substr(32), 8);
+    summary_.entries = read_le(trailer.substr(32), 8);
     fill(1);
     if (buf_.size() != pos_) throw SealFormatError(shown_ + " has bytes after its root");
     return false;

@@ -13,16 +13,6 @@ namespace ferry {
 
 namespace {
 
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-uint64_t get_le(std::string_view in, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[at + i])} << (8 * i);
-  return v;
-}
-
 std::string octal(uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04o", mode);
@@ -46,9 +36,9 @@ FileEntry canonical_entry(FileEntry entry) {
 std::string encode_seal_record(const SealRecord& record) {
   std::string out;
   out.push_back(static_cast<char>(record.flags));
-  out.append(reinterpret_cast<const char*>(record.content.data()), record.content.size());
-  put_le(out, static_cast<uint64_t>(record.entry.mtime_sec), 8);
-  put_le(out, record.entry.mtime_nsec, 4);
+  out.append(as_chars(record.content));
+  append_le(out, static_cast<uint64_t>(record.entry.mtime_sec), 8);
+  append_le(out, record.entry.mtime_nsec, 4);
   FileEntry entry = canonical_entry(record.entry);
   entry.mtime_sec = 0;  // in the fixed fields above, where a receiver can still change it
   entry.mtime_nsec = 0;
@@ -73,8 +63,8 @@ SealRecord decode_seal_record(std::string_view body) {
       record.entry.mtime_nsec != 0) {
     throw SealFormatError("a record's entry is not in the seal's form");
   }
-  record.entry.mtime_sec = static_cast<int64_t>(get_le(body, kSealMtimeOffset, 8));
-  record.entry.mtime_nsec = static_cast<uint32_t>(get_le(body, kSealMtimeOffset + 8, 4));
+  record.entry.mtime_sec = static_cast<int64_t>(read_le(body.substr(kSealMtimeOffset), 8));
+  record.entry.mtime_nsec = static_cast<uint32_t>(read_le(body.substr(kSealMtimeOffset + 8), 4));
   if (record.entry.mtime_nsec >= 1000000000u) throw SealFormatError("a record's mtime is out of range");
   return record;
 }
