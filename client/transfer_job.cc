@@ -300,6 +300,7 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
       std::optional<DestinationState> state;
       if (!options.dry_run) state.emplace(root.root_fd(), near_path, "");
       ReceiverOptions receiving = receiver_options(open, "ferry");
+      receiving.check_sealed_hashes = opened.sealed_hashes;
       if (opened.single_file) {
         // One file into LOCAL: the folder it was in is not LOCAL, and nothing else there is
         // the restore's to delete.

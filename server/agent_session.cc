@@ -212,15 +212,15 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     RestoreSource source = open_restore_source(open, options.confinement, reporter);
     Opened opened;
     opened.single_file = !source.only_name.empty();
+    opened.sealed_hashes = source.seals_dir.valid();
     opened.encode(e);
     out.send(MsgType::kOpened, e);
     SenderOptions sending = sender_options(open);
     sending.read_stored_metadata = true;  // the backup's files as they were sent, not as stored
     sending.only_name = source.only_name;
     if (source.seals_dir.valid()) {
-      sending.sealed = std::make_shared<SealCursor>(
-          SealCursor::open(source.seals_dir.get(), source.seal_name, ".ferry-state/seals/" + source.seal_name));
-      sending.sealed_prefix = source.sealed_prefix;
+      sending.sealed = std::make_shared<SealedHashes>(std::move(source.seals_dir), source.seal_name,
+                                                      source.sealed_prefix);
     }
     Sender(channel, in, out, reporter, stats, sending).run(source.dir.get(), open.path);
   }

@@ -20,9 +20,9 @@ namespace ferry {
 std::string partial_basis_name(const std::string& path) { return temp_name_for(path) + ".basis"; }
 
 IncomingFile::IncomingFile(Installer& installer, Landing& landing, DestinationState* state, TransferStats& stats,
-                           const ApplyOptions& apply, bool flush_to_disk)
+                           const ApplyOptions& apply, bool flush_to_disk, bool check_sealed_hashes)
     : installer_(installer), landing_(landing), root_(landing.tree()), state_(state), stats_(stats), apply_(apply), flush_to_disk_(flush_to_disk),
-      copy_buf_(wire::kDataChunkBytes) {}
+      check_sealed_hashes_(check_sealed_hashes), copy_buf_(wire::kDataChunkBytes) {}
 
 void IncomingFile::begin(uint64_t index, WantedFile wanted) {
   active_ = true;
@@ -35,7 +35,7 @@ void IncomingFile::begin(uint64_t index, WantedFile wanted) {
   error_.clear();
   hasher_.reset();
   sealed_hasher_.reset();
-  if (!entry_.sealed_content.empty()) sealed_hasher_.emplace();
+  if (check_sealed_hashes_ || !entry_.sealed_content.empty()) sealed_hasher_.emplace();
   tmp_dir_ = -1;
   const std::string& path = entry_.path;
   stats_.set_current_file(path);
@@ -212,7 +212,7 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
     discard();
     return {Finished::kFailed, {}};
   }
-  if (sealed_hasher_ && !matches_seal()) {
+  if (sealed_hasher_ && !matches_seal(end)) {
     installer_.fail(shown + " does not match the seal made when it was backed up: its copy on the backup machine "
                             "changed since (a failing disk, or a change made there), so it was not restored and "
                             "any local file of that name was kept; `ferry verify` on the backup lists what else "
@@ -248,10 +248,13 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
   return {Finished::kPlaced, std::move(wanted_)};
 }
 
-bool IncomingFile::matches_seal() {
+// True when no seal hash came with the file (the seal holds none for it).
+bool IncomingFile::matches_seal(const FileEnd& end) {
+  std::string_view sealed = entry_.sealed_content;
+  if (sealed.empty() && end.has_sha256) sealed = as_chars(end.sha256);
+  if (sealed.empty()) return true;
   Sha256Digest digest = sealed_hasher_->finish();
-  return entry_.sealed_content.size() == digest.size() &&
-         std::equal(digest.begin(), digest.end(), reinterpret_cast<const uint8_t*>(entry_.sealed_content.data()));
+  return sealed == as_chars(digest);
 }
 
 WantedFile IncomingFile::abandon() {

@@ -43,7 +43,7 @@ std::string partial_basis_name(const std::string& path);
 class IncomingFile {
  public:
   IncomingFile(Installer& installer, Landing& landing, DestinationState* state, TransferStats& stats,
-               const ApplyOptions& apply, bool flush_to_disk);
+               const ApplyOptions& apply, bool flush_to_disk, bool check_sealed_hashes = false);
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
   // in .ferry-state/tmp: the next run resumes from it, or removes it.
   ~IncomingFile() { discard(/*keep_for_resume=*/true); }
@@ -86,7 +86,7 @@ class IncomingFile {
   // ending early and the file is in .ferry-state/tmp, where the next run can resume from it.
   void discard(bool keep_for_resume = false);
   void drop_partial_basis();
-  bool matches_seal();
+  bool matches_seal(const FileEnd& end);
 
   Installer& installer_;
   Landing& landing_;
@@ -95,6 +95,7 @@ class IncomingFile {
   TransferStats& stats_;
   const ApplyOptions& apply_;
   const bool flush_to_disk_;
+  const bool check_sealed_hashes_;  // ReceiverOptions::check_sealed_hashes
   PageBuffer copy_buf_;
 
   bool active_ = false;
@@ -108,7 +109,8 @@ class IncomingFile {
   UniqueFd fd_;
   FileHasher hasher_;
   // A restore from a sealed backup: the content hash of what is written, checked against the
-  // seal's (seal/content_hash.h).
+  // seal's (seal/content_hash.h), which FileEnd carries (or, from a sealed --checksum backup's
+  // sender, the entry).
   std::optional<ContentHasher> sealed_hasher_;
   uint64_t bytes_ = 0;
   uint64_t writeback_from_ = 0;  // start of the range not yet handed to writeback

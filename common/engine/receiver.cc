@@ -516,7 +516,8 @@ class ReceiveSession {
   std::vector<PendingLink> links_;
   std::set<std::string> listed_temp_like_;  // entries whose names look like our temporary files
   // After installer_: a session that ends early leaves its file for the next run to resume.
-  IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk};
+  IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk,
+                        options_.check_sealed_hashes};
   std::mutex wire_order_;  // held while sending a Want (and its signature)
   // Its thread stops before what it uses goes (the placer, declared after it, holds nothing
   // the thread touches).

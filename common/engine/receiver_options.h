@@ -38,6 +38,9 @@ struct ReceiverOptions {
   // A single file's restore: the root entry stands for the folder the file was in; the
   // receiving folder keeps its own metadata.
   bool leave_root_alone = false;
+  // A restore from a sealed backup (Opened bit 2): every file received is hashed as the seal
+  // hashes, and one whose FileEnd carries the seal's hash is placed only when they agree.
+  bool check_sealed_hashes = false;
 };
 
 }  // namespace ferry

@@ -142,7 +142,7 @@ class SendSession {
               TransferStats& stats, const SenderOptions& options, int root_fd, const std::string& root)
       : channel_(channel), in_(in), out_(out), reporter_(reporter), stats_(stats),
         data_(out, options.compression, stats), checksum_(options.checksum), read_stored_(options.read_stored_metadata), filters_(options.filters), only_name_(options.only_name),
-        seal_(options.seal), sealed_(options.sealed), sealed_prefix_(options.sealed_prefix),
+        seal_(options.seal), sealed_(options.sealed),
         root_fd_(root_fd), root_(root) {}
 
   Done run() {
@@ -227,7 +227,6 @@ class SendSession {
             listed.sendable = first;
           }
           if (checksum_ && listed.sendable) hash_for_checksum(entry);
-          if (sealed_ && entry.type == FileType::kRegular) attach_sealed_hash(entry);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
           {
@@ -274,11 +273,9 @@ class SendSession {
       if (seal_) content.update(data, len);
     });
     if (!ok) return;
-    Hash128 x = xxh.digest();
-    entry.content_hash.assign(reinterpret_cast<const char*>(x.data()), x.size());
+    entry.content_hash = as_chars(xxh.digest());
     if (!seal_) return;
-    Sha256Digest d = content.finish();
-    entry.sealed_content.assign(reinterpret_cast<const char*>(d.data()), d.size());
+    entry.sealed_content = as_chars(content.finish());
   }
 
   void read_requests() {
@@ -545,20 +542,16 @@ class SendSession {
     if (sha) {
       end.has_sha256 = true;
       end.sha256 = sha->finish();
+    } else if (sealed_) {
+      if (std::optional<Sha256Digest> sealed = sealed_->find(listed.path)) {
+        end.has_sha256 = true;
+        end.sha256 = *sealed;
+      }
     }
     Encoder e;
     end.encode(e);
     out_.send(MsgType::kFileEnd, e);
     ++stats_.files_transferred;
-  }
-
-  // A restore from a sealed backup: the content hash the seal holds for this file, if any.
-  void attach_sealed_hash(FileEntry& entry) {
-    const SealRecord* record = sealed_->find(child_path(sealed_prefix_, entry.path));
-    if (record == nullptr || record->entry.type != FileType::kRegular || (record->flags & SealRecord::kNotStored)) {
-      return;
-    }
-    entry.sealed_content.assign(reinterpret_cast<const char*>(record->content.data()), record->content.size());
   }
 
   // Whether a file that changed while read may be sent again; if so, the receiver's retry Want
@@ -582,8 +575,7 @@ class SendSession {
   const FilterRules& filters_;
   const std::string& only_name_;
   bool seal_;
-  std::shared_ptr<SealCursor> sealed_;
-  std::string sealed_prefix_;
+  std::shared_ptr<SealedHashes> sealed_;  // the sending thread's
   PageBuffer checksum_buf_;  // the listing thread's, for --checksum
   int root_fd_;  // every file sent is opened beneath this, never by a path string
   const std::string& root_;

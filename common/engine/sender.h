@@ -18,7 +18,7 @@
 #include "fs/filter.h"
 #include "engine/framing.h"
 #include "protocol/messages.h"
-#include "seal/seal_cursor.h"
+#include "seal/sealed_hashes.h"
 
 namespace ferry {
 
@@ -37,11 +37,10 @@ struct SenderOptions {
   std::string only_name;
   // A sealed backup: each FileEnd carries the SHA-256 of the bytes sent, for the receiver's seal.
   bool seal = false;
-  // A restore from a sealed backup: the seal of the tree being sent, and where in that tree the
-  // root sent is ("" = its top). Each regular file's Entry carries the hash the seal holds for
-  // it, which the receiver checks what it writes against.
-  std::shared_ptr<SealCursor> sealed;
-  std::string sealed_prefix;
+  // A restore from a sealed backup: the hashes its seal holds. The FileEnd of each regular
+  // file the seal holds carries that hash, which the receiver checks what it wrote against
+  // (the agent says so in Opened, bit 2).
+  std::shared_ptr<SealedHashes> sealed;
 };
 
 class Sender {

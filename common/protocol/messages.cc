@@ -163,7 +163,7 @@ Open Open::decode(std::string_view payload) {
 }
 
 void Opened::encode(Encoder& e) const {
-  e.varint((receiver_is_root ? 1 : 0) | (single_file ? 2 : 0));
+  e.varint((receiver_is_root ? 1 : 0) | (single_file ? 2 : 0) | (sealed_hashes ? 4 : 0));
   e.bytes(volume_mount);
   e.bytes(volume_id);
 }
@@ -171,9 +171,10 @@ void Opened::encode(Encoder& e) const {
 Opened Opened::decode(std::string_view payload) {
   Decoder d(payload);
   Opened o;
-  uint64_t flags = d.varint_max("flags", 3);
+  uint64_t flags = d.varint_max("flags", 7);
   o.receiver_is_root = flags & 1;
   o.single_file = flags & 2;
+  o.sealed_hashes = flags & 4;
   o.volume_mount = std::string(d.bytes("volume_mount", kMaxPathBytes));
   o.volume_id = std::string(d.bytes("volume_id", kMaxVolumeIdBytes));
   d.expect_end("Opened");
@@ -418,8 +419,8 @@ void FileEnd::encode(Encoder& e) const {
   e.varint(size);
   e.svarint(mtime_sec);
   e.varint(mtime_nsec);
-  e.raw(std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size()));
-  if (has_sha256) e.raw(std::string_view(reinterpret_cast<const char*>(sha256.data()), sha256.size()));
+  e.raw(as_chars(hash));
+  if (has_sha256) e.raw(as_chars(sha256));
 }
 FileEnd FileEnd::decode(std::string_view payload) {
   Decoder d(payload);
@@ -491,7 +492,7 @@ VerifyItem VerifyItem::decode(Decoder& d) {
 void VerifyEnd::encode(Encoder& e) const {
   e.bytes(seal_id);
   e.varint(seal_flags);
-  e.raw(std::string_view(reinterpret_cast<const char*>(stored_root.data()), stored_root.size()));
+  e.raw(as_chars(stored_root));
   e.varint(stored_entries);
   e.varint(files_read);
   e.varint(bytes_read);
@@ -525,10 +526,10 @@ void Done::encode(Encoder& e) const {
   if (!seal_id.empty()) {
     e.varint(seal_flags);
     e.varint(seal_entries);
-    e.raw(std::string_view(reinterpret_cast<const char*>(seal_root.data()), seal_root.size()));
+    e.raw(as_chars(seal_root));
     e.bytes(previous_seal_id);
     if (!previous_seal_id.empty()) {
-      e.raw(std::string_view(reinterpret_cast<const char*>(previous_seal_root.data()), previous_seal_root.size()));
+      e.raw(as_chars(previous_seal_root));
     }
   }
 }

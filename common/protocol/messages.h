@@ -65,6 +65,9 @@ struct Opened {
   // A restore of one file: the list's root stands for the folder the file is in, whose
   // metadata the receiver leaves alone, and nothing else there is the restore's business.
   bool single_file = false;
+  // A restore from a sealed backup: the FileEnd of each file the seal holds carries the hash it
+  // holds, for the receiver to check what it wrote against (so it hashes what it writes).
+  bool sealed_hashes = false;
 
   void encode(Encoder& e) const;
   static Opened decode(std::string_view payload);

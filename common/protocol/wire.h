@@ -18,10 +18,11 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // the sender's listing errors in EndOfList. Version 4 added the flags of FileFailed (a file the
 // sender sends again, a file that vanished or kept changing). Version 5 sends a device's major
 // and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
-// Version 6 adds ACLs to entries (entry flag bit 7).
+// Version 6 adds ACLs to entries (entry flag bit 7). Version 9 moves a restore's seal hashes from
+// the entries to FileEnd (docs/PROTOCOL.md §10).
 // Nothing was ever released speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 8;
-inline constexpr uint32_t kMinProtocolVersion = 8;
+inline constexpr uint32_t kProtocolVersion = 9;
+inline constexpr uint32_t kMinProtocolVersion = 9;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;

@@ -271,3 +271,42 @@ TEST_CASE("a seal rewritten to hide a change breaks the chain at the next backup
   CHECK(again.code == 0);
   CHECK(again.out.find("\"anchored\":true") != std::string::npos);
 }
+
+TEST_CASE("a restore that sends nothing sends no seal hashes; one that sends a file checks it") {
+  TempDir work;
+  std::string src = work / "src", home = work / "home";
+  fs::create_directories(src);
+  constexpr int kFiles = 300;
+  for (int i = 0; i < kFiles; ++i) std::ofstream(src + "/f" + std::to_string(i)) << "file " << i;
+  sshd().trust_host_key();
+  long long received[2] = {0, 0};
+  for (bool sealed : {true, false}) {
+    std::string dest = work / (sealed ? "sealed" : "unsealed"), back = work / (sealed ? "back-s" : "back-u");
+    RunResult backup = run(ferry_over_ssh(sealed ? "backup" : "backup --no-seal", home) + " " + quote(src) + " " +
+                           quote(remote(dest)));
+    INFO(backup.err);
+    REQUIRE(backup.code == 0);
+    REQUIRE(fs::exists(dest + "/.ferry-state/seals/mirror.seal") == sealed);
+    std::string restore = ferry_over_ssh("restore --json", home) + " " + quote(remote(dest)) + " " + quote(back);
+    RunResult first = run(restore);
+    INFO(first.err);
+    REQUIRE(first.code == 0);
+    RunResult again = run(restore);
+    REQUIRE(again.code == 0);
+    CHECK(json_field(again.out, "files_transferred") == 0);
+    received[sealed ? 0 : 1] = json_field(again.out, "bytes_wire_received");
+  }
+  // The same list either way: 32 bytes a file more would be 9,600.
+  CHECK(received[0] > 0);
+  CHECK(received[0] < received[1] + kFiles * 4);
+
+  // One file changed on the backup machine under its old size and mtime, and removed locally:
+  // the restore sends it, with the seal's hash, and refuses it.
+  std::string dest = work / "sealed", back = work / "back-s";
+  flip_byte(dest + "/f7", 2);
+  fs::remove(back + "/f7");
+  RunResult changed = run(ferry_over_ssh("restore", home) + " " + quote(remote(dest)) + " " + quote(back));
+  CHECK(changed.code == 3);
+  CHECK(changed.err.find("f7 does not match the seal") != std::string::npos);
+  CHECK(!fs::exists(back + "/f7"));
+}

@@ -403,6 +403,22 @@ TEST_CASE("a backup's Open and Opened carry the destination's volume, whole or n
   CHECK(got.receiver_is_root);
   CHECK(got.volume_mount == "/mnt/backup");
   CHECK(got.volume_id == "ext4:77");
+  CHECK(!got.sealed_hashes);
+}
+
+TEST_CASE("version 9: Opened bit 2 says a restore's FileEnds carry the seal's hashes; bit 3 is refused") {
+  Opened opened;
+  opened.sealed_hashes = true;
+  Encoder e;
+  opened.encode(e);
+  CHECK(e.data()[0] == 4);
+  Opened got = Opened::decode(e.data());
+  CHECK(got.sealed_hashes);
+  CHECK(!got.single_file);
+  CHECK(!got.receiver_is_root);
+  std::string unknown = e.data();
+  unknown[0] = 8;
+  CHECK_THROWS_AS(Opened::decode(unknown), ProtocolError);
 }
 
 TEST_CASE("a FileHole is a count of zeros, never empty and never past the file bound") {
@@ -425,10 +441,10 @@ TEST_CASE("the worked example in PROTOCOL.md") {
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x08\x08\x05" "0.8.0" "\x01\x00", 10);
+  const std::string expected("\x09\x09\x05" "0.8.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 8);
+  CHECK(back.protocol_version == 9);
   CHECK(back.capabilities == wire::kCapZstd);
   CHECK(back.software_version == "0.8.0");
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "seal/seal_file.h"
 #include "seal/seal_record.h"
 #include "seal/seal_tree.h"
+#include "seal/sealed_hashes.h"
 #include "support/temp_dir.h"
 
 using namespace ferry;
@@ -260,4 +262,37 @@ TEST_CASE("a hole of many chunks queued at once does not stall the parallel hash
   ContentHasher one;
   one.update_zeros(64 * kContentChunkBytes + 3);
   CHECK(many.finish() == one.finish());
+}
+
+TEST_CASE("a restoring sender finds each file's sealed hash in list order, and again after going back") {
+  SealDir d;
+  write_sample(d, "mirror.seal", "bee");
+  SealedHashes hashes(UniqueFd(::dup(d.fd)), "mirror.seal", "a");  // the folder a restored alone
+  std::optional<Sha256Digest> b = hashes.find("b");
+  REQUIRE(b);
+  CHECK(*b == sha256_of("bee"));  // the hash patched in when its data arrived
+  CHECK(!hashes.find("c"));       // a symlink: no content hash
+  CHECK(!hashes.find("d"));       // not in the seal
+  // A file sent again after the cursor moved past it: the seal is read again from its start.
+  std::optional<Sha256Digest> again = hashes.find("b");
+  REQUIRE(again);
+  CHECK(*again == *b);
+
+  SealedHashes top(UniqueFd(::dup(d.fd)), "mirror.seal", "");
+  CHECK(top.find("z") == sha256_of("zed"));
+  SealedHashes none(UniqueFd(::dup(d.fd)), "missing.seal", "");
+  CHECK(!none.find("z"));  // no seal: nothing to check against, not an error
+}
+
+TEST_CASE("a file the seal marks not stored has no hash to restore against") {
+  SealDir d;
+  SealWriter w(d.fd, "x.new", "id", 0);
+  w.append(record("", FileType::kDirectory));
+  uint64_t at = w.append(record("f", FileType::kRegular, "data"));
+  w.append(record("g", FileType::kRegular, "gee"));
+  w.mark_not_stored(at);
+  w.finish("x.seal", false);
+  SealedHashes hashes(UniqueFd(::dup(d.fd)), "x.seal", "");
+  CHECK(!hashes.find("f"));
+  CHECK(hashes.find("g") == sha256_of("gee"));
 }
