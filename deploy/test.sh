@@ -6,7 +6,7 @@
 #   FERRY_SANITIZE=1 deploy/test.sh   ASan + UBSan build in build-asan/
 #   FERRY_PLATFORM=posix deploy/test.sh   the POSIX-only backend in build-posix/ (the fallbacks
 #                                         macOS takes); .ci/run runs it after the default
-#   FERRY_FUZZ_SECONDS=20 deploy/test.sh   then fuzz each target for 20 s (tests/fuzz/run.sh,
+#   FERRY_FUZZ_SECONDS=15 deploy/test.sh   then fuzz each target for 15 s (tests/fuzz/run.sh,
 #                                          a clang build in build-fuzz/); .ci/run sets this
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -190,20 +190,22 @@ TEST_CASE("a large file cut off mid-transfer is resumed: the next run does not s
 namespace {
 
 // The fault test's tree: large files (whole, delta, appended) and a few hundred small ones.
+// Sized with the rate limit below so that a run lasts about a second and a half: long enough
+// to cut at 20 points spread over it, short enough for 40 rounds of cut and complete runs.
 void write_version(const std::string& root, int version) {
   for (int d = 0; d < 6; ++d) fs::create_directories(root + "/dir" + std::to_string(d));
-  write_random(root + "/unchanged.bin", 40 << 20, 1);
-  write_random(root + "/replaced.bin", 40 << 20, version == 1 ? 2 : 3);
-  write_random(root + "/grown.bin", version == 1 ? 40 << 20 : 45 << 20, 4);  // the same bytes, longer
+  write_random(root + "/unchanged.bin", 20 << 20, 1);
+  write_random(root + "/replaced.bin", 20 << 20, version == 1 ? 2 : 3);
+  write_random(root + "/grown.bin", version == 1 ? 20 << 20 : 23 << 20, 4);  // the same bytes, longer
   {
-    write_random(root + "/patched.bin", 40 << 20, 5);
+    write_random(root + "/patched.bin", 20 << 20, 5);
     if (version == 2) {
       std::fstream f(root + "/patched.bin", std::ios::in | std::ios::out | std::ios::binary);
-      f.seekp(17 << 20);
+      f.seekp(9 << 20);
       f << std::string(1 << 20, 'p');
     }
   }
-  if (version == 2) write_random(root + "/new.bin", 30 << 20, 6);
+  if (version == 2) write_random(root + "/new.bin", 15 << 20, 6);
   for (int i = 0; i < 300; ++i) {
     bool changed = version == 2 && i % 3 == 0;
     std::string path = root + "/dir" + std::to_string(i % 6) + "/f" + std::to_string(i);
