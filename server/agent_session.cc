@@ -210,11 +210,6 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
     }
   } else {
     RestoreSource source = open_restore_source(open, options.confinement, reporter);
-    Opened opened;
-    opened.single_file = !source.only_name.empty();
-    opened.sealed_hashes = source.seals_dir.valid();
-    opened.encode(e);
-    out.send(MsgType::kOpened, e);
     SenderOptions sending = sender_options(open);
     sending.read_stored_metadata = true;  // the backup's files as they were sent, not as stored
     sending.only_name = source.only_name;
@@ -222,6 +217,12 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
       sending.sealed = std::make_shared<SealedHashes>(std::move(source.seals_dir), source.seal_name,
                                                       source.sealed_prefix);
     }
+    Opened opened;
+    opened.single_file = !source.only_name.empty();
+    // A snapshot made with --no-seal has no seal beside its sealed neighbours: nothing to hash for.
+    opened.sealed_hashes = sending.sealed && sending.sealed->exists();
+    opened.encode(e);
+    out.send(MsgType::kOpened, e);
     Sender(channel, in, out, reporter, stats, sending).run(source.dir.get(), open.path);
   }
   return ExitCode::kOk;

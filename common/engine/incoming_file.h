@@ -43,7 +43,7 @@ std::string partial_basis_name(const std::string& path);
 class IncomingFile {
  public:
   IncomingFile(Installer& installer, Landing& landing, DestinationState* state, TransferStats& stats,
-               const ApplyOptions& apply, bool flush_to_disk, bool check_sealed_hashes = false);
+               const ApplyOptions& apply, bool flush_to_disk, bool check_sealed_hashes);
   // A session that ends early (connection cut, protocol error) leaves the file it was writing
   // in .ferry-state/tmp: the next run resumes from it, or removes it.
   ~IncomingFile() { discard(/*keep_for_resume=*/true); }

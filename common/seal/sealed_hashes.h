@@ -26,7 +26,13 @@ class SealedHashes {
   // its start.
   std::optional<Sha256Digest> find(const std::string& path);
 
+  // Whether there is a seal to look in (it may still turn out damaged): without one, there is
+  // nothing to check a restored file against, and no reason to hash it.
+  bool exists() const { return cursor_.exists(); }
+
  private:
+  void open_from_start();
+
   UniqueFd dir_;
   std::string name_;
   std::string prefix_;

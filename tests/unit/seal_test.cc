@@ -280,7 +280,9 @@ TEST_CASE("a restoring sender finds each file's sealed hash in list order, and a
 
   SealedHashes top(UniqueFd(::dup(d.fd)), "mirror.seal", "");
   CHECK(top.find("z") == sha256_of("zed"));
+  CHECK(top.exists());
   SealedHashes none(UniqueFd(::dup(d.fd)), "missing.seal", "");
+  CHECK(!none.exists());   // the agent then does not ask the receiver to hash
   CHECK(!none.find("z"));  // no seal: nothing to check against, not an error
 }
 
