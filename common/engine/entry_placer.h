@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -57,6 +58,10 @@ class EntryPlacer {
   void want_again(uint64_t index, WantedFile file);
   bool waiting_for_data() const { return !wanted_.empty(); }
   bool is_wanted(uint64_t index) const { return wanted_.count(index) != 0; }
+  // The lowest index still waiting for its data, if any.
+  std::optional<uint64_t> first_wanted() const {
+    return wanted_.empty() ? std::nullopt : std::optional<uint64_t>(wanted_.begin()->first);
+  }
 
   // A file placed with its data: its protecting flags go on at the end.
   void protect_later(const FileEntry& entry);
@@ -90,7 +95,9 @@ class EntryPlacer {
   FrameWriter& out_;
   std::mutex& wire_order_;  // held while sending a Want (and its signature)
   BasisSigner& signer_;
-  std::unordered_map<uint64_t, WantedFile> wanted_;  // asked for, data not begun
+  // Asked for, data not begun; ordered, for first_wanted(). At most a list window of them
+  // (wire::kListWindow): the sender lists no further ahead.
+  std::map<uint64_t, WantedFile> wanted_;
   std::vector<FileEntry> dirs_;
   std::vector<FileEntry> to_protect_;  // files that get immutable or append-only flags at the end
 };

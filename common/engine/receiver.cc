@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -88,6 +89,7 @@ class ReceiveSession {
         default:
           throw ProtocolError(std::string("unexpected ") + wire::msg_type_name(f.type) + " from the sender");
       }
+      report_settled();
     }
     SealSummary sealed = finish_tree();
     Done done;
@@ -132,6 +134,28 @@ class ReceiveSession {
                                                 state_->unfinished_previous_run() + "); this run completes it" +
                                                 resumable);
     }
+  }
+
+  // ---- pacing the list ----
+
+  // The index below which nothing more will be asked for: entries not yet placed, files wanted
+  // and the file arriving hold it back.
+  uint64_t settled_below() const {
+    uint64_t below = next_index_;
+    if (std::optional<uint64_t> wanted = placer_.first_wanted()) below = std::min(below, *wanted);
+    if (incoming_.active()) below = std::min(below, incoming_.index());
+    return below;
+  }
+
+  // Tells the sender, every kSettleStep entries, so that it lists on (PROTOCOL.md §7a).
+  void report_settled() {
+    uint64_t below = settled_below();
+    if (below < settled_sent_ + wire::kSettleStep) return;
+    Encoder e;
+    Settled{below}.encode(e);
+    std::lock_guard lock(wire_order_);  // never between a Want and its SigBlocks
+    out_.send(MsgType::kSettled, e);
+    settled_sent_ = below;
   }
 
   // ---- the file list ----
@@ -497,6 +521,7 @@ class ReceiveSession {
   std::string symlink_owners_;  // fs/symlink_owners.h records, when storing metadata
 
   uint64_t next_index_ = 0;
+  uint64_t settled_sent_ = 0;  // the last Settled sent
   std::string prev_path_;
   // The folders the list is inside, innermost last: a folder's entries all arrive while it is
   // here (the list is depth-first), so its folded names are complete and go with it.

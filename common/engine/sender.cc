@@ -25,6 +25,7 @@
 #include "delta/delta.h"
 #include "delta/file_hash.h"
 #include "engine/data_writer.h"
+#include "engine/list_window.h"
 #include "engine/session.h"
 #include "fs/dest_state.h"
 #include "fs/rel_path.h"
@@ -60,17 +61,6 @@ int open_source(int root_fd, const std::string& path) {
 }
 
 bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
-
-// What the sender remembers of each listed entry until the receiver has answered.
-struct Listed {
-  std::string path;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  bool sendable = false;  // a regular file that is not a follower in a hardlink group
-  uint64_t size = 0;      // as listed, for the progress line's total
-  int wants = 0;          // a second Want is allowed once, as a retry
-  int change_retries = 0;  // times we told the receiver we would send it again (each allows a Want)
-};
 
 // A file that changes while it is read is read again this many times before it is given up as
 // "kept changing" (exit status 24): enough for a file saved in a burst, not so many that one
@@ -229,9 +219,10 @@ class SendSession {
           if (checksum_ && listed.sendable) hash_for_checksum(entry);
           if (index > 0) ++stats_.files_total;
           stats_.bytes_total += entry.size;
+          wait_for_room(e);
           {
             std::lock_guard lock(mutex_);
-            listed_.push_back(std::move(listed));
+            listed_.add(std::move(listed));
           }
           codec.encode(entry, e);
           if (e.data().size() >= kEntryBatchBytes) {
@@ -256,6 +247,20 @@ class SendSession {
     out_.flush();
     stats_.listed_all = true;
     spdlog::debug("listed {} entries", count);
+  }
+
+  // Waits while the list is a window ahead of what the receiver has settled, first sending the
+  // entries batched in `e` (the receiver must see them to settle them).
+  void wait_for_room(Encoder& e) {
+    std::unique_lock lock(mutex_);
+    if (listed_.has_room() || stop_) return;
+    lock.unlock();
+    if (!e.data().empty()) out_.send(MsgType::kEntry, e);
+    e.clear();
+    out_.flush();
+    lock.lock();
+    wake_.wait(lock, [this] { return listed_.has_room() || stop_; });
+    if (stop_) throw ConnectionError("the session stopped");  // never the reason reported (stop_session)
   }
 
   // --checksum: the XXH3 the receiver compares, and for a sealed run the content hash too, in
@@ -286,10 +291,14 @@ class SendSession {
         if (assembling_) throw ProtocolError("Want before the previous signature was complete");
         Want want = Want::decode(f.payload);
         std::lock_guard lock(mutex_);
-        if (want.index >= listed_.size() || !listed_[want.index].sendable) {
+        if (listed_.was_settled(want.index)) {
+          throw ProtocolError("Want for entry " + std::to_string(want.index) + ", which the receiver had settled");
+        }
+        Listed* found = listed_.find(want.index);
+        if (found == nullptr || !found->sendable) {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + ", which is not a file to send");
         }
-        Listed& listed = listed_[want.index];
+        Listed& listed = *found;
         if (listed.wants >= 2 + listed.change_retries || (listed.wants >= 1 && !(want.flags & wire::kWantRetry))) {
           throw ProtocolError("Want for entry " + std::to_string(want.index) + " repeated");
         }
@@ -316,6 +325,13 @@ class SendSession {
       }
       if (f.type == MsgType::kSigBlocks) {
         add_signature_blocks(f.payload);
+        continue;
+      }
+      if (f.type == MsgType::kSettled) {
+        Settled settled = Settled::decode(f.payload);
+        std::lock_guard lock(mutex_);
+        if (std::string problem = listed_.settle(settled.below); !problem.empty()) throw ProtocolError(problem);
+        wake_.notify_all();
         continue;
       }
       if (f.type == MsgType::kDone) {
@@ -385,7 +401,12 @@ class SendSession {
         }
         request = std::move(queue_.front());
         queue_.pop_front();
-        listed = listed_[request.index];
+        const Listed* found = listed_.find(request.index);
+        if (found == nullptr) {
+          throw ProtocolError("the receiver settled entry " + std::to_string(request.index) +
+                              " before its data was sent");
+        }
+        listed = *found;
       }
       send_file(root_fd_, request.index, listed, request.basis.get(), bufs, sha ? &*sha : nullptr);
     }
@@ -558,9 +579,9 @@ class SendSession {
   // is now allowed.
   bool take_change_retry(uint64_t index) {
     std::lock_guard lock(mutex_);
-    Listed& listed = listed_[index];
-    if (listed.change_retries >= kMaxChangeRetries) return false;
-    ++listed.change_retries;
+    Listed* listed = listed_.find(index);
+    if (listed == nullptr || listed->change_retries >= kMaxChangeRetries) return false;
+    ++listed->change_retries;
     return true;
   }
 
@@ -582,7 +603,7 @@ class SendSession {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<Listed> listed_;
+  ListWindow listed_{wire::kListWindow};
   std::deque<Request> queue_;
   std::optional<Request> assembling_;  // reader thread only
   uint64_t assembling_blocks_ = 0;

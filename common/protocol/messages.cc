@@ -34,6 +34,7 @@ const char* wire::msg_type_name(MsgType type) {
     case MsgType::kListingEnd: return "ListingEnd";
     case MsgType::kVerifyItems: return "VerifyItems";
     case MsgType::kVerifyEnd: return "VerifyEnd";
+    case MsgType::kSettled: return "Settled";
     case MsgType::kFileHole: return "FileHole";
   }
   return nullptr;
@@ -376,6 +377,15 @@ EndOfList EndOfList::decode(std::string_view payload) {
   m.entries = d.varint_max("entries", kMaxIndex);
   m.list_errors = d.varint("list_errors");
   d.expect_end("EndOfList");
+  return m;
+}
+
+void Settled::encode(Encoder& e) const { e.varint(below); }
+Settled Settled::decode(std::string_view payload) {
+  Decoder d(payload);
+  Settled m;
+  m.below = d.varint_max("below", kMaxIndex);
+  d.expect_end("Settled");
   return m;
 }
 

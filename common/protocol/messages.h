@@ -106,6 +106,15 @@ struct EndOfList {
   static EndOfList decode(std::string_view payload);
 };
 
+// The receiver will ask for nothing below `below` again: every entry before it is placed, and
+// every file before it that was wanted has ended (FileEnd or FileFailed). The sender may forget
+// those entries and list up to `below + kListWindow`.
+struct Settled {
+  uint64_t below = 0;
+  void encode(Encoder& e) const;
+  static Settled decode(std::string_view payload);
+};
+
 // Asks for a file's data. With kWantHasSignature, the shape of the receiver's basis follows and
 // its block signatures arrive in SigBlocks frames right after; the sender then sends FileDelta.
 struct Want {

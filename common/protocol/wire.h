@@ -19,10 +19,11 @@ inline constexpr size_t kMaxNoiseBeforeMagic = 64 * 1024;
 // sender sends again, a file that vanished or kept changing). Version 5 sends a device's major
 // and minor numbers in place of a raw dev_t (macOS splits dev_t differently from Linux).
 // Version 6 adds ACLs to entries (entry flag bit 7). Version 9 moves a restore's seal hashes from
-// the entries to FileEnd (docs/PROTOCOL.md §10).
+// the entries to FileEnd (docs/PROTOCOL.md §10). Version 10 paces the list: the receiver says
+// how far it has settled (Settled) and the sender lists no further ahead than kListWindow.
 // Nothing was ever released speaking an older version, so none is kept.
-inline constexpr uint32_t kProtocolVersion = 9;
-inline constexpr uint32_t kMinProtocolVersion = 9;
+inline constexpr uint32_t kProtocolVersion = 10;
+inline constexpr uint32_t kMinProtocolVersion = 10;
 
 // Frame header: type (1 byte) then payload length (4 bytes, little-endian).
 inline constexpr size_t kFrameHeaderBytes = 5;
@@ -75,6 +76,7 @@ enum class MsgType : uint8_t {
   kListingEnd = 21,
   kVerifyItems = 22,
   kVerifyEnd = 23,
+  kSettled = 24,
 };
 
 const char* msg_type_name(MsgType type);
@@ -117,6 +119,15 @@ inline constexpr size_t kMaxSealIdBytes = 64;  // a seal's ID: a snapshot's, or 
 inline constexpr size_t kMaxKeepRulesBytes = 256;  // Open.keep: fs/retention.h's rules  // Open.at: "latest", an ID, or "<=" and one
 // The most filter-rule text an Open may carry (4096 rules of a few dozen bytes fit easily).
 inline constexpr size_t kMaxFilterBytes = 256 * 1024;
+
+// The list is paced so that neither side holds the whole tree (PROTOCOL.md §7a). A sender lists
+// at most kListWindow entries past the last Settled it received; a receiver sends Settled each
+// time the index below which it is done has moved kSettleStep or more past the last it sent.
+// The step is well below the window, so the window never closes for want of a Settled; the
+// window is wide enough that on a 50 ms link a no-change run's list does not wait for it.
+inline constexpr uint64_t kListWindow = 16384;
+inline constexpr uint64_t kSettleStep = 1024;
+static_assert(kSettleStep * 4 <= kListWindow);
 
 // Capability bits in Hello: what this build can do, beyond what the version implies.
 inline constexpr uint64_t kCapZstd = 1u << 0;  // can send and receive Compressed frames

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/e2e.h"
+#include "protocol/wire.h"
 
 using namespace ferry::test;
 namespace fs = std::filesystem;
@@ -71,6 +72,31 @@ TEST_CASE("an agent that stops with a reason while the client is still sending: 
     CHECK(r.code == 1);
     CHECK(r.err.find("the destination is full; free space there and run again") != std::string::npos);
     CHECK(r.err.find("connection") == std::string::npos);
+  }
+}
+
+TEST_CASE("the sender lists no more than a window ahead of what the receiver settled") {
+  TempDir work;
+  std::string src = work / "src";
+  fs::create_directories(src);
+  const uint64_t files = ferry::wire::kListWindow + 3000;
+  for (uint64_t i = 0; i < files; ++i) {
+    std::ofstream(src + "/f" + std::to_string(100000 + i)) << "x";
+  }
+  {
+    RunResult r = run(quote(kFerry) + " backup --agent " + quote(kHostile + std::string(" unsettled")) + " " +
+                      quote(src) + " " + quote(work / "dest"));
+    INFO(r.err);
+    CHECK(r.code == 1);
+    // The root and the files, up to the window; never the rest or the end of the list.
+    CHECK(r.err.find("received " + std::to_string(ferry::wire::kListWindow) + " entries") != std::string::npos);
+  }
+  {
+    RunResult r = run(quote(kFerry) + " backup --agent " + quote(kHostile + std::string(" settle-back")) + " " +
+                      quote(src) + " " + quote(work / "dest"));
+    INFO(r.err);
+    CHECK(r.code != 0);
+    CHECK(r.err.find("Settled 1000 after Settled 1500: it went back") != std::string::npos);
   }
 }
 

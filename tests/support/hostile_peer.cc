@@ -8,6 +8,9 @@
 //                                    full-disk (on backup: wants entry 1, stops reading after
 //                                    its first data, then sends a Fatal and exits, as an agent
 //                                    whose disk filled does, in the worst order),
+//                                    unsettled (on backup: never sends Settled; reports in its
+//                                    Fatal how many entries came before the sender waited),
+//                                    settle-back (on backup: a Settled that goes back),
 //                                    verify-out-of-order, verify-short, verify-orphan (answers
 //                                    to `ferry verify`: seal records out of order, fewer than
 //                                    VerifyEnd counts, a verdict with no record before it)
@@ -123,6 +126,36 @@ int fake_agent(const std::string& mode) {
   out.send(MsgType::kOpened, e);
   if (mode.rfind("verify-", 0) == 0) {
     send_verify_answer(out, mode);
+  } else if (mode == "unsettled" || mode == "settle-back") {
+    out.flush();
+    channel.set_idle_timeout(std::chrono::seconds(2));
+    uint64_t entries = 0;
+    EntryDecoder codec;
+    try {
+      while (true) {
+        Frame f = in.next();
+        if (f.type == MsgType::kEndOfList) break;
+        if (f.type != MsgType::kEntry) continue;
+        Decoder d(f.payload);
+        while (!d.at_end()) {
+          codec.decode(d);
+          ++entries;
+        }
+        if (mode == "settle-back" && entries >= 2000) {
+          for (uint64_t below : {1500, 1000}) {
+            Encoder s;
+            Settled{below}.encode(s);
+            out.send(MsgType::kSettled, s);
+          }
+          out.flush();
+          while (true) in.next();  // until the client hangs up
+        }
+      }
+    } catch (const ConnectionError&) {
+      // The sender went quiet: it waits for a Settled (or hung up, for settle-back).
+    }
+    send_fatal(out, 1, "received " + std::to_string(entries) + " entries");
+    return 1;
   } else if (mode == "full-disk") {
     out.flush();
     while (in.next().type != MsgType::kEndOfList) {

@@ -437,16 +437,16 @@ TEST_CASE("a FileHole is a count of zeros, never empty and never past the file b
 
 TEST_CASE("the worked example in PROTOCOL.md") {
   Hello h;
-  h.software_version = "0.8.0";
+  h.software_version = "0.9.0";
   h.euid = 0;
   Encoder e;
   h.encode(e);
-  const std::string expected("\x09\x09\x05" "0.8.0" "\x01\x00", 10);
+  const std::string expected("\x0a\x0a\x05" "0.9.0" "\x01\x00", 10);
   CHECK(e.data() == expected);
   Hello back = Hello::decode(expected);
-  CHECK(back.protocol_version == 9);
+  CHECK(back.protocol_version == 10);
   CHECK(back.capabilities == wire::kCapZstd);
-  CHECK(back.software_version == "0.8.0");
+  CHECK(back.software_version == "0.9.0");
 }
 
 TEST_CASE("version 8: FileEnd's SHA-256, Done's seal, sealed entry hashes and verify's messages") {

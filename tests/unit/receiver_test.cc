@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/error.h"
@@ -74,8 +76,48 @@ class Script {
   void raw(MsgType type, const std::string& payload) { frame(type, [&](Encoder& enc) { enc.raw(payload); }); }
 
   // Plays the script, then hangs up. Returns the receiver's exception message ("" if none).
+  // What the receiver sent back is in answers() afterwards.
   std::string run(const std::string& dest, ReceiverOptions options = {}) {
-    ::shutdown(ours_.get(), SHUT_WR);
+    // Threads of their own, so that neither a long script nor many answers fill a socket
+    // buffer nobody empties.
+    std::thread play([this] {
+      for (size_t at = 0; at < script_.size();) {
+        ssize_t n = ::write(ours_.get(), script_.data() + at, script_.size() - at);
+        if (n <= 0) break;  // the receiver stopped reading: it refused something
+        at += static_cast<size_t>(n);
+      }
+      ::shutdown(ours_.get(), SHUT_WR);
+    });
+    std::thread listen([this] {
+      char buf[65536];
+      for (ssize_t n; (n = ::read(ours_.get(), buf, sizeof buf)) > 0;) answers_.append(buf, static_cast<size_t>(n));
+    });
+    std::string error = receive(dest, std::move(options));
+    ::shutdown(theirs_.get(), SHUT_RDWR);
+    play.join();
+    listen.join();
+    return error;
+  }
+
+  // The frames the receiver sent, in order.
+  struct Answer {
+    MsgType type;
+    std::string payload;
+  };
+  std::vector<Answer> answers() const {
+    std::vector<Answer> frames;
+    for (size_t at = 0; at + 5 <= answers_.size();) {
+      uint32_t n = 0;
+      for (int i = 0; i < 4; ++i) n |= uint32_t{static_cast<uint8_t>(answers_[at + 1 + i])} << (8 * i);
+      frames.push_back({static_cast<MsgType>(answers_[at]), answers_.substr(at + 5, n)});
+      at += 5 + n;
+    }
+    return frames;
+  }
+  NullReporter reporter;
+
+ private:
+  std::string receive(const std::string& dest, ReceiverOptions options) {
     FdChannel channel(theirs_.get(), theirs_.get(), "scripted sender");
     channel.set_idle_timeout(std::chrono::seconds(5));
     FrameReader in(channel);
@@ -89,9 +131,7 @@ class Script {
     }
     return "";
   }
-  NullReporter reporter;
 
- private:
   template <typename F>
   void frame(MsgType type, F fill) {
     Encoder enc;
@@ -101,9 +141,11 @@ class Script {
     uint32_t n = static_cast<uint32_t>(enc.data().size());
     for (int i = 0; i < 4; ++i) f[1 + i] = static_cast<char>((n >> (8 * i)) & 0xff);
     f += enc.data();
-    REQUIRE(::write(ours_.get(), f.data(), f.size()) == static_cast<ssize_t>(f.size()));
+    script_ += f;
   }
   UniqueFd ours_, theirs_;
+  std::string script_;   // frames to play, as bytes
+  std::string answers_;  // what the receiver sent
   EntryEncoder codec_;
 };
 
@@ -386,4 +428,50 @@ TEST_CASE("compressed data lands the same as plain data") {
   compressed.compressed = true;
   CHECK(s.run(dest.path(), compressed) == "");
   CHECK(read_file(dest / "f") == content);
+}
+
+TEST_CASE("the receiver settles an entry only once it is placed and its data has ended") {
+  test::TempDir dest;
+  Script s;
+  const uint64_t files = 3000;
+  s.entry(dir_entry(""));
+  for (uint64_t i = 1; i <= files; ++i) s.entry(file_entry("f" + std::to_string(10000 + i), 1));
+  s.end_of_list(files + 1);
+  for (uint64_t i = 1; i <= files; ++i) {
+    s.data(i, "x");
+    s.end(i, "x");
+  }
+  s.raw(MsgType::kBye, "");
+  REQUIRE(s.run(dest.path()) == "");
+  CHECK(read_file(dest / "f13000") == "x");
+
+  // Every file was wanted while the list was placed, before any data came; so nothing could
+  // be settled until data ended: every Settled comes after the last Want, each kSettleStep on.
+  std::vector<uint64_t> settled;
+  uint64_t wants = 0;
+  uint64_t wants_after_a_settled = 0;
+  for (const Script::Answer& a : s.answers()) {
+    if (a.type == MsgType::kWant) {
+      ++wants;
+      if (!settled.empty()) ++wants_after_a_settled;
+    } else if (a.type == MsgType::kSettled) {
+      settled.push_back(Settled::decode(a.payload).below);
+    }
+  }
+  CHECK(wants == files);
+  CHECK(wants_after_a_settled == 0);
+  CHECK(settled == std::vector<uint64_t>{wire::kSettleStep, 2 * wire::kSettleStep});
+}
+
+TEST_CASE("Settled round-trips and refuses a hostile index") {
+  Encoder e;
+  Settled{12345}.encode(e);
+  CHECK(Settled::decode(e.data()).below == 12345);
+  Encoder huge;
+  huge.varint(uint64_t{1} << 50);
+  CHECK_THROWS_AS(Settled::decode(huge.data()), ProtocolError);
+  Encoder trailing;
+  trailing.varint(1);
+  trailing.u8(0);
+  CHECK_THROWS_AS(Settled::decode(trailing.data()), ProtocolError);
 }
