@@ -37,7 +37,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402  (the sshd, the relay, the timed run and the image are bench.py's)
 
 TOOLS = ("ferry", "ferry-nosync", "rsync")
-TREE_CASES = ("backup first", "backup no change", "restore first", "restore no change")
+TREE_CASES = ("backup first", "backup no change", "backup mirror", "restore first", "restore no change")
+# "backup mirror": a no-change backup with --delete, which needs each folder's listed names.
+EXTRA = {"backup mirror": ("--delete",)}
 FILES_PER_FOLDER = 1000
 
 
@@ -96,7 +98,7 @@ def run_tree(count, mnt, server, runs, results):
             for label in TREE_CASES:
                 direction = label.split()[0]
                 local = src if direction == "backup" else restore
-                r = bench.timed(tool, direction, local, backup, server, mnt)
+                r = bench.timed(tool, direction, local, backup, server, mnt, EXTRA.get(label, ()))
                 results.setdefault((f"{count:,} files", label), {}).setdefault(tool, []).append(r)
                 check_same(src, backup if direction == "backup" else restore, f"{tool} {label} at {count}")
             for d in (backup, restore):

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "base/error.h"
 #include "base/plural.h"
 #include "base/log.h"
@@ -17,8 +19,39 @@ namespace ferry {
 
 using wire::MessageLevel;
 
-void ExtraneousSweep::run(const std::vector<FileEntry>& dirs, uint64_t sender_list_errors) {
+void ExtraneousSweep::listed(const FileEntry& entry, bool skipped) {
   if (!options_.delete_extraneous) return;
+  if (!entry.path.empty()) {
+    std::string_view parent = parent_of(entry.path);
+    while (!folders_.empty() && folders_.back().path != parent) leave_folder();
+    if (folders_.empty()) return;  // the receiver refuses such a list (check_order)
+    folders_.back().names.emplace(leaf_of(entry.path));
+  }
+  if (entry.type == FileType::kDirectory) {
+    bool in_skipped = !folders_.empty() && folders_.back().skipped;
+    folders_.push_back({entry.path, skipped || in_skipped, {}});
+  }
+}
+
+// The list has left the innermost folder: everything in it was listed, so what else it holds
+// now is unlisted. (The run adds no names of its own but temporary ones, which never count.)
+void ExtraneousSweep::leave_folder() {
+  Folder folder = std::move(folders_.back());
+  folders_.pop_back();
+  if (folder.skipped) return;
+  UniqueFd dir = root_.open(folder.path, O_RDONLY | O_DIRECTORY);
+  if (!dir.valid()) return;  // not made (reported), or a dry run's new folder
+  for (const std::string& name : dir_names(dir.get())) {
+    if (folder.names.count(name) != 0) continue;
+    if (folder.path.empty() && is_reserved_top_name(name)) continue;
+    if (temp_file_owner(name)) continue;  // another run's, or swept by the Installer
+    unlisted_.push_back({child_path(folder.path, name), folder.path});
+  }
+}
+
+void ExtraneousSweep::run(uint64_t sender_list_errors) {
+  if (!options_.delete_extraneous) return;
+  while (!folders_.empty()) leave_folder();
   if (sender_list_errors > 0) {
     reporter_.report(MessageLevel::kWarning,
                      "nothing was deleted from " + root_.shown("") + ": the sender could not read " +
@@ -26,27 +59,29 @@ void ExtraneousSweep::run(const std::vector<FileEntry>& dirs, uint64_t sender_li
                          " (reported above), so a missing name need not be a deleted one");
     return;
   }
-  std::vector<std::string> listed_dirs{""};
-  for (const FileEntry& dir : dirs) listed_dirs.push_back(dir.path);
-  for (const std::string& dir_path : listed_dirs) {
-    UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
-    if (!dir.valid()) continue;  // not made (reported), or a dry run's new folder
-    for (const std::string& name : dir_names(dir.get())) {
-      std::string path = child_path(dir_path, name);
-      if (listed_paths_.count(path) != 0) continue;
-      if (dir_path.empty() && is_reserved_top_name(name)) continue;
-      if (temp_file_owner(name)) continue;  // another run's, or swept by the Installer
-      struct stat st {};
-      uint32_t flags = 0;
-      if (platform::stat_at(dir.get(), name.c_str(), &st, &flags) != 0) continue;
-      bool is_dir = S_ISDIR(st.st_mode);
-      if (!options_.delete_excluded && options_.filters.excluded(path, is_dir)) continue;
-      // An immutable or append-only file cannot be moved or removed; a mirror removes it all
-      // the same (rsync --delete does not, and fails).
-      if ((flags & file_flags::kProtecting) != 0 && !options_.dry_run) unprotect_at(dir.get(), name);
-      delete_one(dir.get(), name, path, is_dir);
+  // In list order, as the user reads the list.
+  std::sort(unlisted_.begin(), unlisted_.end(),
+            [](const Unlisted& a, const Unlisted& b) { return compare_paths(a.path, b.path) < 0; });
+  UniqueFd dir;
+  std::string dir_path;
+  for (const Unlisted& item : unlisted_) {
+    if (!dir.valid() || dir_path != item.folder) {
+      dir = root_.open(item.folder, O_RDONLY | O_DIRECTORY);
+      dir_path = item.folder;
+      if (!dir.valid()) continue;
     }
+    std::string name(leaf_of(item.path));
+    struct stat st {};
+    uint32_t flags = 0;
+    if (platform::stat_at(dir.get(), name.c_str(), &st, &flags) != 0) continue;
+    bool is_dir = S_ISDIR(st.st_mode);
+    if (!options_.delete_excluded && options_.filters.excluded(item.path, is_dir)) continue;
+    // An immutable or append-only file cannot be moved or removed; a mirror removes it all
+    // the same (rsync --delete does not, and fails).
+    if ((flags & file_flags::kProtecting) != 0 && !options_.dry_run) unprotect_at(dir.get(), name);
+    delete_one(dir.get(), name, item.path, is_dir);
   }
+  unlisted_.clear();
 }
 
 void ExtraneousSweep::delete_one(int dir, const std::string& leaf, const std::string& path, bool is_dir) {

@@ -3,6 +3,10 @@
 // has never deleted before it copied. Names the filters leave out stay, unless
 // --delete-excluded; nothing goes if the sender could not list everything, since a name it
 // could not read is not a name it deleted (rsync does the same).
+//
+// Memory is a folder's names, not the tree's: the list is depth-first, so a folder is complete
+// when the list leaves it; its unlisted names are read then and kept (usually none) until the
+// end of the run, when they go.
 #pragma once
 
 #include <string>
@@ -20,15 +24,25 @@ class ExtraneousSweep {
                   const ReceiverOptions& options)
       : root_(root), installer_(installer), reporter_(reporter), stats_(stats), options_(options) {}
 
-  // Every entry the sender listed (kept only when the run deletes).
-  void listed(const std::string& path) {
-    if (options_.delete_extraneous) listed_paths_.insert(path);
-  }
+  // Every entry the sender listed, in list order, the root first. `skipped`: it was not placed
+  // (its name was taken, name_is_taken): a skipped folder is not swept, nor anything in it.
+  void listed(const FileEntry& entry, bool skipped);
 
-  // Deletes what is in the root and in `dirs` (the listed folders) but was not listed.
-  void run(const std::vector<FileEntry>& dirs, uint64_t sender_list_errors);
+  // Deletes what the listed folders held that was not listed. Call once the list has ended and
+  // every file is in place.
+  void run(uint64_t sender_list_errors);
 
  private:
+  struct Folder {
+    std::string path;
+    bool skipped = false;
+    std::unordered_set<std::string> names;  // listed in it
+  };
+  struct Unlisted {
+    std::string path;
+    std::string folder;  // parent_of(path), kept whole for opening
+  };
+  void leave_folder();
   void delete_one(int dir, const std::string& leaf, const std::string& path, bool is_dir);
 
   ConfinedRoot& root_;
@@ -36,7 +50,8 @@ class ExtraneousSweep {
   Reporter& reporter_;
   TransferStats& stats_;
   const ReceiverOptions& options_;
-  std::unordered_set<std::string> listed_paths_;
+  std::vector<Folder> folders_;     // the folders the list is in, innermost last
+  std::vector<Unlisted> unlisted_;  // found when their folder was complete
 };
 
 }  // namespace ferry

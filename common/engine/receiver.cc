@@ -207,13 +207,13 @@ class ReceiveSession {
   Placement place_entry(uint64_t index, FileEntry entry) {
     bool skipped = index > 0 && name_is_taken(entry);
     if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}});
+    sweep_.listed(entry, skipped);
     if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
     if (index == 0) {
       root_entry_ = std::move(entry);
       return {};
     }
     ++stats_.files_total;
-    sweep_.listed(entry.path);
     if (skipped) {
       if (entry.hardlink_of == index + 1) skipped_leaders_.insert(index);
       return {Placement::kNotPlaced};
@@ -387,12 +387,12 @@ class ReceiveSession {
 
   SealSummary finish_tree() {
     if (options_.dry_run) {
-      sweep_.run(placer_.dirs(), sender_list_errors_);
+      sweep_.run(sender_list_errors_);
       return {};
     }
     installer_.install_waiting();  // hardlinks, deletions and directory times need every file in place
     for (const PendingLink& link : links_) make_hardlink(link);
-    sweep_.run(placer_.dirs(), sender_list_errors_);
+    sweep_.run(sender_list_errors_);
     installer_.finish_safety_net();
     installer_.remove_stale_temp_files_where_written(listed_temp_like_);  // before directory mtimes are set
     // Directories last, deepest first: writing into a directory changes its mtime, and a

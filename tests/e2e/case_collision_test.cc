@@ -98,6 +98,15 @@ void check_collisions(const std::string& src, const std::string& dest, const std
   CHECK(again.code == 3);
   CHECK(json_field(again.out, "files_transferred") == 0);
   CHECK(read_file(stored + "/NOTES.txt") == "listed first");
+
+  // A mirror deletes nothing of the kept names: "photos" opens "Photos" there, which must not
+  // be swept as if it were the folder that lists only b.jpg.
+  RunResult mirror = run(quote(kFerry) + " backup --delete " + quote(src) + " " + quote(dest));
+  INFO(mirror.err);
+  CHECK(mirror.code == 3);
+  CHECK(mirror.err.find("deleted") == std::string::npos);
+  CHECK(names_in(stored + "/Photos") == std::set<std::string>{"a.jpg"});
+  CHECK(names_in(stored) == std::set<std::string>{".ferry-state", "NOTES.txt", "Photos", kNfd, "plain.txt"});
 }
 
 }  // namespace
