@@ -153,8 +153,13 @@ class ReceiveSession {
     if (below < settled_sent_ + wire::kSettleStep) return;
     Encoder e;
     Settled{below}.encode(e);
-    std::lock_guard lock(wire_order_);  // never between a Want and its SigBlocks
-    out_.send(MsgType::kSettled, e);
+    {
+      std::lock_guard lock(wire_order_);  // never between a Want and its SigBlocks
+      out_.send(MsgType::kSettled, e);
+    }
+    // At once, not when we next wait for input: a busy receiver may not wait for a long time,
+    // and the sender's list may be waiting for this.
+    out_.flush();
     settled_sent_ = below;
   }
 
