@@ -184,6 +184,13 @@ class ReceiveSession {
     if (list_done_) throw ProtocolError("Entry after EndOfList");
     check_order(entry);
     uint64_t index = next_index_++;
+    // The sender paces its list by the Settled it got, never more than ours: one past that
+    // would have us hold its list without bound.
+    if (index >= settled_sent_ + wire::kListWindow) {
+      throw ProtocolError("entry " + std::to_string(index) + " is past the list window (" +
+                          std::to_string(wire::kListWindow) + " entries after the last Settled, " +
+                          std::to_string(settled_sent_) + "): the sender does not pace its list");
+    }
     prev_path_ = entry.path;
     if (index > 0 && is_reserved_top_name(entry.path)) {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" has a name Ferry keeps for itself");

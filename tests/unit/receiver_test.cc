@@ -463,6 +463,16 @@ TEST_CASE("the receiver settles an entry only once it is placed and its data has
   CHECK(settled == std::vector<uint64_t>{wire::kSettleStep, 2 * wire::kSettleStep});
 }
 
+TEST_CASE("a sender that lists past the window is refused before the receiver holds more") {
+  test::TempDir dest;
+  Script s;
+  s.entry(dir_entry(""));
+  // Every file wanted and none ended: nothing is settled, so entry kListWindow is one too many.
+  for (uint64_t i = 1; i <= wire::kListWindow; ++i) s.entry(file_entry("f" + std::to_string(100000 + i), 1));
+  std::string error = s.run(dest.path());
+  CHECK(error.find("entry " + std::to_string(wire::kListWindow) + " is past the list window") != std::string::npos);
+}
+
 TEST_CASE("Settled round-trips and refuses a hostile index") {
   Encoder e;
   Settled{12345}.encode(e);
