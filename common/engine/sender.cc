@@ -377,7 +377,7 @@ class SendSession {
     // their own while the next are read and sent.
     std::vector<PageBuffer> bufs;
     bufs.emplace_back(wire::kDataChunkBytes);
-    std::optional<ParallelContentHasher> sha;
+    std::optional<SealHashers> sha;
     if (seal_) {
       unsigned cores = std::thread::hardware_concurrency();
       sha.emplace(std::clamp(cores, 2u, ParallelContentHasher::kMaxWorkers));
@@ -412,11 +412,21 @@ class SendSession {
     }
   }
 
+  // A sealed run's content hashers. A file of one chunk or less is hashed on the sending thread:
+  // handing it to a worker and waiting for its digest costs two thread switches, more than
+  // hashing a small file (a first copy of 100,000 tiny files took twice the CPU that way).
+  struct SealHashers {
+    explicit SealHashers(unsigned workers) : parallel(workers) {}
+    ParallelContentHasher parallel;
+    ContentHasher inline_hasher;
+  };
+
   // The per-file "how to send" step: whole, or as a delta against the receiver's basis.
-  // `sha`, for a sealed backup: the SHA-256 of what is sent, hashed beside the sending; each of
-  // `bufs` is read into once the hash of what it held last is done.
+  // `seal`, for a sealed backup: the SHA-256 of what is sent, hashed beside the sending (a file
+  // larger than a chunk) or as it is read; each of `bufs` is read into once the hash of what it
+  // held last is done.
   void send_file(int root_fd, uint64_t index, const Listed& listed, const Signature* basis,
-                 std::vector<PageBuffer>& bufs, ParallelContentHasher* sha) {
+                 std::vector<PageBuffer>& bufs, SealHashers* seal) {
     std::string shown = printable(join_path(root_, listed.path));
     auto send_failed = [&](const std::string& reason, uint64_t flags) {
       Encoder e;
@@ -453,7 +463,10 @@ class SendSession {
     spdlog::info("{}", printable(listed.path));
     stats_.set_current_file(listed.path);
     FileHasher hasher;
+    ParallelContentHasher* sha = seal && size > kContentChunkBytes ? &seal->parallel : nullptr;
+    ContentHasher* small_sha = seal && !sha ? &seal->inline_hasher : nullptr;
     if (sha) sha->finish();  // what an earlier file that failed midway left
+    if (small_sha) small_sha->finish();
     Encoder head;
     encode_file_data_head(index, head);
     uint64_t total = 0;
@@ -491,6 +504,7 @@ class SendSession {
           out_.send(MsgType::kFileHole, hole);
           hasher.update_zeros(data_at - total);
           if (sha) sha->update_zeros(data_at - total);
+          if (small_sha) small_sha->update_zeros(data_at - total);
           stats_.bytes_literal += data_at - total;
           stats_.bytes_through += data_at - total;
           total = data_at;
@@ -519,6 +533,7 @@ class SendSession {
         hashing[next_buf] = sha->update(chunk.data(), chunk.size());
         if (!encoder) next_buf = (next_buf + 1) % bufs.size();
       }
+      if (small_sha) small_sha->update(chunk.data(), chunk.size());
       hasher.update(chunk.data(), chunk.size());
       uint64_t offset = total;
       total += chunk.size();
@@ -560,9 +575,9 @@ class SendSession {
     }
     const timespec mtime = platform::modified_time(grew ? st : after);
     FileEnd end{index, total, mtime.tv_sec, static_cast<uint32_t>(mtime.tv_nsec), hasher.digest()};
-    if (sha) {
+    if (sha || small_sha) {
       end.has_sha256 = true;
-      end.sha256 = sha->finish();
+      end.sha256 = sha ? sha->finish() : small_sha->finish();
     } else if (sealed_) {
       if (std::optional<Sha256Digest> sealed = sealed_->find(listed.path)) {
         end.has_sha256 = true;
