@@ -19,39 +19,22 @@ namespace ferry {
 
 using wire::MessageLevel;
 
-void ExtraneousSweep::listed(const FileEntry& entry, bool skipped) {
+// Everything in the folder was listed, so what else it holds now is unlisted. (The run adds no
+// names of its own but temporary ones, which never count.)
+void ExtraneousSweep::left_folder(const std::string& path, const ListedNames& names) {
   if (!options_.delete_extraneous) return;
-  if (!entry.path.empty()) {
-    std::string_view parent = parent_of(entry.path);
-    while (!folders_.empty() && folders_.back().path != parent) leave_folder();
-    if (folders_.empty()) return;  // the receiver refuses such a list (check_order)
-    folders_.back().names.emplace(leaf_of(entry.path));
-  }
-  if (entry.type == FileType::kDirectory) {
-    bool in_skipped = !folders_.empty() && folders_.back().skipped;
-    folders_.push_back({entry.path, skipped || in_skipped, {}});
-  }
-}
-
-// The list has left the innermost folder: everything in it was listed, so what else it holds
-// now is unlisted. (The run adds no names of its own but temporary ones, which never count.)
-void ExtraneousSweep::leave_folder() {
-  Folder folder = std::move(folders_.back());
-  folders_.pop_back();
-  if (folder.skipped) return;
-  UniqueFd dir = root_.open(folder.path, O_RDONLY | O_DIRECTORY);
+  UniqueFd dir = root_.open(path, O_RDONLY | O_DIRECTORY);
   if (!dir.valid()) return;  // not made (reported), or a dry run's new folder
   for (const std::string& name : dir_names(dir.get())) {
-    if (folder.names.count(name) != 0) continue;
-    if (folder.path.empty() && is_reserved_top_name(name)) continue;
+    if (names.count(name) != 0) continue;
+    if (path.empty() && is_reserved_top_name(name)) continue;
     if (temp_file_owner(name)) continue;  // another run's, or swept by the Installer
-    unlisted_.push_back({child_path(folder.path, name), folder.path});
+    unlisted_.push_back({child_path(path, name), path});
   }
 }
 
 void ExtraneousSweep::run(uint64_t sender_list_errors) {
   if (!options_.delete_extraneous) return;
-  while (!folders_.empty()) leave_folder();
   if (sender_list_errors > 0) {
     reporter_.report(MessageLevel::kWarning,
                      "nothing was deleted from " + root_.shown("") + ": the sender could not read " +

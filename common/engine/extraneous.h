@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "engine/installer.h"
-#include "protocol/file_entry.h"
 
 namespace ferry {
 
@@ -24,25 +23,25 @@ class ExtraneousSweep {
                   const ReceiverOptions& options)
       : root_(root), installer_(installer), reporter_(reporter), stats_(stats), options_(options) {}
 
-  // Every entry the sender listed, in list order, the root first. `skipped`: it was not placed
-  // (its name was taken, name_is_taken): a skipped folder is not swept, nor anything in it.
-  void listed(const FileEntry& entry, bool skipped);
+  // A folder's names as the sender listed them, gathered by the receiver, which keeps the
+  // stack of folders the list is in (the list is depth-first). Empty unless wants_names().
+  using ListedNames = std::unordered_set<std::string>;
+  bool wants_names() const { return options_.delete_extraneous; }
 
-  // Deletes what the listed folders held that was not listed. Call once the list has ended and
-  // every file is in place.
+  // The list has left folder `path`, whose listed names were `names`; not for a folder that was
+  // not placed (its name was taken, name_is_taken), nor anything in it. What else the folder
+  // holds now is unlisted, kept until run().
+  void left_folder(const std::string& path, const ListedNames& names);
+
+  // Deletes what the listed folders held that was not listed. Call once the list has ended, the
+  // list has left every folder, and every file is in place.
   void run(uint64_t sender_list_errors);
 
  private:
-  struct Folder {
-    std::string path;
-    bool skipped = false;
-    std::unordered_set<std::string> names;  // listed in it
-  };
   struct Unlisted {
     std::string path;
     std::string folder;  // parent_of(path), kept whole for opening
   };
-  void leave_folder();
   void delete_one(int dir, const std::string& leaf, const std::string& path, bool is_dir);
 
   ConfinedRoot& root_;
@@ -50,7 +49,6 @@ class ExtraneousSweep {
   Reporter& reporter_;
   TransferStats& stats_;
   const ReceiverOptions& options_;
-  std::vector<Folder> folders_;     // the folders the list is in, innermost last
   std::vector<Unlisted> unlisted_;  // found when their folder was complete
 };
 

@@ -174,10 +174,17 @@ class ReceiveSession {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" is out of order or a duplicate");
     }
     std::string_view parent = parent_of(entry.path);
-    while (!dir_stack_.empty() && dir_stack_.back().path != parent) dir_stack_.pop_back();
+    while (!dir_stack_.empty() && dir_stack_.back().path != parent) leave_folder();
     if (dir_stack_.empty()) {
       throw ProtocolError("entry \"" + printable(entry.path) + "\" arrived without its directory");
     }
+  }
+
+  // The list is depth-first: once it leaves a folder, it has listed everything in it.
+  void leave_folder() {
+    ListedDir& dir = dir_stack_.back();
+    if (!dir.skipped) sweep_.left_folder(dir.path, dir.listed_names);
+    dir_stack_.pop_back();
   }
 
   void on_entry(FileEntry entry) {
@@ -218,8 +225,8 @@ class ReceiveSession {
 
   Placement place_entry(uint64_t index, FileEntry entry) {
     bool skipped = index > 0 && name_is_taken(entry);
-    if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}});
-    sweep_.listed(entry, skipped);
+    if (index > 0 && sweep_.wants_names()) dir_stack_.back().listed_names.emplace(leaf_of(entry.path));
+    if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}, {}});
     if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
     if (index == 0) {
       root_entry_ = std::move(entry);
@@ -399,11 +406,13 @@ class ReceiveSession {
 
   SealSummary finish_tree() {
     if (options_.dry_run) {
+      while (!dir_stack_.empty()) leave_folder();
       sweep_.run(sender_list_errors_);
       return {};
     }
     installer_.install_waiting();  // hardlinks, deletions and directory times need every file in place
     for (const PendingLink& link : links_) make_hardlink(link);
+    while (!dir_stack_.empty()) leave_folder();
     sweep_.run(sender_list_errors_);
     installer_.finish_safety_net();
     installer_.remove_stale_temp_files_where_written(listed_temp_like_);  // before directory mtimes are set
@@ -541,6 +550,7 @@ class ReceiveSession {
     std::string path;
     bool skipped = false;  // its name was taken (name_is_taken): nothing below it is made
     std::unordered_map<std::string, std::string> folded_names;  // only where folding_.any()
+    ExtraneousSweep::ListedNames listed_names;                   // only for --delete
   };
   std::vector<ListedDir> dir_stack_;
   NameFolding folding_;  // what the destination treats as one name
