@@ -9,7 +9,7 @@ A VARIANT is a folder holding ferry, ferry-agent, rusage_wrap and wire_relay (bu
 in a `git worktree` to get them), optionally followed by flags for its backups after commas:
 `build/bin,--no-seal` is this build without the seal (its restores then check no seal). Each run: a first backup and a first
 restore, durable and with --no-sync, for each variant, each copy checked against the source.
-Prints each case's wall times, their median, the median CPU and the median peak RSS of each side.
+Prints each case's wall times, their median, and the median CPU and peak RSS of each side.
 Needs root (it mounts an ext4 image).
 """
 import argparse
@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--count", type=int, default=100000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--work", default="/var/tmp/ferry-bench-ab")
+    ap.add_argument("--tools", default="ferry,ferry-nosync", help="durable (ferry), --no-sync, or both")
     args = ap.parse_args()
     if len(args.variants) < 2:
         sys.exit("give at least two variants to compare")
@@ -47,7 +48,7 @@ def main():
                     bench.BIN = folder
                     bench.WRAP = os.path.join(bench.BIN, "rusage_wrap")
                     backup, restore = os.path.join(mnt, "backup"), os.path.join(mnt, "restore")
-                    for tool in ("ferry", "ferry-nosync"):
+                    for tool in args.tools.split(","):
                         for d in (backup, restore):
                             shutil.rmtree(d, ignore_errors=True)
                         for direction, local in (("backup", src), ("restore", restore)):
@@ -62,11 +63,12 @@ def main():
     print(f"{args.count:,} files, {args.runs} runs")
     for name, folder, flags in variants:
         print(f"- {name}: {folder} {' '.join(flags)}")
-    print("| case | variant | wall (each run) | median wall | median CPU | RSS client | RSS agent |")
-    print("|---|---|---|---|---|---|---|")
+    print("| case | variant | wall (each run) | median wall | median CPU | CPU client | CPU agent | RSS client | RSS agent |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (direction, tool, name), rs in sorted(results.items()):
         walls = ", ".join(f"{r['wall']:.2f}" for r in rs)
         print(f"| {direction} first, {tool} | {name} | {walls} | {med(rs, 'wall'):.2f} s | {med(rs, 'cpu'):.2f} s | "
+              f"{med(rs, 'cpu_client'):.2f} s | {med(rs, 'cpu_remote'):.2f} s | "
               f"{med(rs, 'rss_client_kib') / 1024:.1f} MiB | {med(rs, 'rss_remote_kib') / 1024:.1f} MiB |")
 
 

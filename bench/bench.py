@@ -342,7 +342,7 @@ def timed(tool, direction, local, remote, server, work, extra=()):
     subprocess.run(["sync", "-f", remote if direction == "backup" else local], check=True)
     flush = time.monotonic() - start
     return {"wall": wall, "wall_durable": wall + (flush if tool == "rsync" else 0.0),
-            "cpu": client_cpu + remote_cpu, "rss_kib": max(client_rss, remote_rss),
+            "cpu": client_cpu + remote_cpu, "cpu_client": client_cpu, "cpu_remote": remote_cpu, "rss_kib": max(client_rss, remote_rss),
             "rss_client_kib": client_rss, "rss_remote_kib": remote_rss,
             "wire": int(conn[0]) + int(conn[1])}
 

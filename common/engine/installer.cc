@@ -13,6 +13,7 @@
 #include "fs/metadata.h"
 #include "fs/rel_path.h"
 #include "fs/temp_files.h"
+#include "fs/unique_fd.h"
 #include "platform/platform.h"
 
 namespace ferry {
@@ -83,15 +84,33 @@ void Installer::install_when_on_disk(std::string tmp, const std::string& path, u
   static constexpr uint64_t kBatchBytes = 256ull << 20;
   waiting_.push_back({std::move(tmp), path});
   waiting_bytes_ += size;
-  if (waiting_.size() >= kBatchFiles || waiting_bytes_ >= kBatchBytes) install_waiting();
+  if (waiting_.size() >= kBatchFiles || waiting_bytes_ >= kBatchBytes) start_flush();
 }
 
 void Installer::install_waiting() {
-  if (waiting_.empty()) return;
-  if (int err = platform::flush_file_system(root_.root_fd()); err != 0) {
-    fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+  if (!waiting_.empty()) start_flush();
+  finish_flush();
+}
+
+void Installer::start_flush() {
+  finish_flush();
+  flushing_ = std::move(waiting_);
+  waiting_.clear();
+  waiting_bytes_ = 0;
+  // Its own descriptor: the flush may outlive the root's (an exception unwinding the run).
+  UniqueFd fd(::fcntl(root_.root_fd(), F_DUPFD_CLOEXEC, 0));
+  if (!fd.valid()) {
+    int err = errno;
+    flushed_ = std::async(std::launch::deferred, [err] { return err; });
+    return;
   }
-  for (const Waiting& w : waiting_) {
+  flushed_ = std::async(std::launch::async, [fd = std::move(fd)] { return platform::flush_file_system(fd.get()); });
+}
+
+void Installer::finish_flush() {
+  if (!flushed_.valid()) return;
+  if (int err = flushed_.get(); err != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+  for (const Waiting& w : flushing_) {
     int dir = root_.parent_dir(w.path);
     if (dir < 0) {
       fail(errno_message("cannot reach the directory of " + root_.shown(w.path), errno));
@@ -99,8 +118,7 @@ void Installer::install_waiting() {
     }
     install(state_->tmp_dir(), w.tmp, dir, w.path);
   }
-  waiting_.clear();
-  waiting_bytes_ = 0;
+  flushing_.clear();
 }
 
 std::string Installer::set_aside(int dir, const std::string& leaf, const std::string& path,

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
@@ -55,7 +56,10 @@ class Installer {
   // version or the whole new one, never an empty or partial file. The wait is shared: one
   // syncfs for every 1024 files or 256 MiB (one fsync per file would cost a journal commit
   // each: rsync --fsync), then their renames; flush_run makes the renames themselves durable.
+  // The syncfs runs on a thread of its own while the next batch is written; the batch's
+  // renames happen here, on the caller's thread, once the next batch is full.
   void install_when_on_disk(std::string tmp, const std::string& path, uint64_t size);
+  // Every file waiting is flushed and renamed into place.
   void install_waiting();
 
   // With the safety net on, moves what is at `leaf` in dir (the entry at `path`) into it before
@@ -94,6 +98,10 @@ class Installer {
   // make sure the destination can still be written at all, by creating a file where we keep
   // our own. One that cannot ends the run with that cause, instead of one error per file.
   void check_still_writable(const std::string& path);
+  // Starts the flush of the waiting batch (after renaming the batch flushed before it).
+  void start_flush();
+  // Waits for the batch being flushed and renames it into place.
+  void finish_flush();
 
   ConfinedRoot& root_;
   DestinationState* state_;
@@ -109,6 +117,8 @@ class Installer {
   };
   std::vector<Waiting> waiting_;  // verified files waiting for their data to be on disk
   uint64_t waiting_bytes_ = 0;
+  std::vector<Waiting> flushing_;  // the batch whose flush is running
+  std::future<int> flushed_;       // that flush's errno (0: done); its destructor waits for it
   bool changed_ = false;                // anything written: the run ends with a flush
   std::set<std::string> dirs_written_;  // where this run put files in place
   uint64_t tmp_counter_ = 0;

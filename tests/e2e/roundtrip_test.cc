@@ -7,11 +7,16 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
+#include <regex>
+#include <sstream>
 
 #include "e2e/e2e.h"
+#include "platform/platform.h"
 
 using namespace ferry::test;
 namespace fs = std::filesystem;
@@ -250,6 +255,67 @@ TEST_CASE("a run ends with its data on disk, unless --no-sync leaves it to the k
       CHECK(*small_dirty == 0);
     }
   }
+}
+
+// The batched flush runs on a thread of its own while the next batch is written; what must not
+// change is that a file is renamed into place only after a flush that began once it was written
+// has ended. Read off the agent's system calls, in the order strace saw them.
+TEST_CASE("a durable backup renames each file only after a flush begun after it was written has ended") {
+  if (std::string(ferry::platform::name()) != "linux") return;  // POSIX flushes each file before its rename
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup", log = work / "trace";
+  fs::create_directories(src);
+  const int files = 2600;  // three batches of 1,024: a flush overlaps the writing of the next batch
+  for (int i = 0; i < files; ++i) std::ofstream(src + "/f" + std::to_string(i)) << "content " << i;
+  RunResult r = run("strace -f -qq -e trace=openat,syncfs,renameat,renameat2 -o " + quote(log) + " " +
+                    quote(kFerry) + " backup " + quote(src) + " " + quote(backup));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(snapshot(src), snapshot(backup)) == "");
+
+  const std::regex call(R"(^(\d+) +(openat|syncfs|renameat2?)\((.*))");
+  const std::regex resumed(R"(^(\d+) +<\.\.\. syncfs resumed>)");
+  const std::regex temp_name(R"(^[^"]*"([0-9a-f]{16})\")");  // .ferry-state/tmp names a file by a hash
+  std::map<std::string, size_t> created;                   // temp name -> line
+  std::map<std::string, size_t> flush_began;               // pid -> line of a syncfs not yet ended
+  std::vector<std::pair<size_t, size_t>> flushes;          // [began, ended]
+  std::vector<std::pair<std::string, size_t>> renames;     // temp name, line
+  std::istringstream lines(slurp(log));
+  std::string line;
+  std::smatch m, name;
+  for (size_t at = 0; std::getline(lines, line); ++at) {
+    if (std::regex_search(line, m, resumed)) {
+      auto it = flush_began.find(m[1]);
+      if (it != flush_began.end()) {
+        flushes.emplace_back(it->second, at);
+        flush_began.erase(it);
+      }
+      continue;
+    }
+    if (!std::regex_search(line, m, call)) continue;
+    std::string what = m[2], rest = m[3];
+    if (what == "syncfs") {
+      if (rest.find("<unfinished") != std::string::npos) {
+        flush_began[m[1]] = at;
+      } else {
+        flushes.emplace_back(at, at);
+      }
+    } else if (std::regex_search(rest, name, temp_name)) {
+      if (what == "openat" && rest.find("O_CREAT") != std::string::npos) created[name[1]] = at;
+      if (what != "openat") renames.emplace_back(name[1], at);
+    }
+  }
+  CHECK(flushes.size() >= 3);
+  CHECK(renames.size() == static_cast<size_t>(files));
+  size_t unflushed = 0;
+  for (const auto& [tmp, renamed_at] : renames) {
+    auto made = created.find(tmp);
+    bool flushed = made != created.end() && std::any_of(flushes.begin(), flushes.end(), [&](const auto& f) {
+                     return f.first > made->second && f.second < renamed_at;
+                   });
+    if (!flushed) ++unflushed;
+  }
+  CHECK(unflushed == 0);
 }
 
 TEST_CASE("temporary files an interrupted run left are removed where the next run writes") {
