@@ -7,9 +7,10 @@ drift between sittings.
 
 A VARIANT is a folder holding ferry, ferry-agent, rusage_wrap and wire_relay (build an old commit
 in a `git worktree` to get them), optionally followed by flags for its backups after commas:
-`build/bin,--no-seal` is this build without the seal (its restores then check no seal). Each run: a first backup and a first
-restore, durable and with --no-sync, for each variant, each copy checked against the source.
-Prints each case's wall times, their median, and the median CPU and peak RSS of each side.
+`build/bin,--no-seal` is this build without the seal (its restores then check no seal).
+
+Each run: a first backup, a backup with no change and a first restore, durable and with
+--no-sync (--tools), for each variant, each copy checked against the source. Prints each case's wall times, their median, and the median CPU and peak RSS of each side.
 Needs root (it mounts an ext4 image).
 """
 import argparse
@@ -21,6 +22,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
 import scale  # noqa: E402
+
+
+CASES = ("backup first", "backup no change", "restore first")
 
 
 def main():
@@ -51,11 +55,12 @@ def main():
                     for tool in args.tools.split(","):
                         for d in (backup, restore):
                             shutil.rmtree(d, ignore_errors=True)
-                        for direction, local in (("backup", src), ("restore", restore)):
+                        for case in CASES:
+                            direction = case.split()[0]
+                            local = src if direction == "backup" else restore
                             r = bench.timed(tool, direction, local, backup, server, mnt, flags if direction == "backup" else ())
-                            scale.check_same(src, backup if direction == "backup" else restore,
-                                             f"{name} {tool} {direction}")
-                            results.setdefault((direction, tool, name), []).append(r)
+                            scale.check_same(src, backup if direction == "backup" else restore, f"{name} {tool} {case}")
+                            results.setdefault((case, tool, name), []).append(r)
                 print(f"run {rep + 1}/{args.runs} done", file=sys.stderr)
         finally:
             server.stop()
@@ -65,9 +70,9 @@ def main():
         print(f"- {name}: {folder} {' '.join(flags)}")
     print("| case | variant | wall (each run) | median wall | median CPU | CPU client | CPU agent | RSS client | RSS agent |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for (direction, tool, name), rs in sorted(results.items()):
+    for (case, tool, name), rs in sorted(results.items()):
         walls = ", ".join(f"{r['wall']:.2f}" for r in rs)
-        print(f"| {direction} first, {tool} | {name} | {walls} | {med(rs, 'wall'):.2f} s | {med(rs, 'cpu'):.2f} s | "
+        print(f"| {case}, {tool} | {name} | {walls} | {med(rs, 'wall'):.2f} s | {med(rs, 'cpu'):.2f} s | "
               f"{med(rs, 'cpu_client'):.2f} s | {med(rs, 'cpu_remote'):.2f} s | "
               f"{med(rs, 'rss_client_kib') / 1024:.1f} MiB | {med(rs, 'rss_remote_kib') / 1024:.1f} MiB |")
 
