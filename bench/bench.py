@@ -290,6 +290,12 @@ def shq(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+def ssh_command(server):
+    """OpenSSH to the bench's sshd through the relay, with the cipher Ferry prefers."""
+    return (f"ssh -F /dev/null -p {server.relay_port} -i {server.key} -o UserKnownHostsFile={server.known_hosts} "
+            "-o StrictHostKeyChecking=yes -o BatchMode=yes -c aes128-gcm@openssh.com")
+
+
 def command(tool, direction, local, remote, server, usage_file, extra):
     login = f"root@127.0.0.1:{remote}"
     if tool == "ferry-nosync":
@@ -299,9 +305,7 @@ def command(tool, direction, local, remote, server, usage_file, extra):
         args = [os.path.join(BIN, "ferry"), direction, "-i", server.key, "--port", str(server.relay_port),
                 "--known-hosts", server.known_hosts, "--agent", agent] + extra
         return args + ([local, login] if direction == "backup" else [login, local])
-    ssh = (f"ssh -F /dev/null -p {server.relay_port} -i {server.key} -o UserKnownHostsFile={server.known_hosts} "
-           "-o StrictHostKeyChecking=yes -o BatchMode=yes -c aes128-gcm@openssh.com")
-    args = ["rsync", "-aHAX", "--numeric-ids", "-e", ssh, "--rsync-path", f"{WRAP} {usage_file} rsync"] + extra
+    args = ["rsync", "-aHAX", "--numeric-ids", "-e", ssh_command(server), "--rsync-path", f"{WRAP} {usage_file} rsync"] + extra
     return args + ([local + "/", login + "/"] if direction == "backup" else [login + "/", local + "/"])
 
 

@@ -10,6 +10,10 @@ program share the two cores. Cases: first copy and a delta (3 overwrites of 4 Ki
 insertions of 2 KiB at seeded offsets) in both directions. Ferry runs with --no-sync (on tmpfs
 a flush costs nothing either way). Same sshd, relay and rsync options as bench.py; runs
 alternate between the tools and the ratio is the median of per-run ratios.
+
+The first copies are also timed as the raw link: OpenSSH with the same cipher, `cat` at both
+ends (`ssh host 'cat > FILE' < FILE`, `ssh host cat FILE > FILE`), through the same relay.
+Ferry's throughput as a share of it is the last column (issue 19 asks for at least 80 %).
 """
 import argparse
 import os
@@ -46,6 +50,18 @@ def make_files(work, size_mib):
     return old, new
 
 
+def raw_copy(server, direction, near, far):
+    """The file over OpenSSH alone: what the link carries with nothing but `cat` at each end."""
+    ssh = bench.ssh_command(server).split() + ["root@127.0.0.1"]
+    near_file, far_file = os.path.join(near, "big.img"), os.path.join(far, "big.img")
+    if direction == "backup":
+        with open(near_file, "rb") as f:
+            subprocess.run(ssh + [f"cat > {far_file}"], stdin=f, check=True)
+    else:
+        with open(near_file, "wb") as f:
+            subprocess.run(ssh + [f"cat {far_file}"], stdout=f, check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=512)
@@ -66,9 +82,11 @@ def main():
                  ("backup delta", "backup", new, old), ("restore delta", "restore", new, old)]
         walls = {}
         for rep in range(args.runs):
-            order = ("ferry", "rsync") if rep % 2 == 0 else ("rsync", "ferry")
+            order = ("ferry", "rsync", "ssh cat") if rep % 2 == 0 else ("ssh cat", "rsync", "ferry")
             for label, direction, source, basis in cases:
                 for tool in order:
+                    if tool == "ssh cat" and basis:
+                        continue  # the raw link has no delta
                     far, near = os.path.join(work, "far"), os.path.join(work, "near")
                     for d in (far, near):
                         shutil.rmtree(d, ignore_errors=True)
@@ -80,21 +98,27 @@ def main():
                         shutil.copytree(basis, receiving, symlinks=True)
                     else:
                         os.makedirs(receiving)
-                    extra = ["--no-sync"] if tool == "ferry" else []
-                    argv = bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)
                     start = time.monotonic()
-                    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+                    if tool == "ssh cat":
+                        raw_copy(server, direction, near, far)
+                    else:
+                        extra = ["--no-sync"] if tool == "ferry" else []
+                        argv = bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)
+                        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
                     walls.setdefault(label, {}).setdefault(tool, []).append(time.monotonic() - start)
                     with open(os.path.join(receiving, "big.img"), "rb") as a, open(os.path.join(source, "big.img"), "rb") as b:
                         if a.read() != b.read():
                             sys.exit(f"{tool} {label}: the copy differs from the source")
         print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}` ({time.strftime('%Y-%m-%d')}, "
               f"{os.cpu_count()} cores, tmpfs)\n")
-        print("| case | wall ferry | wall rsync | ratio |\n|---|---|---|---|")
+        print("| case | wall ferry | wall rsync | ratio | wall ssh cat | ferry's share of ssh cat's throughput |\n"
+              "|---|---|---|---|---|---|")
         for label, by_tool in walls.items():
-            f, r = by_tool["ferry"], by_tool["rsync"]
+            f, r, c = by_tool["ferry"], by_tool["rsync"], by_tool.get("ssh cat")
             ratio = statistics.median(a / b for a, b in zip(f, r))
-            print(f"| {label} | {statistics.median(f):.2f} s | {statistics.median(r):.2f} s | **{ratio:.2f}** |")
+            raw = (f"{statistics.median(c):.2f} s", f"**{statistics.median(b / a for a, b in zip(f, c)):.0%}**") if c else ("", "")
+            print(f"| {label} | {statistics.median(f):.2f} s | {statistics.median(r):.2f} s | **{ratio:.2f}** | "
+                  f"{raw[0]} | {raw[1]} |")
     finally:
         if server:
             server.stop()
