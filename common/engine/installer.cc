@@ -98,10 +98,10 @@ void Installer::start_flush() {
   waiting_.clear();
   waiting_bytes_ = 0;
   // Its own descriptor: the flush may outlive the root's (an exception unwinding the run).
+  // Without one (out of descriptors), the batch is flushed here when finish_flush asks.
   UniqueFd fd(::fcntl(root_.root_fd(), F_DUPFD_CLOEXEC, 0));
   if (!fd.valid()) {
-    int err = errno;
-    flushed_ = std::async(std::launch::deferred, [err] { return err; });
+    flushed_ = std::async(std::launch::deferred, [this] { return platform::flush_file_system(root_.root_fd()); });
     return;
   }
   flushed_ = std::async(std::launch::async, [fd = std::move(fd)] { return platform::flush_file_system(fd.get()); });
