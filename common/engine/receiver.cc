@@ -187,6 +187,12 @@ class ReceiveSession {
     dir_stack_.pop_back();
   }
 
+  // --delete, once the list has ended: the list leaves the folders it is still in.
+  void delete_unlisted() {
+    while (!dir_stack_.empty()) leave_folder();
+    sweep_.run(sender_list_errors_);
+  }
+
   void on_entry(FileEntry entry) {
     if (list_done_) throw ProtocolError("Entry after EndOfList");
     check_order(entry);
@@ -406,14 +412,12 @@ class ReceiveSession {
 
   SealSummary finish_tree() {
     if (options_.dry_run) {
-      while (!dir_stack_.empty()) leave_folder();
-      sweep_.run(sender_list_errors_);
+      delete_unlisted();
       return {};
     }
     installer_.install_waiting();  // hardlinks, deletions and directory times need every file in place
     for (const PendingLink& link : links_) make_hardlink(link);
-    while (!dir_stack_.empty()) leave_folder();
-    sweep_.run(sender_list_errors_);
+    delete_unlisted();
     installer_.finish_safety_net();
     installer_.remove_stale_temp_files_where_written(listed_temp_like_);  // before directory mtimes are set
     // Directories last, deepest first: writing into a directory changes its mtime, and a
