@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -60,30 +61,68 @@ uint64_t SealWriter::append_body(std::string_view body) {
 }
 
 void SealWriter::write_at(uint64_t at, const void* data, size_t len) {
+  static constexpr size_t kMaxPatches = 4096;
   if (at >= flushed_) {
     std::memcpy(buffer_.data() + (at - flushed_), data, len);
-  } else {
-    write_all(fd_.get(), static_cast<const char*>(data), len, at, name_);
+    return;
   }
+  Patch& patch = patches_.emplace_back();
+  patch.at = at;
+  patch.len = static_cast<uint8_t>(len);
+  std::memcpy(patch.bytes.data(), data, len);
+  if (patches_.size() >= kMaxPatches) apply_patches();
+}
+
+void SealWriter::apply_patches() {
+  // Patches further apart than this are written as separate spans (rewriting what lies
+  // between would cost more than a system call); one span is read and written whole.
+  static constexpr uint64_t kMaxGap = 64 * 1024;
+  // Stable: a later patch of the same bytes wins.
+  std::stable_sort(patches_.begin(), patches_.end(), [](const Patch& a, const Patch& b) { return a.at < b.at; });
+  std::string span;
+  for (size_t first = 0; first < patches_.size();) {
+    uint64_t start = patches_[first].at, end = start + patches_[first].len;
+    size_t last = first + 1;
+    for (; last < patches_.size() && patches_[last].at <= end + kMaxGap; ++last) {
+      end = std::max(end, patches_[last].at + patches_[last].len);
+    }
+    span.resize(end - start);
+    for (size_t done = 0; done < span.size();) {
+      ssize_t n = ::pread(fd_.get(), span.data() + done, span.size() - done, static_cast<off_t>(start + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw FatalError(errno_message("cannot read back the seal " + name_, n < 0 ? errno : EIO));
+      done += static_cast<size_t>(n);
+    }
+    for (size_t i = first; i < last; ++i) {
+      std::memcpy(span.data() + (patches_[i].at - start), patches_[i].bytes.data(), patches_[i].len);
+    }
+    write_all(fd_.get(), span.data(), span.size(), start, name_);
+    first = last;
+  }
+  patches_.clear();
 }
 
 void SealWriter::patch(uint64_t at, const Sha256Digest& content, int64_t mtime_sec, uint32_t mtime_nsec) {
-  // `at` is the record's length field; its body follows.
-  write_at(at + 4 + kSealContentOffset, content.data(), content.size());
-  std::string times;
-  append_le(times, static_cast<uint64_t>(mtime_sec), 8);
-  append_le(times, mtime_nsec, 4);
-  write_at(at + 4 + kSealMtimeOffset, times.data(), times.size());
+  // `at` is the record's length field; its body follows. The hash and the times are side by
+  // side in it: one patch.
+  static_assert(kSealMtimeOffset == kSealContentOffset + sizeof(Sha256Digest));
+  std::string bytes(content.begin(), content.end());
+  append_le(bytes, static_cast<uint64_t>(mtime_sec), 8);
+  append_le(bytes, mtime_nsec, 4);
+  write_at(at + 4 + kSealContentOffset, bytes.data(), bytes.size());
 }
 
 void SealWriter::mark_not_stored(uint64_t at) {
-  // Read-modify-write of the flags byte: it may already be on disk.
+  // Read-modify-write of the flags byte: it may already be on disk (rare: a failed file).
   uint8_t flags = 0;
   uint64_t pos = at + 4;
   if (pos >= flushed_) {
     flags = static_cast<uint8_t>(buffer_[pos - flushed_]);
-  } else if (::pread(fd_.get(), &flags, 1, static_cast<off_t>(pos)) != 1) {
-    throw FatalError(errno_message("cannot read back the seal " + name_, errno));
+  } else {
+    apply_patches();  // the file must hold every change made so far
+    if (::pread(fd_.get(), &flags, 1, static_cast<off_t>(pos)) != 1) {
+      throw FatalError(errno_message("cannot read back the seal " + name_, errno));
+    }
   }
   flags |= SealRecord::kNotStored;
   write_at(pos, &flags, 1);
@@ -93,6 +132,7 @@ void SealWriter::abandon() {
   ::unlinkat(dir_, name_.c_str(), 0);
   fd_.reset();
   buffer_.clear();
+  patches_.clear();
 }
 
 void SealWriter::set_flags(uint8_t flags) {
@@ -103,6 +143,7 @@ void SealWriter::set_flags(uint8_t flags) {
 SealSummary SealWriter::finish(const std::string& final_name, bool sync) {
   append_le(buffer_, 0, 4);
   flush();
+  apply_patches();
   // Read the records back in order to build the tree: the patches are in place now.
   UniqueFd again(::openat(dir_, name_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!again.valid()) throw FatalError(errno_message("cannot read back the seal " + name_, errno));

@@ -204,6 +204,46 @@ TEST_CASE("a record marked not stored is still part of the tree, and says so") {
   CHECK((decode_seal_record(body).flags & SealRecord::kNotStored) != 0);
 }
 
+// Records are patched when their data arrives, mostly after they were written out: the patches
+// are gathered and written together (SealWriter::apply_patches), which must lose none, keep the
+// last of two patches of one record, and keep a not-stored mark made in between.
+TEST_CASE("patches to records already written all reach the file, the last one of a record winning") {
+  SealDir d;
+  SealWriter w(d.fd, "many.new", "id", 0);
+  w.append(record("", FileType::kDirectory));
+  const int files = 12000;  // several of the writer's buffers, and several batches of patches
+  std::vector<uint64_t> at;
+  for (int i = 0; i < files; ++i) at.push_back(w.append(record("f" + std::to_string(100000 + i), FileType::kRegular)));
+  std::vector<int> order(files);
+  for (int i = 0; i < files; ++i) order[i] = (i * 7919) % files;  // 7919 is prime: every file once, scattered
+  for (int i : order) w.patch(at[i], sha256_of("early " + std::to_string(i)), 1, 0);
+  for (int i : order) {
+    if (i % 3 == 0) w.mark_not_stored(at[i]);
+    w.patch(at[i], sha256_of("retried " + std::to_string(i)), 2, 0);  // in the same batch as the next
+    w.patch(at[i], sha256_of("data " + std::to_string(i)), 1700000000 + i, static_cast<uint32_t>(i));
+  }
+  w.set_flags(seal_flags::kComplete);
+  w.finish("many.seal", false);
+
+  SealSummary checked = check_seal_file(d.open("many.seal"), "many.seal");
+  CHECK(checked.flags == seal_flags::kComplete);
+  SealReader reader(d.open("many.seal"), "many.seal");
+  std::string body;
+  REQUIRE(reader.next(&body));
+  int right = 0;
+  for (int i = 0; i < files; ++i) {
+    REQUIRE(reader.next(&body));
+    SealRecord r = decode_seal_record(body);
+    bool not_stored = (r.flags & SealRecord::kNotStored) != 0;
+    if (r.content == sha256_of("data " + std::to_string(i)) && r.entry.mtime_sec == 1700000000 + i &&
+        r.entry.mtime_nsec == static_cast<uint32_t>(i) && not_stored == (i % 3 == 0)) {
+      ++right;
+    }
+  }
+  CHECK(right == files);
+  CHECK_FALSE(reader.next(&body));
+}
+
 TEST_CASE("the content hash is the same whether hashed in one thread or by chunks on several, holes included") {
   std::string data(3 * kContentChunkBytes + 12345, '\0');
   uint32_t x = 7;
