@@ -44,11 +44,16 @@ void IncomingFile::begin(uint64_t index, WantedFile wanted) {
     error_ = errno_message("cannot reach the directory of " + root_.shown(path), errno);
     return;
   }
-  dir_.reset(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
-  Installer::TempSpot spot = installer_.temp_spot(path);
+  Installer::TempSpot spot = installer_.temp_spot(path);  // `dir` stays valid: the same folder
+  in_state_tmp_ = installer_.is_state_tmp(spot.dir);
+  // The folder itself is needed only to read the old version, or to rename the file into place
+  // at its end; a file in .ferry-state/tmp is renamed with its batch (Installer::install_in_batch).
+  if (wanted_.signed_basis || !in_state_tmp_ || installer_.fsync_each()) dir_.reset(::fcntl(dir, F_DUPFD_CLOEXEC, 0));
   tmp_dir_ = spot.dir == dir ? dir_.get() : spot.dir;
   tmp_name_ = std::move(spot.name);
-  fd_.reset(::openat(tmp_dir_, tmp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  // In .ferry-state/tmp, which only the receiver can enter, with the mode it will have.
+  created_mode_ = in_state_tmp_ ? file_mode_to_create(entry_, apply_) : 0600;
+  fd_.reset(::openat(tmp_dir_, tmp_name_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, created_mode_));
   if (!fd_.valid()) {
     int err = errno;
     tmp_name_.clear();
@@ -225,7 +230,8 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
   entry.size = end.size;
   entry.mtime_sec = end.mtime_sec;  // as the file was when its data was read
   entry.mtime_nsec = end.mtime_nsec;
-  std::string problem = apply_metadata_fd(fd_.get(), entry, apply_);
+  std::string problem = in_state_tmp_ ? apply_metadata_new_fd(fd_.get(), entry, apply_, created_mode_)
+                                      : apply_metadata_fd(fd_.get(), entry, apply_);
   if (!problem.empty()) installer_.fail(shown + ": " + problem);
   if (int err = installer_.fsync_each() ? platform::flush_file(fd_.get()) : 0; err != 0) {
     if (ends_the_run(err)) throw_unwritable(err);
@@ -236,8 +242,8 @@ IncomingFile::Finished IncomingFile::end(const FileEnd& end) {
   fd_.reset();
   std::string tmp = std::move(tmp_name_);
   tmp_name_.clear();
-  if (flush_to_disk_ && installer_.is_state_tmp(tmp_dir_) && !installer_.fsync_each()) {
-    installer_.install_when_on_disk(std::move(tmp), entry.path, end.size);
+  if (in_state_tmp_ && !installer_.fsync_each()) {
+    installer_.install_in_batch(std::move(tmp), entry.path, end.size);
   } else {
     installer_.install(tmp_dir_, tmp, dir_.get(), entry.path);
   }

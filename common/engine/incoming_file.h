@@ -103,9 +103,11 @@ class IncomingFile {
   WantedFile wanted_;
   FileEntry& entry_ = wanted_.entry;
   UniqueFd basis_;  // opened at the first FileDelta
-  UniqueFd dir_;    // the destination directory, pinned for the whole file
+  UniqueFd dir_;    // the destination directory, pinned for the whole file when it is needed
   int tmp_dir_ = -1;  // where tmp_name_ is: .ferry-state/tmp or dir_
+  bool in_state_tmp_ = false;
   std::string tmp_name_;
+  uint32_t created_mode_ = 0600;
   UniqueFd fd_;
   FileHasher hasher_;
   // A restore from a sealed backup: the content hash of what is written, checked against the

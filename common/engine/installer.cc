@@ -79,7 +79,7 @@ void Installer::install(int tmp_dir, const std::string& tmp, int dir, const std:
   fail(errno_message("cannot put " + root_.shown(path) + " in place", err));
 }
 
-void Installer::install_when_on_disk(std::string tmp, const std::string& path, uint64_t size) {
+void Installer::install_in_batch(std::string tmp, const std::string& path, uint64_t size) {
   static constexpr size_t kBatchFiles = 1024;
   static constexpr uint64_t kBatchBytes = 256ull << 20;
   waiting_.push_back({std::move(tmp), path});
@@ -97,6 +97,7 @@ void Installer::start_flush() {
   flushing_ = std::move(waiting_);
   waiting_.clear();
   waiting_bytes_ = 0;
+  if (!options_.flush_to_disk) return finish_flush();
   // Its own descriptor: the flush may outlive the root's (an exception unwinding the run).
   // Without one (out of descriptors), the batch is flushed here when finish_flush asks.
   UniqueFd fd(::fcntl(root_.root_fd(), F_DUPFD_CLOEXEC, 0));
@@ -108,8 +109,9 @@ void Installer::start_flush() {
 }
 
 void Installer::finish_flush() {
-  if (!flushed_.valid()) return;
-  if (int err = flushed_.get(); err != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+  if (flushed_.valid()) {
+    if (int err = flushed_.get(); err != 0) fail(errno_message("cannot flush " + root_.shown("") + " to disk", err));
+  }
   for (const Waiting& w : flushing_) {
     int dir = root_.parent_dir(w.path);
     if (dir < 0) {

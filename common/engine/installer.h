@@ -51,15 +51,15 @@ class Installer {
   // root's cached fd: the cache is dropped only once we are done with it.
   void install(int tmp_dir, const std::string& tmp, int dir, const std::string& path);
 
-  // A complete, verified file in .ferry-state/tmp waits until its data is on disk, and only
-  // then is renamed over its real name, so that after a power cut the name holds the old
-  // version or the whole new one, never an empty or partial file. The wait is shared: one
-  // syncfs for every 1024 files or 256 MiB (one fsync per file would cost a journal commit
-  // each: rsync --fsync), then their renames; flush_run makes the renames themselves durable.
-  // The syncfs runs on a thread of its own while the next batch is written; the batch's
-  // renames happen here, on the caller's thread, once the next batch is full.
-  void install_when_on_disk(std::string tmp, const std::string& path, uint64_t size);
-  // Every file waiting is flushed and renamed into place.
+  // A complete, verified file in .ferry-state/tmp is renamed over its real name with the
+  // batch it is in: every 1024 files or 256 MiB, in path order, so that the root's folder cache
+  // serves them and the receiver's thread holds no descriptor of each file's folder. In a
+  // durable run the batch waits until its data is on disk, so that after a power cut the name
+  // holds the old version or the whole new one, never an empty or partial file: one syncfs per
+  // batch (one fsync per file would cost a journal commit each: rsync --fsync), run on a thread
+  // of its own while the next batch is written; flush_run makes the renames themselves durable.
+  void install_in_batch(std::string tmp, const std::string& path, uint64_t size);
+  // Every file waiting is (flushed and) renamed into place.
   void install_waiting();
 
   // With the safety net on, moves what is at `leaf` in dir (the entry at `path`) into it before
@@ -98,7 +98,8 @@ class Installer {
   // make sure the destination can still be written at all, by creating a file where we keep
   // our own. One that cannot ends the run with that cause, instead of one error per file.
   void check_still_writable(const std::string& path);
-  // Starts the flush of the waiting batch (after renaming the batch flushed before it).
+  // Starts the flush of the waiting batch (after renaming the batch flushed before it); with
+  // --no-sync, renames it.
   void start_flush();
   // Waits for the batch being flushed and renames it into place.
   void finish_flush();
@@ -115,7 +116,7 @@ class Installer {
     std::string tmp;  // in .ferry-state/tmp
     std::string path;
   };
-  std::vector<Waiting> waiting_;  // verified files waiting for their data to be on disk
+  std::vector<Waiting> waiting_;  // verified files waiting for their batch to be complete
   uint64_t waiting_bytes_ = 0;
   std::vector<Waiting> flushing_;  // the batch whose flush is running
   std::future<int> flushed_;       // that flush's errno (0: done); its destructor waits for it

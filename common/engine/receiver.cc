@@ -60,6 +60,7 @@ class ReceiveSession {
     if (state_ != nullptr && !options_.dry_run) {
       if (!options_.restoring) notices_.remember_in(state_->state_dir());
       apply_.times = probe_time_range(state_->tmp_dir(), "time-probe");
+      apply_.new_in_tmp = probe_new_files(state_->tmp_dir(), "new-file-probe");
       apply_.keeps_acls = probe_acls(state_->tmp_dir(), "acl-probe");
       folding_ = probe_name_folding(state_->tmp_dir());
       if (apply_.store_metadata && !probe_stored_metadata(state_->tmp_dir(), "xattr-probe")) {

@@ -71,6 +71,26 @@ bool probe_acls(int dir_fd, const char* scratch) {
   return kept;
 }
 
+NewFileTraits probe_new_files(int dir_fd, const char* scratch) {
+  NewFileTraits traits;
+  ::unlinkat(dir_fd, scratch, 0);
+  int fd = ::openat(dir_fd, scratch, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0777);
+  if (fd < 0) return traits;
+  struct stat st {};
+  FileEntry present;
+  if (::fstat(fd, &st) == 0 && platform::read_attributes_fd(fd, &present) && present.xattrs.empty() &&
+      present.acl.empty() && present.default_acl.empty()) {
+    traits.known = true;
+    traits.uid = st.st_uid;
+    traits.gid = st.st_gid;
+    traits.lost_mode_bits = 0777 & ~(st.st_mode & 0777);
+    traits.flags = platform::file_flags_fd(fd);
+  }
+  ::close(fd);
+  ::unlinkat(dir_fd, scratch, 0);
+  return traits;
+}
+
 bool applies_acls(const ApplyOptions& options) { return options.keeps_acls; }
 
 uint32_t flags_to_apply(const FileEntry& entry, const ApplyOptions& options) {
@@ -116,34 +136,69 @@ std::string stored_value_for(const FileEntry& entry, const ApplyOptions& options
   return as_is ? "" : encode_stored_metadata(stored);
 }
 
-std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
+namespace {
+
+// What apply_metadata_fd knows of the file before it starts: nothing (it asks), or, for a file
+// just created, what options.new_in_tmp says.
+struct KnownState {
+  bool is_new = false;
+  uint32_t uid = 0, gid = 0, mode = 0, flags = 0;
+};
+
+std::string apply_metadata(int fd, const FileEntry& entry, const ApplyOptions& options, const KnownState& known) {
   std::string first;
-  uint32_t had_flags = platform::file_flags_fd(fd);
+  uint32_t had_flags = known.is_new ? known.flags : platform::file_flags_fd(fd);
   uint32_t flags = flags_to_apply(entry, options) & ~file_flags::kProtecting;
   if ((had_flags & file_flags::kProtecting) != 0) {
     if (int err = platform::set_file_flags_fd(fd, had_flags & ~file_flags::kProtecting); err != 0) {
       keep_first(&first, "clear file flags", err);
     }
   }
-  if (options.keep_owner && ::fchown(fd, entry.uid, entry.gid) != 0) keep_first(&first, "chown", errno);
+  bool owned = known.is_new && known.uid == entry.uid && known.gid == entry.gid;
+  if (options.keep_owner && !owned && ::fchown(fd, entry.uid, entry.gid) != 0) keep_first(&first, "chown", errno);
   // ACLs before the mode: chmod then sets the owner, mask and other entries from the mode.
   uint32_t mode = mode_to_apply(entry, options);
-  platform::AttributeErrors errors = platform::replace_attributes_fd(fd, entry, mode, applies_acls(options));
-  if (errors.xattrs != 0) keep_first(&first, "set extended attributes", errors.xattrs);
-  if (errors.acls != 0) keep_first(&first, "set ACL", errors.acls);
+  // A new file has no extended attributes or ACLs (probe_new_files): nothing to replace.
+  bool bare = entry.xattrs.empty() && entry.acl.empty() && entry.default_acl.empty();
+  if (!known.is_new || !bare) {
+    platform::AttributeErrors errors = platform::replace_attributes_fd(fd, entry, mode, applies_acls(options));
+    if (errors.xattrs != 0) keep_first(&first, "set extended attributes", errors.xattrs);
+    if (errors.acls != 0) keep_first(&first, "set ACL", errors.acls);
+  }
   if (options.store_metadata) {
     std::string value = stored_value_for(entry, options);
-    int err = value.empty() ? platform::remove_xattr_fd(fd, platform::metadata_xattr_name())
-                            : platform::set_xattr_fd(fd, platform::metadata_xattr_name(), value);
+    int err = !value.empty() ? platform::set_xattr_fd(fd, platform::metadata_xattr_name(), value)
+              : known.is_new ? 0
+                             : platform::remove_xattr_fd(fd, platform::metadata_xattr_name());
     if (err != 0) keep_first(&first, "store owner and mode in an extended attribute", err);
   }
-  if (::fchmod(fd, mode) != 0) keep_first(&first, "chmod", errno);
+  // An ACL sets the mode's bits: chmod comes after it. (A mode equal to the one created with has
+  // no setuid or setgid bit for chown to clear.)
+  bool has_mode = known.is_new && known.mode == mode && bare;
+  if (!has_mode && ::fchmod(fd, mode) != 0) keep_first(&first, "chmod", errno);
   timespec times[2] = {{0, UTIME_OMIT}, mtime_of(entry)};
   if (::futimens(fd, times) != 0) keep_first(&first, "set mtime", errno);
   if ((had_flags & ~file_flags::kProtecting) != flags) {
     if (int err = platform::set_file_flags_fd(fd, flags); err != 0) keep_first(&first, "set file flags", err);
   }
   return first;
+}
+
+}  // namespace
+
+std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {
+  return apply_metadata(fd, entry, options, KnownState{});
+}
+
+std::string apply_metadata_new_fd(int fd, const FileEntry& entry, const ApplyOptions& options, uint32_t created_mode) {
+  const NewFileTraits& traits = options.new_in_tmp;
+  if (!traits.known) return apply_metadata_fd(fd, entry, options);
+  return apply_metadata(fd, entry, options,
+                        KnownState{true, traits.uid, traits.gid, created_mode & ~traits.lost_mode_bits, traits.flags});
+}
+
+uint32_t file_mode_to_create(const FileEntry& entry, const ApplyOptions& options) {
+  return mode_to_apply(entry, options) & 0777;
 }
 
 std::string protect_fd(int fd, const FileEntry& entry, const ApplyOptions& options) {

@@ -37,6 +37,20 @@ bool probe_stored_metadata(int dir_fd, const char* scratch);
 // removes) as `scratch` in dir_fd.
 bool probe_acls(int dir_fd, const char* scratch);
 
+// What a file the receiver has just created in a folder starts with, found once per run on a
+// scratch file (probe_new_files), so that apply_metadata_fd can leave out the calls that would
+// change nothing: on a first copy of many small files they were half of the receiving thread's
+// system calls. `known` is false where new files carry something of their own (a default ACL, a
+// security label) or the probe failed: every call is then made.
+struct NewFileTraits {
+  bool known = false;
+  uint32_t uid = 0;             // the owner a new file gets (the receiver's)
+  uint32_t gid = 0;             // its group (the receiver's, or the folder's when setgid)
+  uint32_t lost_mode_bits = 0;  // permission bits the umask takes from the mode it is created with
+  uint32_t flags = 0;           // file flags it inherits from the folder
+};
+NewFileTraits probe_new_files(int dir_fd, const char* scratch);
+
 struct ApplyOptions {
   bool keep_owner = false;  // chown to the entry's uid/gid (needs root)
   TimeRange times;          // what the destination can store
@@ -48,6 +62,7 @@ struct ApplyOptions {
   // The destination keeps ACLs (probe_acls). When it does not, an entry's ACLs go in the
   // stored attribute if metadata is stored, and are lost (said once) if not.
   bool keeps_acls = true;
+  NewFileTraits new_in_tmp;  // files the receiver creates in .ferry-state/tmp
 };
 
 // Whether ACLs are set on the files themselves (else stored, or not kept at all).
@@ -79,6 +94,14 @@ bool attributes_match(const FileEntry& on_disk, const FileEntry& entry, const Ap
 // set; those the entry asks for are not set here but by protect_fd, once the file is in place
 // (an immutable file cannot be renamed, nor linked to).
 std::string apply_metadata_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
+// The same for a file just created in .ferry-state/tmp with `created_mode` (file_mode_to_create),
+// whose state options.new_in_tmp says without asking.
+std::string apply_metadata_new_fd(int fd, const FileEntry& entry, const ApplyOptions& options, uint32_t created_mode);
+// The permission bits to create a new file with in .ferry-state/tmp (a folder only the receiver
+// can enter), so that it needs no chmod when the umask allows: the entry's own, without
+// setuid, setgid or sticky (given, if at all, once its data is verified). The receiver can write
+// a new file whatever its mode: open() checks the mode only of a file that exists.
+uint32_t file_mode_to_create(const FileEntry& entry, const ApplyOptions& options);
 // Sets all of flags_to_apply(entry), protecting ones included: the last call on a file.
 std::string protect_fd(int fd, const FileEntry& entry, const ApplyOptions& options);
 // Clears the protecting flags of `name` in dir_fd (a regular file or directory, never
