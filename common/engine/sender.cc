@@ -56,8 +56,13 @@ int open_source(int root_fd, const std::string& path) {
   if (root_fd < 0) return -1;
   int fd = platform::open_beneath(root_fd, path, platform::read_flags_without_atime());
   if (fd < 0 && errno == EPERM) fd = platform::open_beneath(root_fd, path, O_RDONLY);
-  if (fd >= 0) platform::advise_sequential(fd);
   return fd;
+}
+
+// Read-ahead advice pays only for a file of more than one read: a smaller one is read whole by
+// its first pread, and the call would be one more per file on a tree of small ones.
+void advise_reading(int fd, uint64_t size) {
+  if (size > wire::kDataChunkBytes) platform::advise_sequential(fd);
 }
 
 bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
@@ -270,6 +275,7 @@ class SendSession {
   void hash_for_checksum(FileEntry& entry) {
     UniqueFd fd(open_source(root_fd_, entry.path));
     if (!fd.valid()) return;
+    advise_reading(fd.get(), entry.size);
     if (checksum_buf_.size() == 0) checksum_buf_ = PageBuffer(wire::kDataChunkBytes);
     FileHasher xxh;
     ContentHasher content;
@@ -459,6 +465,7 @@ class SendSession {
     // What is sent is the file as it was when opened: never more than its size then, so a file
     // being appended to still yields a consistent earlier version (below).
     const auto size = static_cast<uint64_t>(st.st_size);
+    advise_reading(fd, size);
 
     spdlog::info("{}", printable(listed.path));
     stats_.set_current_file(listed.path);
@@ -491,7 +498,7 @@ class SendSession {
     // a FileHole count. hole_at is where the next hole starts (the end of the file counts);
     // max: none known, as on a file system that cannot say.
     uint64_t hole_at = UINT64_MAX;
-    if (!encoder) {
+    if (!encoder && size >= kMinHoleBytes) {  // a smaller file cannot hold a hole worth sending
       int64_t h = platform::seek_hole(fd, 0);
       if (h >= 0) hole_at = static_cast<uint64_t>(h);
     }
