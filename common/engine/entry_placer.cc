@@ -20,11 +20,11 @@ namespace ferry {
 using wire::MessageLevel;
 using wire::MsgType;
 
-void EntryPlacer::place(uint64_t index, int dir, FileEntry& entry, const Existing* existing) {
+bool EntryPlacer::place(uint64_t index, int dir, FileEntry& entry, const Existing* existing) {
   switch (entry.type) {
     case FileType::kDirectory: return make_directory(dir, entry, existing);
-    case FileType::kRegular: return plan_file(index, dir, entry, existing);
-    default: return make_special(dir, entry, existing);
+    case FileType::kRegular: plan_file(index, dir, entry, existing); return false;
+    default: make_special(dir, entry, existing); return false;
   }
 }
 
@@ -41,7 +41,8 @@ void EntryPlacer::want_again(uint64_t index, WantedFile file) {
   wanted_.emplace(index, std::move(file));
 }
 
-void EntryPlacer::make_directory(int dir, FileEntry& entry, const Existing* existing) {
+bool EntryPlacer::make_directory(int dir, FileEntry& entry, const Existing* existing) {
+  bool made = false;
   if (!options_.dry_run) {
     std::string leaf(leaf_of(entry.path));
     // An immutable or append-only folder cannot take new names; its flags come back at the
@@ -49,9 +50,13 @@ void EntryPlacer::make_directory(int dir, FileEntry& entry, const Existing* exis
     if (existing != nullptr && (existing->flags & file_flags::kProtecting) != 0) unprotect_at(dir, leaf);
     if (existing != nullptr && !S_ISDIR(existing->st.st_mode)) {
       std::string problem = installer_.set_aside(dir, leaf, entry.path, /*about_to_be_replaced=*/false);
-      if (!problem.empty()) return fail(problem + "; it was not replaced with a directory");
+      if (!problem.empty()) {
+        fail(problem + "; it was not replaced with a directory");
+        return false;
+      }
       if (!installer_.has_safety_net() && ::unlinkat(dir, leaf.c_str(), 0) != 0) {
-        return fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
+        fail(errno_message("cannot replace " + root_.shown(entry.path) + " with a directory", errno));
+        return false;
       }
       existing = nullptr;
     }
@@ -60,13 +65,16 @@ void EntryPlacer::make_directory(int dir, FileEntry& entry, const Existing* exis
       installer_.note_change();
       if (::mkdirat(dir, leaf.c_str(), 0700) != 0) {
         if (ends_the_run(errno)) installer_.throw_unwritable(entry.path, errno);
-        return fail(errno_message("cannot create directory " + root_.shown(entry.path), errno));
+        fail(errno_message("cannot create directory " + root_.shown(entry.path), errno));
+        return false;
       }
+      made = true;
     } else if (!options_.keep_owner && (existing->st.st_mode & S_IRWXU) != S_IRWXU) {
       ::fchmodat(dir, leaf.c_str(), (existing->st.st_mode & 07777) | S_IRWXU, 0);
     }
   }
   dirs_.push_back(std::move(entry));
+  return made;
 }
 
 // The per-file "how to transfer" step: nothing, metadata only, or data. A basis for a delta

@@ -49,8 +49,9 @@ class EntryPlacer {
   EntryPlacer& operator=(const EntryPlacer&) = delete;
 
   // Entry `index` of the list, whose folder is `dir` (-1 in a dry run when it does not exist
-  // yet), with what is at its name now (null: nothing).
-  void place(uint64_t index, int dir, FileEntry& entry, const Existing* existing);
+  // yet), with what is at its name now (null: nothing). Returns true when it made a folder that
+  // was not there: what is listed in it is new, with nothing at its name to look at.
+  bool place(uint64_t index, int dir, FileEntry& entry, const Existing* existing);
 
   // A file whose data is arriving: what was asked for it, once (nullopt: it was not wanted).
   std::optional<WantedFile> take_wanted(uint64_t index);
@@ -71,7 +72,7 @@ class EntryPlacer {
 
  private:
   void fail(const std::string& text) { installer_.fail(text); }
-  void make_directory(int dir, FileEntry& entry, const Existing* existing);
+  bool make_directory(int dir, FileEntry& entry, const Existing* existing);
   void plan_file(uint64_t index, int dir, FileEntry& entry, const Existing* existing);
   bool resume_partial(uint64_t index, WantedFile& wanted);
   bool reuse_earlier_version(uint64_t index, int dir, FileEntry& entry);

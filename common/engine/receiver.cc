@@ -53,7 +53,7 @@ class ReceiveSession {
                  const ReceiverOptions& options, Landing& landing, DestinationState* state, SealRecorder* seal)
       : in_(in), out_(out), reporter_(reporter), stats_(stats), options_(options), landing_(landing),
         root_(landing.tree()), state_(state), seal_(options.dry_run ? nullptr : seal),
-        apply_{options.keep_owner, TimeRange{}, options.store_metadata, ::geteuid(), ::getegid()} {}
+        apply_{options.keep_owner, TimeRange{}, options.store_metadata, ::geteuid(), ::getegid(), true, NewFileTraits{}} {}
 
   Done run() {
     if (state_ != nullptr) report_previous_run();
@@ -232,8 +232,9 @@ class ReceiveSession {
 
   Placement place_entry(uint64_t index, FileEntry entry) {
     bool skipped = index > 0 && name_is_taken(entry);
+    bool in_new_folder = index > 0 && dir_stack_.back().made_this_run;
     if (index > 0 && sweep_.wants_names()) dir_stack_.back().listed_names.emplace(leaf_of(entry.path));
-    if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, {}, {}});
+    if (entry.type == FileType::kDirectory) dir_stack_.push_back({entry.path, skipped, false, {}, {}});
     if (entry.type == FileType::kRegular) stats_.bytes_total += entry.size;
     if (index == 0) {
       root_entry_ = std::move(entry);
@@ -270,7 +271,7 @@ class ReceiveSession {
         fail(errno_message("cannot reach the directory of " + root_.shown(entry.path), errno));
         return {Placement::kNotPlaced};
       }
-    } else {
+    } else if (!in_new_folder) {  // a folder this run made holds only what it put there since
       std::string leaf(leaf_of(entry.path));
       if (platform::stat_at(dir, leaf.c_str(), &existing.st, &existing.flags) == 0) {
         exists = true;
@@ -284,7 +285,9 @@ class ReceiveSession {
         (entry.uid != apply_.own_uid || entry.gid != apply_.own_gid)) {
       append_symlink_owner(&symlink_owners_, entry.path, entry.uid, entry.gid);
     }
-    placer_.place(index, dir, entry, exists ? &existing : nullptr);
+    bool is_directory = entry.type == FileType::kDirectory;
+    bool made = placer_.place(index, dir, entry, exists ? &existing : nullptr);
+    if (is_directory) dir_stack_.back().made_this_run = made;
     return {};
   }
 
@@ -554,6 +557,7 @@ class ReceiveSession {
   struct ListedDir {
     std::string path;
     bool skipped = false;  // its name was taken (name_is_taken): nothing below it is made
+    bool made_this_run = false;  // created empty by this run: no entry in it needs a stat
     std::unordered_map<std::string, std::string> folded_names;  // only where folding_.any()
     ExtraneousSweep::ListedNames listed_names;                   // only for --delete
   };
