@@ -327,8 +327,11 @@ def timed(tool, direction, local, remote, server, work, extra=()):
     warm(local, remote)
     seen = len(server.connections())
     args = [WRAP, client_usage] + command(tool, direction, local, remote, server, usage_file, list(extra))
+    # Ferry's own FERRY_HOME beside the data: it remembers each destination's volume and seals,
+    # which a bench that makes its disk image anew every sitting must not find from the last.
+    env = dict(os.environ, FERRY_HOME=os.path.join(work, "ferry-home"))
     start = time.monotonic()
-    p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.monotonic() - start
     if p.returncode != 0:
         sys.exit(f"{tool} {direction} failed ({p.returncode}): {' '.join(args)}\n{p.stderr.decode(errors='replace')}")
