@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,7 +79,11 @@ class IncomingFile {
   WantedFile abandon();
 
  private:
+  void take(std::string_view bytes, bool store);
+  void write_zeros(uint64_t offset, uint64_t length);
   void open_basis();
+  void clone_basis();
+  bool basis_changed_since_clone();
   void copy_from_basis(uint64_t offset, uint64_t length);
   void start_writeback(bool file_complete);
   [[noreturn]] void throw_unwritable(int err);
@@ -103,6 +108,8 @@ class IncomingFile {
   WantedFile wanted_;
   FileEntry& entry_ = wanted_.entry;
   UniqueFd basis_;  // opened at the first FileDelta
+  bool cloned_ = false;     // the file began as a clone of basis_ (platform::clone_file_data)
+  timespec cloned_ctime_{};  // the basis's ctime just after the clone
   UniqueFd dir_;    // the destination directory, pinned for the whole file when it is needed
   int tmp_dir_ = -1;  // where tmp_name_ is: .ferry-state/tmp or dir_
   bool in_state_tmp_ = false;

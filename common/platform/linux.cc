@@ -65,8 +65,10 @@ bool can_flush_file_system(int fd) {
   return static_cast<unsigned long>(fs.f_type) != kFuseMagic;
 }
 
+bool clone_file_data(int from, int to) { return ::ioctl(to, FICLONE, from) == 0; }
+
 int copy_file_data(int from, int to) {
-  if (::ioctl(to, FICLONE, from) == 0) return 0;  // btrfs, XFS with reflink: no blocks copied
+  if (clone_file_data(from, to)) return 0;  // btrfs, XFS with reflink: no blocks copied
   for (loff_t in = 0, out = 0;;) {
     ssize_t n = ::copy_file_range(from, &in, to, &out, 1 << 30, 0);
     if (n > 0) continue;

@@ -78,6 +78,11 @@ int set_file_flags_fd(int fd, uint32_t flags);
 // that shares the blocks where the file system can (FICLONE on btrfs and XFS, clonefile on
 // APFS), else an in-kernel copy, else reads and writes. Returns 0 or errno.
 int copy_file_data(int from, int to);
+// Makes `to` (an empty file open for writing, on the same file system) a clone of `from` that
+// shares all its blocks, without copying any: FICLONE on btrfs and XFS. False where the file
+// system cannot (ext4, tmpfs) or the backend has no fd-to-fd clone (posix; macOS clones only by
+// name, with fclonefileat, which also copies the attributes): the caller then writes the data.
+bool clone_file_data(int from, int to);
 
 // ---- Durability
 
