@@ -250,16 +250,25 @@ class Server:
 
 
 @contextlib.contextmanager
-def data_image(work, gib, buffered_loop=False, bytes_per_inode=None):
-    """A fresh journaled ext4 image of `gib` GiB attached as a loop device (direct I/O unless
-    buffered_loop, see the docstring) and mounted noatime; yields the mount point, and detaches
-    and removes it all afterwards. bytes_per_inode (mkfs.ext4 -i) for trees of many tiny files."""
+def data_image(work, gib, buffered_loop=False, bytes_per_inode=None, fs="ext4"):
+    """A fresh image of `gib` GiB attached as a loop device (direct I/O unless buffered_loop, see
+    the docstring) and mounted noatime; yields the mount point, and detaches and removes it all
+    afterwards. fs: a journaled ext4 (the default), or btrfs or XFS (both clone files, which
+    Ferry's deltas use). bytes_per_inode (mkfs.ext4 -i) for trees of many tiny files."""
     os.makedirs(work, exist_ok=True)
-    image, mnt = os.path.join(work, "data.ext4"), os.path.join(work, "mnt")
+    image, mnt = os.path.join(work, f"data.{fs}"), os.path.join(work, "mnt")
     os.makedirs(mnt, exist_ok=True)
     subprocess.run(["truncate", "-s", f"{gib}G", image], check=True)
-    inodes = ["-i", str(bytes_per_inode)] if bytes_per_inode else []
-    subprocess.run(["mkfs.ext4", "-q", "-F", *inodes, "-E", "lazy_itable_init=0,lazy_journal_init=0", image], check=True)
+    if fs == "ext4":
+        inodes = ["-i", str(bytes_per_inode)] if bytes_per_inode else []
+        mkfs = ["mkfs.ext4", "-q", "-F", *inodes, "-E", "lazy_itable_init=0,lazy_journal_init=0"]
+    elif fs == "btrfs":
+        mkfs = ["mkfs.btrfs", "-q", "-f"]
+    elif fs == "xfs":
+        mkfs = ["mkfs.xfs", "-q", "-f", "-m", "reflink=1"]
+    else:
+        sys.exit(f"unknown file system {fs}: ext4, btrfs or xfs")
+    subprocess.run([*mkfs, image], check=True)
     loop = subprocess.run(["losetup", "--find", "--show", f"--direct-io={'off' if buffered_loop else 'on'}", image],
                           check=True, capture_output=True, text=True).stdout.strip()
     if subprocess.run(["mount", "-o", "noatime", loop, mnt]).returncode != 0:

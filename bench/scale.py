@@ -4,9 +4,10 @@ the per-file cost show, and one large file changed in a few places, where the de
 the disk show.
 
     bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta]
-                   [--markdown FILE] [--bin DIR]
+                   [--fs ext4|btrfs|xfs] [--markdown FILE] [--bin DIR]
 
-Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB) and a build in
+Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB; or btrfs or
+XFS with --fs, file systems that clone, where Ferry rebuilds a delta on a clone) and a build in
 build/. The same sshd, relay, wrappers and command lines as bench.py; Ferry runs durable (its
 default) and with --no-sync, rsync alone and followed by `sync -f DEST`.
 
@@ -147,7 +148,9 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--delta-gib", type=int, default=4)
     ap.add_argument("--parts", default="tree,delta")
-    ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the ext4 image goes")
+    ap.add_argument("--fs", default="ext4", choices=("ext4", "btrfs", "xfs"),
+                    help="the data image's file system (btrfs and XFS clone: a delta there rewrites nothing)")
+    ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the image goes")
     ap.add_argument("--markdown", help="append the tables to this file")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
@@ -162,7 +165,7 @@ def main():
     tree_gib = 3 * max(counts) * 4096 / 2**30 if "tree" in parts else 0
     delta_gib = 4 * args.delta_gib if "delta" in parts else 0
     image_gib = int(tree_gib + delta_gib) + 4
-    with bench.data_image(args.work, image_gib, bytes_per_inode=4096) as mnt:
+    with bench.data_image(args.work, image_gib, bytes_per_inode=4096, fs=args.fs) as mnt:
         server = bench.Server(mnt)
         results = {}
         t0 = time.monotonic()
@@ -175,7 +178,7 @@ def main():
         finally:
             server.stop()
     header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
-              f"--parts {args.parts}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+              f"--parts {args.parts}{'' if args.fs == 'ext4' else ' --fs ' + args.fs}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
               f"{time.monotonic() - t0:.0f} s; ferry "
               f"{subprocess.run([os.path.join(bench.BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
               f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")
