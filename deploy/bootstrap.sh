@@ -35,8 +35,10 @@ packages=(
   # tests and benchmark: a real sshd and the tool we compare against
   openssh-server openssh-client rsync attr acl
   # tests: a FUSE destination (bindfs), which flush calls the agent makes (strace), and a
-  # btrfs mounted noacl (a file system with user attributes but no ACLs; reflinks later)
+  # btrfs mounted noacl (a file system with user attributes but no ACLs), and one that clones
   bindfs strace btrfs-progs
+  # bench/scale.py --fs xfs: the other Linux file system that clones (a delta rebuilt on a clone)
+  xfsprogs
   # tests: a case-insensitive FUSE file system of the tests' own (tests/support/casefold_fs.cc)
   fuse3 libfuse3-dev
   # tests: generated timer units checked with systemd-analyze verify (no scheduler runs in CI)
