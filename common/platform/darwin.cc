@@ -152,7 +152,7 @@ int copy_file_data(int from, int to) {
 
 // APFS clones by name only (fclonefileat makes a new file, with the source's attributes): a
 // delta's temporary file, already open, cannot become a clone. Not done until it can be
-// tested on a Mac (see README, "What is tested where").
+// tested on a Mac (README, "Platforms").
 bool clone_file_data(int, int) { return false; }
 
 int flush_file_system(int) { return ENOTSUP; }
