@@ -14,6 +14,17 @@
 
 using namespace ferry;
 
+namespace {
+
+// Options that keep owners or not, every other field at its default.
+ApplyOptions keeping_owners(bool keep) {
+  ApplyOptions options;
+  options.keep_owner = keep;
+  return options;
+}
+
+}  // namespace
+
 TEST_CASE("metadata applied by fd is what stat and getxattr report, and what capture reads back") {
   test::TempDir dir;
   std::string path = dir / "f";
@@ -30,7 +41,7 @@ TEST_CASE("metadata applied by fd is what stat and getxattr report, and what cap
   entry.xattrs = {{"user.color", "blue"}, {"user.empty", ""}};
   ::fsetxattr(fd.get(), "user.stale", "x", 1, 0);  // not in the entry: must go
 
-  CHECK(apply_metadata_fd(fd.get(), entry, ApplyOptions{::geteuid() == 0}) == "");
+  CHECK(apply_metadata_fd(fd.get(), entry, keeping_owners(::geteuid() == 0)) == "");
   struct stat st {};
   REQUIRE(::lstat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 04751);
@@ -42,7 +53,7 @@ TEST_CASE("metadata applied by fd is what stat and getxattr report, and what cap
   CHECK(::getxattr(path.c_str(), "user.color", value, sizeof(value)) == 4);
   CHECK(std::string(value) == "blue");
   CHECK(::getxattr(path.c_str(), "user.stale", value, sizeof(value)) < 0);
-  CHECK(stat_matches(st, "", entry, ApplyOptions{::geteuid() == 0}));
+  CHECK(stat_matches(st, "", entry, keeping_owners(::geteuid() == 0)));
 
   FileEntry captured;
   captured.path = "f";
@@ -73,7 +84,7 @@ TEST_CASE("ACLs are applied around the mode and read back in the same text") {
   folder.uid = file.uid;
   folder.gid = file.gid;
   folder.default_acl = "u::rwx,u:1001:rwx,g::r-x,m::rwx,o::---";
-  ApplyOptions options{::geteuid() == 0};
+  ApplyOptions options = keeping_owners(::geteuid() == 0);
   CHECK(apply_metadata_fd(f.get(), file, options) == "");
   CHECK(apply_metadata_fd(d.get(), folder, options) == "");
 
@@ -116,7 +127,7 @@ TEST_CASE("protecting flags are set last and cleared to change the file again") 
   entry.type = FileType::kRegular;
   entry.mode = 0644;
   entry.flags = file_flags::kImmutable | file_flags::kNoDump;
-  ApplyOptions root{true};
+  ApplyOptions root = keeping_owners(true);
   CHECK(apply_metadata_fd(f.get(), entry, root) == "");
   CHECK(platform::file_flags_fd(f.get()) == file_flags::kNoDump);  // immutable waits for protect_fd
   CHECK(protect_fd(f.get(), entry, root) == "");
@@ -153,7 +164,7 @@ TEST_CASE("symlink metadata is set on the link, never on its target") {
   entry.mtime_sec = 1000000000;
   entry.mtime_nsec = 7;
   UniqueFd dfd(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
-  CHECK(apply_metadata_at(dfd.get(), "link", entry, ApplyOptions{::geteuid() == 0}) == "");
+  CHECK(apply_metadata_at(dfd.get(), "link", entry, keeping_owners(::geteuid() == 0)) == "");
   struct stat link {}, after {};
   REQUIRE(::lstat((dir / "link").c_str(), &link) == 0);
   REQUIRE(::stat(target.c_str(), &after) == 0);
