@@ -74,23 +74,26 @@ void IncomingFile::take(std::string_view bytes, bool store) {
   if (!error_.empty()) return;
   hasher_.update(bytes.data(), bytes.size());
   if (sealed_hasher_) sealed_hasher_->update(bytes.data(), bytes.size());
-  if (!store) return;
-  const char* p = bytes.data();
-  size_t left = bytes.size();
-  while (left > 0) {
-    ssize_t n = ::pwrite(fd_.get(), p, left, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
+  if (!store || !put(bytes.data(), bytes.size(), offset)) return;
+  start_writeback(false);
+}
+
+// Writes all of [p, p + len) at `offset`; on failure sets error_ (or ends the run) and returns false.
+bool IncomingFile::put(const char* p, size_t len, uint64_t offset) {
+  while (len > 0) {
+    ssize_t n = ::pwrite(fd_.get(), p, len, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
       if (ends_the_run(err)) throw_unwritable(err);
       error_ = errno_message("write error in " + root_.shown(entry_.path), err);
-      return;
+      return false;
     }
     p += n;
     offset += static_cast<uint64_t>(n);
-    left -= static_cast<size_t>(n);
+    len -= static_cast<size_t>(n);
   }
-  start_writeback(false);
+  return true;
 }
 
 void IncomingFile::apply_delta(Decoder& d) {
@@ -196,18 +199,11 @@ void IncomingFile::hole(uint64_t length) {
 
 void IncomingFile::write_zeros(uint64_t offset, uint64_t length) {
   static const char kZeros[64 * 1024] = {};
-  while (length > 0 && error_.empty()) {
+  while (length > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(length, sizeof kZeros));
-    ssize_t done = ::pwrite(fd_.get(), kZeros, n, static_cast<off_t>(offset));
-    if (done < 0 && errno == EINTR) continue;
-    if (done <= 0) {
-      int err = done < 0 ? errno : EIO;
-      if (ends_the_run(err)) throw_unwritable(err);
-      error_ = errno_message("write error in " + root_.shown(entry_.path), err);
-      return;
-    }
-    offset += static_cast<uint64_t>(done);
-    length -= static_cast<uint64_t>(done);
+    if (!put(kZeros, n, offset)) return;
+    offset += n;
+    length -= n;
   }
 }
 

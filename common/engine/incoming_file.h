@@ -80,6 +80,7 @@ class IncomingFile {
 
  private:
   void take(std::string_view bytes, bool store);
+  bool put(const char* p, size_t len, uint64_t offset);
   void write_zeros(uint64_t offset, uint64_t length);
   void open_basis();
   void clone_basis();
