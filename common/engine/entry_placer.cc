@@ -87,8 +87,7 @@ void EntryPlacer::plan_file(uint64_t index, int dir, FileEntry& entry, const Exi
   // gets its mtime).
   timespec mtime = storable_mtime(entry, apply_);
   bool same_content = same_size && (entry.content_hash.empty()
-                                        ? platform::modified_time(existing->st).tv_sec == mtime.tv_sec &&
-                                              platform::modified_time(existing->st).tv_nsec == mtime.tv_nsec
+                                        ? platform::same_time(platform::modified_time(existing->st), mtime)
                                         : hash_of(dir, entry.path) == entry.content_hash);
   if (same_content) return refresh_metadata(dir, entry, *existing);
   if (existing == nullptr && dir >= 0 && !options_.dry_run && reuse_earlier_version(index, dir, entry)) return;
@@ -151,7 +150,7 @@ bool EntryPlacer::reuse_earlier_version(uint64_t index, int dir, FileEntry& entr
   timespec earlier_mtime = platform::modified_time(earlier.st);
   bool same_content = static_cast<uint64_t>(earlier.st.st_size) == entry.size &&
                       (entry.content_hash.empty()
-                           ? earlier_mtime.tv_sec == mtime.tv_sec && earlier_mtime.tv_nsec == mtime.tv_nsec
+                           ? platform::same_time(earlier_mtime, mtime)
                            : hash_of(earlier.dir, entry.path) == entry.content_hash);
   std::string leaf(leaf_of(entry.path));
   if (same_content) {

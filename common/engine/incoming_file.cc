@@ -151,8 +151,7 @@ void IncomingFile::clone_basis() {
 bool IncomingFile::basis_changed_since_clone() {
   struct stat st {};
   if (::fstat(basis_.get(), &st) != 0) return true;
-  timespec now = platform::changed_time(st);
-  return now.tv_sec != cloned_ctime_.tv_sec || now.tv_nsec != cloned_ctime_.tv_nsec;
+  return !platform::same_time(platform::changed_time(st), cloned_ctime_);
 }
 
 void IncomingFile::copy_from_basis(uint64_t offset, uint64_t length) {

@@ -65,8 +65,6 @@ void advise_reading(int fd, uint64_t size) {
   if (size > wire::kDataChunkBytes) platform::advise_sequential(fd);
 }
 
-bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
-
 // A file that changes while it is read is read again this many times before it is given up as
 // "kept changing" (exit status 24): enough for a file saved in a burst, not so many that one
 // always being written holds up the run.
@@ -560,8 +558,8 @@ class SendSession {
     struct stat after {};
     if (::fstat(fd, &after) != 0) return refuse(errno_message("cannot stat " + shown, errno));
     bool unchanged = after.st_size == st.st_size &&
-                     same_time(platform::modified_time(after), platform::modified_time(st)) &&
-                     same_time(platform::changed_time(after), platform::changed_time(st)) && total == size;
+                     platform::same_time(platform::modified_time(after), platform::modified_time(st)) &&
+                     platform::same_time(platform::changed_time(after), platform::changed_time(st)) && total == size;
     // Only grew (a log being appended to): the bytes read are the file as it was when opened,
     // stored with the mtime it had then, so the next run sees it changed and sends the rest.
     bool grew = !unchanged && total == size && static_cast<uint64_t>(after.st_size) > size;

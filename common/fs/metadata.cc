@@ -241,9 +241,7 @@ bool stat_matches(const struct stat& st, const std::string& stored, const FileEn
   if (options.keep_owner && (st.st_uid != entry.uid || st.st_gid != entry.gid)) return false;
   if (options.store_metadata && stored != stored_value_for(entry, options)) return false;
   if (entry.type != FileType::kSymlink && (st.st_mode & 07777) != mode_to_apply(entry, options)) return false;
-  timespec want = storable_mtime(entry, options);
-  const timespec have = platform::modified_time(st);
-  return have.tv_sec == want.tv_sec && have.tv_nsec == want.tv_nsec;
+  return platform::same_time(platform::modified_time(st), storable_mtime(entry, options));
 }
 
 }  // namespace ferry

@@ -54,6 +54,7 @@ int64_t seek_hole(int fd, int64_t from);
 
 timespec modified_time(const struct stat& st);
 timespec changed_time(const struct stat& st);
+inline bool same_time(const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
 // Device numbers travel as major and minor: dev_t differs in width and split between systems.
 uint32_t device_major(dev_t dev);
 uint32_t device_minor(dev_t dev);
