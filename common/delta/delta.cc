@@ -162,6 +162,13 @@ void DeltaEncoder::commit(size_t len) {
   scan(false);
 }
 
+void DeltaEncoder::hole(uint64_t length) {
+  scan(true);
+  pos_ = literal_start_ = buf_len_;
+  rolling_valid_ = false;
+  fed_ += length;
+}
+
 void DeltaEncoder::finish() { scan(true); }
 
 bool copy_extent(uint64_t basis_size, uint32_t block_size, uint64_t first, uint64_t count, uint64_t* offset,

@@ -47,6 +47,10 @@ class DeltaEncoder {
   void feed(const uint8_t* data, size_t len);
   uint8_t* space(size_t len);
   void commit(size_t len);
+  // The new file holds a hole of `length` bytes here, which the caller sends apart (FileHole):
+  // everything fed before it goes to the sink now, as at the end of a file, and the scan starts
+  // afresh with the next byte fed, which lies `length` bytes further on in the file.
+  void hole(uint64_t length);
   void finish();
 
   uint64_t literal_bytes() const { return literal_bytes_; }
@@ -69,7 +73,7 @@ class DeltaEncoder {
   // as the next byte fed sits in the file, so reads into space() run at full speed.
   PageBuffer buf_;
   size_t buf_len_ = 0;
-  uint64_t fed_ = 0;
+  uint64_t fed_ = 0;          // the offset in the new file of the next byte fed
   size_t pos_ = 0;            // start of the current window in buf_
   size_t literal_start_ = 0;  // first byte in buf_ not yet emitted
   RollingChecksum rolling_;

@@ -191,9 +191,9 @@ void IncomingFile::hole(uint64_t length) {
   if (sealed_hasher_) sealed_hasher_->update_zeros(length);
   ends_in_hole_ = true;
   // Writes go to their offsets (pwrite), so a hole needs nothing more, except in a file that
-  // began as a clone, where the range holds the basis's bytes. Holes travel with whole files
-  // only (the sender's choice), so this costs nothing in practice; the zeros keep it correct.
-  if (cloned_) write_zeros(bytes_ - length, length);
+  // began as a clone, where the range holds the basis's bytes: there it is punched out, or
+  // written as zeros where the file system cannot punch.
+  if (cloned_ && !platform::punch_hole(fd_.get(), bytes_ - length, length)) write_zeros(bytes_ - length, length);
 }
 
 void IncomingFile::write_zeros(uint64_t offset, uint64_t length) {

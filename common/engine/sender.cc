@@ -492,11 +492,13 @@ class SendSession {
     } wait_for_hash{sha};
     size_t next_buf = 0;
     std::vector<ParallelContentHasher::Ticket> hashing(bufs.size());  // what each buffer holds for the hasher
-    // A file sent whole keeps its holes: a run of zeros the file system does not store goes as
-    // a FileHole count. hole_at is where the next hole starts (the end of the file counts);
-    // max: none known, as on a file system that cannot say.
+    // A file keeps its holes: a run of zeros the file system does not store goes as a FileHole
+    // count, in a delta too (between the operations of what comes before and after it), so a
+    // sparse disk image changed in a few places is neither scanned nor made dense where it
+    // holds nothing. hole_at is where the next hole starts (the end of the file counts); max:
+    // none known, as on a file system that cannot say.
     uint64_t hole_at = UINT64_MAX;
-    if (!encoder && size >= kMinHoleBytes) {  // a smaller file cannot hold a hole worth sending
+    if (size >= kMinHoleBytes) {  // a smaller file cannot hold a hole worth sending
       int64_t h = platform::seek_hole(fd, 0);
       if (h >= 0) hole_at = static_cast<uint64_t>(h);
     }
@@ -504,6 +506,10 @@ class SendSession {
       if (hole_at <= total && total < size) {
         auto data_at = std::min<uint64_t>(size, static_cast<uint64_t>(platform::seek_data(fd, static_cast<int64_t>(total))));
         if (data_at > total && data_at - total >= kMinHoleBytes) {
+          if (encoder) {
+            encoder->hole(data_at - total);
+            sink->flush();
+          }
           Encoder hole;
           FileHole{index, data_at - total}.encode(hole);
           out_.send(MsgType::kFileHole, hole);

@@ -154,6 +154,7 @@ int copy_file_data(int from, int to) {
 // delta's temporary file, already open, cannot become a clone. Not done until it can be
 // tested on a Mac (README, "Platforms").
 bool clone_file_data(int, int) { return false; }
+bool punch_hole(int, uint64_t, uint64_t) { return false; }
 
 int flush_file_system(int) { return ENOTSUP; }
 

@@ -67,6 +67,11 @@ bool can_flush_file_system(int fd) {
 
 bool clone_file_data(int from, int to) { return ::ioctl(to, FICLONE, from) == 0; }
 
+bool punch_hole(int fd, uint64_t offset, uint64_t length) {
+  return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                     static_cast<off_t>(length)) == 0;
+}
+
 int copy_file_data(int from, int to) {
   if (clone_file_data(from, to)) return 0;  // btrfs, XFS with reflink: no blocks copied
   for (loff_t in = 0, out = 0;;) {

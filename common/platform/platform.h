@@ -84,6 +84,10 @@ int copy_file_data(int from, int to);
 // system cannot (ext4, tmpfs) or the backend has no fd-to-fd clone (posix; macOS clones only by
 // name, with fclonefileat, which also copies the attributes): the caller then writes the data.
 bool clone_file_data(int from, int to);
+// Makes [offset, offset + length) of fd a hole that reads as zeros, the file's size unchanged
+// (Linux fallocate PUNCH_HOLE), for a delta's clone (above). False where the file system or the
+// backend cannot (posix; darwin, which does not clone yet): the caller writes zeros.
+bool punch_hole(int fd, uint64_t offset, uint64_t length);
 
 // ---- Durability
 

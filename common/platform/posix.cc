@@ -41,6 +41,7 @@ bool make_device(uint32_t maj, uint32_t min, dev_t* out) {
 bool can_flush_file_system(int) { return false; }
 int copy_file_data(int from, int to) { return copy_by_reading(from, to); }
 bool clone_file_data(int, int) { return false; }
+bool punch_hole(int, uint64_t, uint64_t) { return false; }
 
 int flush_file_system(int) { return ENOTSUP; }
 int flush_file(int fd) { return ::fsync(fd) == 0 ? 0 : errno; }

@@ -1,12 +1,14 @@
 // On a file system that clones (btrfs here; XFS and APFS alike), a file rebuilt from a delta
 // starts as a clone of its old version and only the changed blocks are written: the new
 // version shares the rest of its blocks with the old one, kept in the safety net. Checked on
-// both receivers: the agent (a backup over the real sshd) and the client (a restore).
+// both receivers: the agent (a backup over the real sshd) and the client (a restore). A hole
+// the new version has where the old one had data is punched out of the clone, not written.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -66,6 +68,12 @@ void change_blocks(const std::string& path, std::initializer_list<long> offsets,
   ::close(fd);
 }
 
+long long allocated_bytes(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  return static_cast<long long>(st.st_blocks) * 512;
+}
+
 }  // namespace
 
 TEST_CASE("a delta onto a file system that clones writes only the changed blocks") {
@@ -78,6 +86,7 @@ TEST_CASE("a delta onto a file system that clones writes only the changed blocks
   constexpr long kSize = 24 << 20;
   write_random(src + "/grows.img", kSize, 7);
   write_random(src + "/shrinks.img", kSize, 8);
+  write_random(src + "/punched.img", kSize, 9);
   MountedDisk mounted(disk, MountedDisk::image(work / "disk.img", 320, "mkfs.btrfs -q", disk, "noatime"));
   REQUIRE(mounted.mounted());
 
@@ -91,6 +100,12 @@ TEST_CASE("a delta onto a file system that clones writes only the changed blocks
 
   change_blocks(src + "/grows.img", {0, 5 << 20, 17 << 20}, 300 << 10);
   change_blocks(src + "/shrinks.img", {4096, 9 << 20}, -(3 << 20));
+  {  // 8 MiB of data become a hole (a VM's disk trimmed); sent as a FileHole within the delta
+    int fd = ::open((src + "/punched.img").c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 8 << 20, 8 << 20) == 0);
+    ::close(fd);
+  }
   Snapshot changed = snapshot(src);
 
   // The backup: the agent rebuilds both files, the old versions go to the safety net.
@@ -98,7 +113,7 @@ TEST_CASE("a delta onto a file system that clones writes only the changed blocks
       run(ferry_over_ssh("backup --safety-net --json", home) + " " + quote(src) + " " + quote(remote(backup)));
   INFO(second.err);
   REQUIRE(second.code == 0);
-  CHECK(json_field(second.out, "files_transferred") == 2);
+  CHECK(json_field(second.out, "files_transferred") == 3);
   CHECK(json_field(second.out, "bytes_matched") > kSize);  // it was a delta
   CHECK(compare(changed, snapshot(backup)) == "");
 
@@ -119,5 +134,10 @@ TEST_CASE("a delta onto a file system that clones writes only the changed blocks
       // Everything but the few blocks changed and the tail added; the smaller file is 21 MiB.
       CHECK(shared >= kSize - (4 << 20));
     }
+    // The hole is a hole in the rebuilt file too, not 8 MiB of zeros written over the clone.
+    long long used = allocated_bytes(dir + "/punched.img");
+    INFO(dir << "/punched.img: " << used << " bytes allocated");
+    CHECK(used <= kSize - (8 << 20));
+    CHECK(shared_bytes(dir + "/punched.img") >= kSize - (8 << 20) - (1 << 20));
   }
 }

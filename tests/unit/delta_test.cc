@@ -324,6 +324,52 @@ TEST_CASE("the encoder's window lines up with the file's pages, so reads into it
   CHECK(slot.data() + slot.size() == buffer.data() + buffer.size());
 }
 
+TEST_CASE("a hole in the new file ends what came before it and the scan starts again after it") {
+  // The sender sends a sparse file's holes apart (FileHole): the encoder is told where one is,
+  // hands on everything fed before it, and goes on matching after it, where the file's bytes
+  // lie `length` further on (the window keeps their page offsets).
+  std::mt19937_64 rng(11);
+  Bytes basis = random_bytes(rng, 3'000'000);
+  const size_t cut = 1'000'003, resume = 1'700'000;
+  const uint64_t hole = (2u << 20) + 1000;  // not a whole number of pages: the offsets after it shift
+  Bytes before(basis.begin(), basis.begin() + cut);
+  Bytes after(basis.begin() + resume, basis.end());
+  after[500'000] ^= 0x42;  // one edit after the hole
+  Signature sig = sign(basis, 65536);
+  struct Recorder : Patcher {
+    using Patcher::Patcher;
+    std::vector<size_t> hole_at;  // out.size() when each hole came
+  } patcher(basis, sig);
+  DeltaEncoder encoder(sig, patcher);
+  uint64_t offset = 0;
+  auto feed = [&](const Bytes& bytes) {
+    for (size_t at = 0; at < bytes.size();) {
+      size_t got = std::min<size_t>(bytes.size() - at, 1 + rng() % 200'000);
+      uint8_t* into = encoder.space(got);
+      CHECK(reinterpret_cast<uintptr_t>(into) % kPageBytes == offset % kPageBytes);
+      std::memcpy(into, bytes.data() + at, got);
+      encoder.commit(got);
+      at += got;
+      offset += got;
+    }
+  };
+  feed(before);
+  encoder.hole(hole);
+  patcher.hole_at.push_back(patcher.out.size());
+  offset += hole;
+  feed(after);
+  encoder.finish();
+  CHECK_FALSE(patcher.bad_copy);
+  // Everything before the hole reached the sink before the hole did.
+  REQUIRE(patcher.hole_at == std::vector<size_t>{before.size()});
+  Bytes expected = before;
+  expected.insert(expected.end(), after.begin(), after.end());
+  REQUIRE(patcher.out == expected);
+  CHECK(encoder.literal_bytes() + encoder.matched_bytes() == expected.size());
+  // Matched on both sides of the hole: about a block at the cut, one at the edit, one after the hole.
+  CHECK(encoder.literal_bytes() <= 4 * sig.block_size);
+}
+
 TEST_CASE("a file of identical blocks against many identical candidates stays linear") {
   // Every offset of the target hits the same weak checksum in the basis; the probe cap keeps
   // this from being quadratic (rsync#217). Correctness is checked; the bound is structural.
