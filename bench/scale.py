@@ -3,7 +3,7 @@
 the per-file cost show, and one large file changed in a few places, where the delta engine and
 the disk show.
 
-    bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta]
+    bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta,sparse]
                    [--fs ext4|btrfs|xfs] [--markdown FILE] [--bin DIR]
 
 Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB; or btrfs or
@@ -22,6 +22,9 @@ tree   For each count N: N files of 1 B to 1 KB (random bytes) in folders of 1,0
 delta  One file of --delta-gib GiB (random bytes) with 10 blocks of 4 KiB overwritten, and a
        new mtime; the destination holds the old version before every run (copied afresh). Case:
        backup delta. Wire bytes show that both tools sent only the changes.
+sparse The same for a sparse file (a VM's disk image): --delta-gib GiB of which one eighth is
+       data (32 MiB of random bytes every 256 MiB), the rest holes; rsync runs with --sparse, so
+       that it too leaves holes. Each tool's copy's space on disk is printed beside the source's.
 
 Every figure is the median over --runs runs; ratios are medians of per-run ratios.
 """
@@ -81,6 +84,34 @@ def make_delta_pair(root, gib):
     return old, new
 
 
+def make_sparse_pair(root, gib):
+    """old/disk.img and new/disk.img: sparse, one eighth data; 10 blocks of 4 KiB changed in it."""
+    old, new = os.path.join(root, "old"), os.path.join(root, "new")
+    os.makedirs(old)
+    os.makedirs(new)
+    size, every, data = gib << 30, 256 << 20, 32 << 20
+    path = os.path.join(old, "disk.img")
+    with open(path, "wb") as f:
+        for at in range(0, size, every):
+            f.seek(at)
+            f.write(os.urandom(data))
+        f.truncate(size)
+    subprocess.run(["cp", "-a", "--sparse=always", path, new], check=True)
+    rng = random.Random(23)
+    with open(os.path.join(new, "disk.img"), "r+b") as f:
+        for _ in range(10):
+            f.seek(rng.randrange(0, size // every) * every + rng.randrange(0, data - 4096))
+            f.write(rng.randbytes(4096))
+    t = bench.FIXED_TIME * 10**9
+    os.utime(path, ns=(t, t))
+    os.utime(os.path.join(new, "disk.img"), ns=(t, t + 10**12))
+    return old, new
+
+
+def allocated(path):
+    return os.stat(path).st_blocks * 512
+
+
 def check_same(src, dst, what):
     problem = bench.same_tree(src, dst)
     if problem:
@@ -124,6 +155,26 @@ def run_delta(gib, mnt, server, runs, results):
     shutil.rmtree(os.path.join(mnt, "delta"))
 
 
+def run_sparse(gib, mnt, server, runs, results):
+    print(f"generating the sparse {gib} GiB file", file=sys.stderr)
+    old, new = make_sparse_pair(os.path.join(mnt, "sparse"), gib)
+    dest = os.path.join(mnt, "sparse-dest")
+    spaces = {"source": [allocated(os.path.join(new, "disk.img"))]}
+    for rep in range(runs):
+        for tool in TOOLS if rep % 2 == 0 else TOOLS[::-1]:
+            shutil.rmtree(dest, ignore_errors=True)
+            subprocess.run(["cp", "-a", "--sparse=always", old, dest], check=True)
+            r = bench.timed(tool, "backup", new, dest, server, mnt, ("--sparse",) if tool == "rsync" else ())
+            results.setdefault((f"one sparse {gib} GiB file", "backup delta"), {}).setdefault(tool, []).append(r)
+            check_same(new, dest, f"{tool} sparse delta")
+            spaces.setdefault(tool, []).append(allocated(os.path.join(dest, "disk.img")))
+        print(f"  sparse: run {rep + 1}/{runs} done", file=sys.stderr)
+    shutil.rmtree(dest)
+    shutil.rmtree(os.path.join(mnt, "sparse"))
+    return "Space on disk of the sparse file (median MiB): " + ", ".join(
+        f"{k} {statistics.median(v) / 2**20:.0f}" for k, v in spaces.items())
+
+
 def memory_table(results, counts):
     """Peak RSS of each side, and what each entry adds between the smallest and largest count."""
     med = lambda rs, k: statistics.median(x[k] for x in rs)
@@ -164,10 +215,12 @@ def main():
     # Source and two copies of the largest tree (4 KiB a file on disk), the delta's four copies.
     tree_gib = 3 * max(counts) * 4096 / 2**30 if "tree" in parts else 0
     delta_gib = 4 * args.delta_gib if "delta" in parts else 0
+    delta_gib += args.delta_gib if "sparse" in parts else 0  # one eighth of four copies
     image_gib = int(tree_gib + delta_gib) + 4
     with bench.data_image(args.work, image_gib, bytes_per_inode=4096, fs=args.fs) as mnt:
         server = bench.Server(mnt)
         results = {}
+        space_line = None
         t0 = time.monotonic()
         try:
             if "tree" in parts:
@@ -175,6 +228,8 @@ def main():
                     run_tree(count, mnt, server, args.runs, results)
             if "delta" in parts:
                 run_delta(args.delta_gib, mnt, server, args.runs, results)
+            if "sparse" in parts:
+                space_line = run_sparse(args.delta_gib, mnt, server, args.runs, results)
         finally:
             server.stop()
     header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
@@ -185,6 +240,8 @@ def main():
     out = [header, "", bench.report(results, args.runs)]
     if "tree" in parts:
         out += ["", memory_table(results, counts)]
+    if space_line:
+        out += ["", space_line]
     text = "\n".join(out)
     print(text)
     if args.markdown:
