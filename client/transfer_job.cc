@@ -330,8 +330,10 @@ ExitCode transfer(Direction direction, const std::string& source, const std::str
   if (options.json) print_json(summary);
   else if (options.stats) print_stats(summary);
   if (code == ExitCode::kPartial) {
-    spdlog::error("{} finished with {}: the files named above were not copied; the rest were", summary.operation,
-                  counted(summary.errors, "error"));
+    // Most errors cost a file, some only part of it (an owner it could not be given, attributes
+    // it could not carry): the message names each; this line must not say more than they do.
+    spdlog::error("{} finished with {}: the files named above were not copied, or not wholly; the rest were",
+                  summary.operation, counted(summary.errors, "error"));
   } else if (code == ExitCode::kVanished) {
     spdlog::warn("{} finished, but {} vanished or kept changing while read (named above): everything "
                  "else was copied",

@@ -61,6 +61,7 @@ class Walk {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
     }
     overlay(stored, &entry);
+    keep_carried_xattrs(&entry);
     visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
     // A fresh open of the same directory: listing it moves a directory offset, which the
     // caller's fd (shared with other threads, perhaps walked before) must not see.
@@ -79,6 +80,19 @@ class Walk {
       return;
     }
     overlay_stored_metadata(*s, entry);
+  }
+
+  // Attributes beyond what an Entry may carry are left out, and said: otherwise the receiver
+  // would end the whole session at this one file (protocol/wire.h).
+  void keep_carried_xattrs(FileEntry* entry) {
+    std::vector<std::string> dropped = keep_xattrs_within_bounds(&entry->xattrs);
+    if (dropped.empty()) return;
+    std::string names;
+    for (size_t i = 0; i < dropped.size() && i < 3; ++i) names += (i > 0 ? ", " : "") + printable(dropped[i]);
+    if (dropped.size() > 3) names += ", ...";
+    on_error_("copied " + shown(entry->path) + " without " + std::to_string(dropped.size()) +
+              " of its extended attributes (" + names +
+              "): Ferry carries at most 256 a file, each up to 64 KiB and 512 KiB together");
   }
 
   void walk_dir(int dir_fd, const std::string& dir_path) {
@@ -133,6 +147,7 @@ class Walk {
           on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
         }
         overlay(stored, &entry);
+        keep_carried_xattrs(&entry);
       }
       visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
       if (entry.type != FileType::kDirectory) continue;

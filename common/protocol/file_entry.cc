@@ -4,6 +4,25 @@
 
 namespace ferry {
 
+std::vector<std::string> keep_xattrs_within_bounds(std::vector<Xattr>* xattrs) {
+  std::vector<std::string> dropped;
+  size_t kept = 0, total = 0;
+  for (size_t i = 0; i < xattrs->size(); ++i) {
+    Xattr& x = (*xattrs)[i];
+    size_t bytes = x.name.size() + x.value.size();
+    if (x.name.size() > wire::kMaxXattrNameBytes || x.value.size() > wire::kMaxXattrValueBytes ||
+        kept == wire::kMaxXattrsPerEntry || bytes > wire::kMaxXattrBytesPerEntry - total) {
+      dropped.push_back(std::move(x.name));
+      continue;
+    }
+    total += bytes;
+    if (kept != i) (*xattrs)[kept] = std::move(x);
+    ++kept;
+  }
+  xattrs->resize(kept);
+  return dropped;
+}
+
 const char* file_type_name(FileType type) {
   switch (type) {
     case FileType::kRegular: return "file";

@@ -69,6 +69,13 @@ struct FileEntry {
 
 const char* file_type_name(FileType type);
 
+// Keeps of `xattrs` (sorted by name) those an Entry may carry, in order, and returns the names of
+// the others: values over 64 KiB (a Mac's resource fork), and what comes after 256 attributes or
+// 512 KiB together (the bounds in protocol/wire.h, which a receiver enforces by ending the
+// session). A sender calls it on every entry it lists, so one such file costs its attributes,
+// with a message, and not the run.
+std::vector<std::string> keep_xattrs_within_bounds(std::vector<Xattr>* xattrs);
+
 // Whether `text` is an ACL in Ferry's text form: POSIX.1e entries in libacl's abbreviated form
 // with numeric ids ("u:1001:rw-,g::r-x,g:50:r--"), comma-separated. The strict character set
 // keeps such text safe to store in one line of stored metadata and to hand to a parser.

@@ -203,6 +203,31 @@ TEST_CASE("every field of an entry is range-checked") {
   }
 }
 
+TEST_CASE("a sender keeps of a file's xattrs what an entry may carry, and names the rest") {
+  FileEntry e = sample_entry();
+  e.xattrs.clear();
+  // Sorted names: one value over 64 KiB (a resource fork), then enough 60 KiB values to pass
+  // 512 KiB together, then small ones past the count of 256.
+  e.xattrs.push_back({"com.apple.ResourceFork", std::string(70'000, 'r')});
+  for (int i = 0; i < 9; ++i) e.xattrs.push_back({"user.big" + std::to_string(i), std::string(60'000, 'b')});
+  for (int i = 0; i < 300; ++i) e.xattrs.push_back({"user.small" + std::to_string(1000 + i), "s"});
+  FileEntry whole = e;
+  CHECK_THROWS(decode_entry(encoded(whole)));  // what a receiver does with it as it is
+  std::vector<std::string> dropped = keep_xattrs_within_bounds(&e.xattrs);
+  REQUIRE(dropped.size() == 1 + 1 + (300 - 248));
+  CHECK(dropped[0] == "com.apple.ResourceFork");
+  CHECK(dropped[1] == "user.big8");         // 8 of 60,000 fit in 512 KiB, the ninth does not
+  CHECK(dropped[2] == "user.small1248");    // 8 + 248 = 256 carried
+  CHECK(e.xattrs.size() == 256);
+  CHECK(e.xattrs.front().name == "user.big0");
+  CHECK(e.xattrs.back().name == "user.small1247");
+  CHECK(decode_entry(encoded(e)).xattrs == e.xattrs);
+  // Within the bounds, nothing changes.
+  FileEntry fits = sample_entry();
+  CHECK(keep_xattrs_within_bounds(&fits.xattrs).empty());
+  CHECK(fits == sample_entry());
+}
+
 TEST_CASE("control messages round-trip and check their fields") {
   Encoder e;
   Open open;
