@@ -16,8 +16,25 @@
 #include "fs/unique_fd.h"
 #include "platform/platform.h"
 #include "protocol/rel_path.h"
+#include "protocol/wire.h"
 
 namespace ferry {
+namespace {
+
+// The owning group's entry of an access ACL in Ferry's text form ("g::r-x"), as mode bits 070;
+// none (0) when the text has no such entry.
+uint32_t owning_group_bits(std::string_view acl) {
+  for (size_t at = 0; at < acl.size();) {
+    size_t comma = std::min(acl.find(',', at), acl.size());
+    std::string_view item = acl.substr(at, comma - at);
+    at = comma + 1;
+    if (item.size() != 6 || !item.starts_with("g::")) continue;
+    return ((item[3] == 'r' ? 4u : 0u) | (item[4] == 'w' ? 2u : 0u) | (item[5] == 'x' ? 1u : 0u)) << 3;
+  }
+  return 0;
+}
+
+}  // namespace
 
 bool entry_from_stat(const struct stat& st, FileEntry* entry) {
   switch (st.st_mode & S_IFMT) {
@@ -61,7 +78,7 @@ class Walk {
       on_error_(errno_message("cannot read extended attributes of " + root_, errno));
     }
     overlay(stored, &entry);
-    keep_carried_xattrs(&entry);
+    keep_what_an_entry_carries(&entry);
     visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
     // A fresh open of the same directory: listing it moves a directory offset, which the
     // caller's fd (shared with other threads, perhaps walked before) must not see.
@@ -82,9 +99,19 @@ class Walk {
     overlay_stored_metadata(*s, entry);
   }
 
-  // Attributes beyond what an Entry may carry are left out, and said: otherwise the receiver
-  // would end the whole session at this one file (protocol/wire.h).
-  void keep_carried_xattrs(FileEntry* entry) {
+  // Attributes and ACLs beyond what an Entry may carry are left out, and said: otherwise the
+  // receiver would end the whole session at this one file (protocol/wire.h).
+  void keep_what_an_entry_carries(FileEntry* entry) {
+    for (std::string* acl : {&entry->acl, &entry->default_acl}) {
+      if (acl->size() <= wire::kMaxAclTextBytes) continue;
+      // With an ACL, the mode's group bits are its mask; without it they are the owning group's
+      // own: narrowed to what the ACL gave that group, so leaving the ACL out widens nothing.
+      if (acl == &entry->acl) entry->mode = (entry->mode & ~070u) | (owning_group_bits(*acl) & entry->mode & 070u);
+      on_error_("copied " + shown(entry->path) + " without its " + (acl == &entry->acl ? "" : "default ") +
+                "ACL: " + std::to_string(acl->size()) + " bytes as text, and Ferry carries " +
+                std::to_string(wire::kMaxAclTextBytes / 1024) + " KiB");
+      acl->clear();
+    }
     std::vector<std::string> dropped = keep_xattrs_within_bounds(&entry->xattrs);
     if (dropped.empty()) return;
     std::string names;
@@ -147,7 +174,7 @@ class Walk {
           on_error_(errno_message("cannot read extended attributes of " + shown(path), errno));
         }
         overlay(stored, &entry);
-        keep_carried_xattrs(&entry);
+        keep_what_an_entry_carries(&entry);
       }
       visit_(entry, SourceId{st.st_dev, st.st_ino, st.st_nlink});
       if (entry.type != FileType::kDirectory) continue;

@@ -1,8 +1,10 @@
-// Extended attributes beyond what an Entry may carry (more than 256 on a file, or more than
-// 512 KiB together, which btrfs and XFS allow, and values over 64 KiB, which a Mac's resource
-// forks have) cost that file those attributes, named in a message, and not the run: the
-// receiver ends a session on an Entry over the bounds, so the sender must never send one.
+// Extended attributes and ACLs beyond what an Entry may carry (more than 256 attributes on a
+// file, or more than 512 KiB together, which btrfs and XFS allow, values over 64 KiB, which a
+// Mac's resource forks have, an ACL over 16 KiB as text) cost that file those attributes, named
+// in a message, and not the run: the receiver ends a session on an Entry over the bounds, so the
+// sender must never send one.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include <filesystem>
@@ -62,4 +64,35 @@ TEST_CASE("a file with more extended attributes than an entry carries is copied 
   CHECK(count_user_xattrs(dest + "/large") == 34);
   CHECK(count_user_xattrs(dest + "/plain") == 1);
   CHECK(fs::file_size(dest + "/plain") == 6);
+}
+
+TEST_CASE("a file whose ACL is longer than an entry carries is copied without it, and no more open") {
+  if (!running_as_root()) return;
+  TempDir work;
+  std::string disk = work / "disk", src = disk + "/src", dest = disk + "/dest";
+  MountedDisk mounted(disk, MountedDisk::image(work / "disk.img", 320, "mkfs.btrfs -q", disk, "noatime"));
+  REQUIRE(mounted.mounted());
+  fs::create_directories(src);
+  std::ofstream(src + "/shared") << "data";
+  std::ofstream(src + "/plain") << "plain";
+  ::chmod((src + "/shared").c_str(), 0640);
+  // 1,500 named users with rw-: about 19 KiB as text; the mask becomes rw-, the group keeps r--.
+  std::string spec;
+  for (int i = 0; i < 1500; ++i) spec += (i > 0 ? "," : "") + std::string("u:") + std::to_string(100000 + i) + ":rw-";
+  RunResult set = run("setfacl -m " + quote(spec) + " " + quote(src + "/shared"));
+  INFO(set.err);
+  REQUIRE(set.code == 0);
+  struct stat st {};
+  REQUIRE(::stat((src + "/shared").c_str(), &st) == 0);
+  REQUIRE((st.st_mode & 07777) == 0660);  // the mask shows as the group's bits
+
+  RunResult b = run(quote(kFerry) + " backup " + quote(src) + " " + quote(dest));
+  INFO(b.err);
+  CHECK(b.code == 3);
+  CHECK(b.err.find("protocol error") == std::string::npos);
+  CHECK(b.err.find(src + "/shared without its ACL") != std::string::npos);
+  REQUIRE(::stat((dest + "/shared").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);  // the group's own r--, not the mask's rw-
+  CHECK(::getxattr((dest + "/shared").c_str(), "system.posix_acl_access", nullptr, 0) < 0);
+  CHECK(fs::file_size(dest + "/plain") == 5);
 }
