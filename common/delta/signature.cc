@@ -100,6 +100,30 @@ void SignatureBuilder::feed(const uint8_t* data, size_t len) {
   partial_.assign(data, data + len);
 }
 
+void SignatureBuilder::feed_zeros(uint64_t len) {
+  fed_ += len;
+  const size_t block = sig_.block_size;
+  if (!partial_.empty()) {
+    size_t take = static_cast<size_t>(std::min<uint64_t>(len, block - partial_.size()));
+    partial_.insert(partial_.end(), take, 0);
+    len -= take;
+    if (partial_.size() < block) return;
+    add_block(partial_.data(), block);
+    partial_.clear();
+  }
+  if (len >= block && zero_strong_.empty()) {
+    std::vector<uint8_t> zeros(block, 0);
+    zero_weak_ = RollingChecksum::of(zeros.data(), block);
+    zero_strong_.resize(sig_.strong_len);
+    strong_hash(zeros.data(), block, zero_strong_.data(), sig_.strong_len);
+  }
+  for (; len >= block; len -= block) {
+    sig_.weak.push_back(zero_weak_);
+    sig_.strong.insert(sig_.strong.end(), zero_strong_.begin(), zero_strong_.end());
+  }
+  partial_.assign(static_cast<size_t>(len), 0);
+}
+
 void Signature::append(const Signature& next) {
   FERRY_CHECK(next.block_size == block_size && next.strong_len == strong_len);
   FERRY_CHECK(basis_size % block_size == 0);  // this piece ended at a block boundary

@@ -72,6 +72,9 @@ class SignatureBuilder {
   // boundaries can be signed on separate threads and joined with Signature::append.
   SignatureBuilder(uint64_t piece_size, SignatureShape shape);
   void feed(const uint8_t* data, size_t len);
+  // `len` zero bytes (a hole in the basis), without reading or hashing them: every whole block
+  // of zeros has one signature, computed once.
+  void feed_zeros(uint64_t len);
   // Returns the signature; the bytes fed must add up to basis_size.
   Signature finish();
 
@@ -81,6 +84,8 @@ class SignatureBuilder {
   Signature sig_;
   std::vector<uint8_t> partial_;
   uint64_t fed_ = 0;
+  std::vector<uint8_t> zero_strong_;  // a block of zeros' strong hash, once one is needed
+  uint32_t zero_weak_ = 0;
 };
 
 }  // namespace ferry

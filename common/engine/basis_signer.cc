@@ -22,23 +22,44 @@ namespace {
 // sender can do nothing until the signature is complete, so this is time on the critical path.
 constexpr uint64_t kSignInHalvesBytes = 64 * 1024 * 1024;
 
+// Where the next hole at or after `pos` starts, or `end` if none starts before it (or the file
+// system cannot say).
+uint64_t next_hole(int fd, uint64_t pos, uint64_t end) {
+  int64_t at = platform::seek_hole(fd, static_cast<int64_t>(pos));
+  return at < 0 ? end : std::clamp<uint64_t>(static_cast<uint64_t>(at), pos, end);
+}
+
 // Signs `length` bytes from `offset` as a piece of a basis of the given shape. False if the file
 // ended early or could not be read, or `stop` was set (the session is ending: a multi-gigabyte
-// basis must not keep it alive).
+// basis must not keep it alive). Holes are signed as the zeros they read as, without reading
+// them: a sparse disk image's gigabytes of holes cost nothing.
 bool sign_piece(int fd, uint64_t offset, uint64_t length, SignatureShape shape, const std::atomic<bool>& stop,
                 Signature* out) {
   SignatureBuilder builder(length, shape);
   PageBuffer buf(wire::kDataChunkBytes);
-  uint64_t done = 0;
-  while (done < length) {
+  const uint64_t end = offset + length;
+  uint64_t pos = offset;
+  uint64_t hole_at = next_hole(fd, pos, end);
+  while (pos < end) {
     if (stop.load(std::memory_order_relaxed)) return false;
-    std::span<char> slot = buf.slot_for(offset + done);
-    size_t want = static_cast<size_t>(std::min<uint64_t>(slot.size(), length - done));
-    ssize_t n = ::pread(fd, slot.data(), want, static_cast<off_t>(offset + done));
+    if (pos == hole_at) {
+      auto data_at = std::clamp<uint64_t>(static_cast<uint64_t>(platform::seek_data(fd, static_cast<int64_t>(pos))), pos, end);
+      if (data_at == pos) {  // no longer a hole (the file changed), or no answer: read the rest
+        hole_at = end;
+        continue;
+      }
+      builder.feed_zeros(data_at - pos);
+      pos = data_at;
+      hole_at = pos < end ? next_hole(fd, pos, end) : end;
+      continue;
+    }
+    std::span<char> slot = buf.slot_for(pos);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(slot.size(), hole_at - pos));
+    ssize_t n = ::pread(fd, slot.data(), want, static_cast<off_t>(pos));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
     builder.feed(reinterpret_cast<const uint8_t*>(slot.data()), static_cast<size_t>(n));
-    done += static_cast<uint64_t>(n);
+    pos += static_cast<uint64_t>(n);
   }
   *out = builder.finish();
   return true;
