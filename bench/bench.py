@@ -205,7 +205,8 @@ def free_port():
 
 
 class Server:
-    def __init__(self, work):
+    def __init__(self, work, link_bytes_per_s=0):
+        """link_bytes_per_s: the relay paces each direction to it (0: loopback speed)."""
         self.dir = os.path.join(work, "sshd")
         os.makedirs(self.dir)
         d = self.dir
@@ -223,7 +224,8 @@ class Server:
         self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", f"{d}/sshd_config"],
                                      stderr=open(f"{d}/sshd.log", "w"))
         self.relay_log = f"{d}/relay.log"
-        self.relay = subprocess.Popen([os.path.join(BIN, "wire_relay"), str(self.port), self.relay_log],
+        rate = [str(link_bytes_per_s)] if link_bytes_per_s else []
+        self.relay = subprocess.Popen([os.path.join(BIN, "wire_relay"), str(self.port), self.relay_log] + rate,
                                       stdout=subprocess.PIPE, text=True)
         self.relay_port = int(self.relay.stdout.readline())
         for _ in range(100):

@@ -3,7 +3,7 @@
 rsync for reference, over the same loopback sshd, on the same data, in one run; and what
 `ferry verify` costs against reading the backup back.
 
-    bench/seals.py [--sets large,small] [--runs 3] [--scale 0.5] [--markdown FILE]
+    bench/seals.py [--sets large,small] [--runs 3] [--scale 0.5] [--link-mbit N] [--markdown FILE]
 
 Needs root (a loop-mounted ext4 image, as bench/bench.py) and a build in build/. Per run and set,
 the three take turns on each case:
@@ -15,6 +15,10 @@ then `ferry verify` of the sealed destination (the agent reads every file and se
 records and hashes) is timed against a restore of it into an empty folder. Every figure is the
 median over --runs runs; ratios are medians of per-run ratios. Times are durable for all three
 (rsync's include a `sync -f` of the destination).
+
+--link-mbit N paces the relay in front of sshd to N megabits a second each way: a link like a
+real one to another machine, where the link limits and not the CPU that loopback leaves
+shared by both ends (the seal's SHA-256 then runs beside the sending instead of competing).
 """
 import argparse
 import os
@@ -105,6 +109,7 @@ def main():
     ap.add_argument("--scale", type=float, default=0.5)
     ap.add_argument("--work", default="/var/tmp/ferry-bench-seals")
     ap.add_argument("--image-gib", type=int, default=12)
+    ap.add_argument("--link-mbit", type=float, default=0, help="pace the link to this many Mbit/s (0: loopback)")
     ap.add_argument("--markdown", help="append the result table to this file")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -112,7 +117,7 @@ def main():
     with bench.data_image(args.work, args.image_gib) as mnt:
         server = None
         try:
-            server = bench.Server(mnt)
+            server = bench.Server(mnt, int(args.link_mbit * 1e6 / 8))
             pools = bench.Pools(random.Random(20261123))
             makers = {"small": bench.make_small, "large": bench.make_large}
             results = {}
@@ -125,7 +130,8 @@ def main():
                     print(f"{name} run {rep + 1}/{args.runs}", file=sys.stderr)
                     one_run(name, src, mnt, server, rep, results)
                 shutil.rmtree(src)
-            header = (f"`bench/seals.py --sets {args.sets} --runs {args.runs} --scale {args.scale}` "
+            link = f" --link-mbit {args.link_mbit:g}" if args.link_mbit else ""
+            header = (f"`bench/seals.py --sets {args.sets} --runs {args.runs} --scale {args.scale}{link}` "
                       f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, {time.monotonic() - t0:.0f} s; "
                       f"medians of {args.runs} runs; times durable for all)")
             table = report(results)

@@ -1,8 +1,10 @@
 // wire_relay: a counting TCP relay on 127.0.0.1, for measuring bytes on the wire from outside
 // the programs under test (the tests of --bwlimit, and bench/ for Ferry and rsync alike).
 //
-//   wire_relay TARGET_PORT LOG_FILE
+//   wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND]
 //
+// With a rate, each direction of each connection is paced to it, as a link of that speed would
+// (bench/seals.py --link-mbit: what a cost looks like where the link, not the CPU, is the limit).
 // Listens on a free port of 127.0.0.1 and prints it on stdout; forwards every connection to
 // 127.0.0.1:TARGET_PORT. When a connection ends it appends one line to LOG_FILE:
 //   <bytes client->server> <bytes server->client> <seconds from first to last byte>
@@ -38,6 +40,7 @@ constexpr uint64_t kSteadyAfter = 1 << 20;
 constexpr uint64_t kSteadyTail = 256 << 10;
 
 volatile sig_atomic_t g_stalled = 0;  // set by SIGUSR1, cleared by SIGUSR2
+double g_rate = 0;  // bytes per second per direction; 0: as fast as it goes
 
 // While stalled, neither reads nor writes: the kernel's buffers fill and both peers see a
 // connection that is open and silent.
@@ -66,7 +69,9 @@ struct Pipe {
 };
 
 void pump(int from, int to, Pipe* pipe) {
-  std::vector<char> buf(256 * 1024);
+  // Paced in small reads, so that a burst never runs far ahead of the rate.
+  std::vector<char> buf(g_rate > 0 ? 16 * 1024 : 256 * 1024);
+  Clock::time_point paced_from{};
   while (true) {
     wait_while_stalled();
     ssize_t n = ::read(from, buf.data(), buf.size());
@@ -86,6 +91,12 @@ void pump(int from, int to, Pipe* pipe) {
     }
     pipe->bytes += static_cast<uint64_t>(n);
     pipe->progress.emplace_back(Clock::now(), pipe->bytes.load());
+    if (g_rate > 0) {
+      if (paced_from == Clock::time_point{}) paced_from = now;
+      auto due = paced_from + std::chrono::duration_cast<Clock::duration>(
+                                  std::chrono::duration<double>(static_cast<double>(pipe->bytes) / g_rate));
+      std::this_thread::sleep_until(due);
+    }
   }
   ::shutdown(to, SHUT_WR);
 }
@@ -135,10 +146,11 @@ void relay(int client, int target_port, const std::string& log, std::mutex* log_
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND]\n");
     return 2;
   }
+  if (argc == 4) g_rate = std::atof(argv[3]);
   ::signal(SIGUSR1, [](int) { g_stalled = 1; });
   ::signal(SIGUSR2, [](int) { g_stalled = 0; });
   int target_port = std::atoi(argv[1]);
