@@ -130,7 +130,9 @@ bool read_attributes_at(int dir_fd, const std::string& name, FileEntry* entry, s
 }
 
 bool read_attributes_fd(int fd, FileEntry* entry, std::string* stored) {
-  return read_xattrs(Target{.fd = fd}, entry, stored);
+  Target target;
+  target.fd = fd;
+  return read_xattrs(target, entry, stored);
 }
 
 bool get_xattr_fd(int fd, const char* name, std::string* value) {

@@ -119,8 +119,7 @@ int fake_agent(const std::string& mode) {
   }
   std::string noise;
   exchange_hello(in, out, hello, "hostile", "client", &noise);
-  Frame f = in.next();
-  if (f.type != MsgType::kOpen) return 1;
+  if (in.next().type != MsgType::kOpen) return 1;
   Encoder e;
   Opened().encode(e);  // receiver_is_root false
   out.send(MsgType::kOpened, e);
