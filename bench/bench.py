@@ -205,8 +205,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, work, link_bytes_per_s=0):
-        """link_bytes_per_s: the relay paces each direction to it (0: loopback speed)."""
+    def __init__(self, work, link_bytes_per_s=0, delay_ms=0):
+        """link_bytes_per_s: the relay paces each direction to it (0: loopback speed); delay_ms:
+        it delivers each byte that much later, each way (a round trip of twice that)."""
         self.dir = os.path.join(work, "sshd")
         os.makedirs(self.dir)
         d = self.dir
@@ -224,7 +225,8 @@ class Server:
         self.sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", f"{d}/sshd_config"],
                                      stderr=open(f"{d}/sshd.log", "w"))
         self.relay_log = f"{d}/relay.log"
-        rate = [str(link_bytes_per_s)] if link_bytes_per_s else []
+        rate = [str(link_bytes_per_s)] if link_bytes_per_s or delay_ms else []
+        rate += [str(delay_ms)] if delay_ms else []
         self.relay = subprocess.Popen([os.path.join(BIN, "wire_relay"), str(self.port), self.relay_log] + rate,
                                       stdout=subprocess.PIPE, text=True)
         self.relay_port = int(self.relay.stdout.readline())

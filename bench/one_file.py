@@ -2,7 +2,7 @@
 """One large file, Ferry against rsync, with the disk taken out: where the transport and the
 delta engine stand on their own.
 
-    bench/one_file.py [--size-mib 512] [--runs 3] [--bin build/bin]
+    bench/one_file.py [--size-mib 512] [--runs 3] [--rtt-ms 0] [--bin build/bin]
 
 Source and destinations are on tmpfs (/dev/shm), so neither tool waits for a disk and the
 comparison is of CPU and pipelining: on these 2-core machines the client, sshd and the remote
@@ -14,6 +14,9 @@ alternate between the tools and the ratio is the median of per-run ratios.
 The first copies are also timed as the raw link: OpenSSH with the same cipher, `cat` at both
 ends (`ssh host 'cat > FILE' < FILE`, `ssh host cat FILE > FILE`), through the same relay.
 Ferry's throughput as a share of it is the last column (issue 19 asks for at least 80 %).
+
+--rtt-ms N makes the relay deliver every byte N/2 ms late each way: a long link's round trip,
+where what one SSH channel can have in flight (its window) limits, not the CPU.
 """
 import argparse
 import os
@@ -66,6 +69,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mib", type=int, default=512)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rtt-ms", type=float, default=0, help="added round-trip time, half each way")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
     if args.bin:
@@ -77,7 +81,7 @@ def main():
     server = None
     try:
         old, new = make_files(work, args.size_mib)
-        server = bench.Server(work)
+        server = bench.Server(work, delay_ms=args.rtt_ms / 2)
         cases = [("backup first", "backup", new, None), ("restore first", "restore", new, None),
                  ("backup delta", "backup", new, old), ("restore delta", "restore", new, old)]
         walls = {}
@@ -109,7 +113,8 @@ def main():
                     with open(os.path.join(receiving, "big.img"), "rb") as a, open(os.path.join(source, "big.img"), "rb") as b:
                         if a.read() != b.read():
                             sys.exit(f"{tool} {label}: the copy differs from the source")
-        print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}` ({time.strftime('%Y-%m-%d')}, "
+        rtt = f" --rtt-ms {args.rtt_ms:g}" if args.rtt_ms else ""
+        print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}{rtt}` ({time.strftime('%Y-%m-%d')}, "
               f"{os.cpu_count()} cores, tmpfs)\n")
         print("| case | wall ferry | wall rsync | ratio | wall ssh cat | ferry's share of ssh cat's throughput |\n"
               "|---|---|---|---|---|---|")

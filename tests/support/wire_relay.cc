@@ -1,10 +1,13 @@
 // wire_relay: a counting TCP relay on 127.0.0.1, for measuring bytes on the wire from outside
 // the programs under test (the tests of --bwlimit, and bench/ for Ferry and rsync alike).
 //
-//   wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND]
+//   wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND [DELAY_MS]]
 //
 // With a rate, each direction of each connection is paced to it, as a link of that speed would
-// (bench/seals.py --link-mbit: what a cost looks like where the link, not the CPU, is the limit).
+// (bench/seals.py --link-mbit: what a cost looks like where the link, not the CPU, is the limit);
+// 0 is no limit. With a delay, every byte reaches the other side that many milliseconds after it
+// was read, in each direction (a round trip of twice the delay), as over a long link, without
+// touching the host's loopback (bench/one_file.py --rtt-ms).
 // Listens on a free port of 127.0.0.1 and prints it on stdout; forwards every connection to
 // 127.0.0.1:TARGET_PORT. When a connection ends it appends one line to LOG_FILE:
 //   <bytes client->server> <bytes server->client> <seconds from first to last byte>
@@ -25,6 +28,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -41,6 +46,7 @@ constexpr uint64_t kSteadyTail = 256 << 10;
 
 volatile sig_atomic_t g_stalled = 0;  // set by SIGUSR1, cleared by SIGUSR2
 double g_rate = 0;  // bytes per second per direction; 0: as fast as it goes
+Clock::duration g_delay{};  // one way
 
 // While stalled, neither reads nor writes: the kernel's buffers fill and both peers see a
 // connection that is open and silent.
@@ -101,6 +107,83 @@ void pump(int from, int to, Pipe* pipe) {
   ::shutdown(to, SHUT_WR);
 }
 
+// The bytes of one direction in flight on a delayed link: read, and not yet due at the far end.
+// A real link holds rate x delay; this one at most kMaxInFlight (the reader waits beyond it).
+struct InFlight {
+  static constexpr size_t kMaxInFlight = 64 << 20;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::pair<Clock::time_point, std::vector<char>>> queue;
+  size_t bytes = 0;
+  bool closed = false;
+};
+
+// pump() with a delay: this thread reads and queues, a second one writes each piece when due.
+void delayed_pump(int from, int to, Pipe* pipe) {
+  InFlight link;
+  std::thread writer([&] {
+    std::vector<char> piece;
+    uint64_t written = 0;
+    Clock::time_point paced_from{};
+    while (true) {
+      {
+        std::unique_lock lock(link.mutex);
+        link.changed.wait(lock, [&] { return link.closed || !link.queue.empty(); });
+        if (link.queue.empty()) break;
+        Clock::time_point due = link.queue.front().first;
+        lock.unlock();
+        std::this_thread::sleep_until(due);
+        lock.lock();
+        piece = std::move(link.queue.front().second);
+        link.queue.pop_front();
+        link.bytes -= piece.size();
+      }
+      link.changed.notify_all();
+      for (size_t off = 0; off < piece.size();) {
+        ssize_t w = ::write(to, piece.data() + off, piece.size() - off);
+        if (w <= 0) {
+          ::shutdown(from, SHUT_RD);
+          std::lock_guard lock(link.mutex);
+          link.closed = true;
+          link.queue.clear();
+          link.changed.notify_all();
+          return;
+        }
+        off += static_cast<size_t>(w);
+      }
+      written += piece.size();
+      if (g_rate > 0) {  // the rate applies on the far side, as the link's own
+        if (paced_from == Clock::time_point{}) paced_from = Clock::now();
+        std::this_thread::sleep_until(paced_from + std::chrono::duration_cast<Clock::duration>(
+                                                       std::chrono::duration<double>(static_cast<double>(written) / g_rate)));
+      }
+    }
+    ::shutdown(to, SHUT_WR);
+  });
+  std::vector<char> buf(64 * 1024);
+  while (true) {
+    ssize_t n = ::read(from, buf.data(), buf.size());
+    if (n <= 0) break;
+    auto now = Clock::now();
+    if (pipe->bytes == 0) pipe->first = now;
+    pipe->last = now;
+    pipe->bytes += static_cast<uint64_t>(n);
+    pipe->progress.emplace_back(now, pipe->bytes.load());
+    std::unique_lock lock(link.mutex);
+    link.changed.wait(lock, [&] { return link.closed || link.bytes < InFlight::kMaxInFlight; });
+    if (link.closed) break;
+    link.queue.emplace_back(now + g_delay, std::vector<char>(buf.data(), buf.data() + n));
+    link.bytes += static_cast<size_t>(n);
+    link.changed.notify_all();
+  }
+  {
+    std::lock_guard lock(link.mutex);
+    link.closed = true;
+  }
+  link.changed.notify_all();
+  writer.join();
+}
+
 int connect_target(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
@@ -124,8 +207,9 @@ void relay(int client, int target_port, const std::string& log, std::mutex* log_
   ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ::setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   Pipe up, down;
-  std::thread t([&] { pump(server, client, &down); });
-  pump(client, server, &up);
+  auto forward = g_delay > Clock::duration{} ? delayed_pump : pump;
+  std::thread t([&] { forward(server, client, &down); });
+  forward(client, server, &up);
   t.join();
   ::close(client);
   ::close(server);
@@ -146,11 +230,12 @@ void relay(int client, int target_port, const std::string& log, std::mutex* log_
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 && argc != 4) {
-    std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND]\n");
+  if (argc < 3 || argc > 5) {
+    std::fprintf(stderr, "usage: wire_relay TARGET_PORT LOG_FILE [BYTES_PER_SECOND [DELAY_MS]]\n");
     return 2;
   }
-  if (argc == 4) g_rate = std::atof(argv[3]);
+  if (argc >= 4) g_rate = std::atof(argv[3]);
+  if (argc == 5) g_delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(std::atof(argv[4])));
   ::signal(SIGUSR1, [](int) { g_stalled = 1; });
   ::signal(SIGUSR2, [](int) { g_stalled = 0; });
   int target_port = std::atoi(argv[1]);
