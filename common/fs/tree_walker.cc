@@ -19,22 +19,6 @@
 #include "protocol/wire.h"
 
 namespace ferry {
-namespace {
-
-// The owning group's entry of an access ACL in Ferry's text form ("g::r-x"), as mode bits 070;
-// none (0) when the text has no such entry.
-uint32_t owning_group_bits(std::string_view acl) {
-  for (size_t at = 0; at < acl.size();) {
-    size_t comma = std::min(acl.find(',', at), acl.size());
-    std::string_view item = acl.substr(at, comma - at);
-    at = comma + 1;
-    if (item.size() != 6 || !item.starts_with("g::")) continue;
-    return ((item[3] == 'r' ? 4u : 0u) | (item[4] == 'w' ? 2u : 0u) | (item[5] == 'x' ? 1u : 0u)) << 3;
-  }
-  return 0;
-}
-
-}  // namespace
 
 bool entry_from_stat(const struct stat& st, FileEntry* entry) {
   switch (st.st_mode & S_IFMT) {
@@ -106,7 +90,7 @@ class Walk {
       if (acl->size() <= wire::kMaxAclTextBytes) continue;
       // With an ACL, the mode's group bits are its mask; without it they are the owning group's
       // own: narrowed to what the ACL gave that group, so leaving the ACL out widens nothing.
-      if (acl == &entry->acl) entry->mode = (entry->mode & ~070u) | (owning_group_bits(*acl) & entry->mode & 070u);
+      if (acl == &entry->acl) entry->mode = (entry->mode & ~070u) | (acl_owning_group_bits(*acl) & entry->mode & 070u);
       on_error_("copied " + shown(entry->path) + " without its " + (acl == &entry->acl ? "" : "default ") +
                 "ACL: " + std::to_string(acl->size()) + " bytes as text, and Ferry carries " +
                 std::to_string(wire::kMaxAclTextBytes / 1024) + " KiB");

@@ -1,5 +1,7 @@
 #include "protocol/file_entry.h"
 
+#include <algorithm>
+
 #include "protocol/wire.h"
 
 namespace ferry {
@@ -21,6 +23,17 @@ std::vector<std::string> keep_xattrs_within_bounds(std::vector<Xattr>* xattrs) {
   }
   xattrs->resize(kept);
   return dropped;
+}
+
+uint32_t acl_owning_group_bits(std::string_view acl) {
+  for (size_t at = 0; at < acl.size();) {
+    size_t comma = std::min(acl.find(',', at), acl.size());
+    std::string_view item = acl.substr(at, comma - at);
+    at = comma + 1;
+    if (item.size() != 6 || !item.starts_with("g::")) continue;
+    return ((item[3] == 'r' ? 4u : 0u) | (item[4] == 'w' ? 2u : 0u) | (item[5] == 'x' ? 1u : 0u)) << 3;
+  }
+  return 0;
 }
 
 const char* file_type_name(FileType type) {

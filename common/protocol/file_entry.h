@@ -80,5 +80,8 @@ std::vector<std::string> keep_xattrs_within_bounds(std::vector<Xattr>* xattrs);
 // with numeric ids ("u:1001:rw-,g::r-x,g:50:r--"), comma-separated. The strict character set
 // keeps such text safe to store in one line of stored metadata and to hand to a parser.
 bool valid_acl_text(std::string_view text);
+// The owning group's own entry of an access ACL in that form ("g::r-x") as mode bits (070); 0
+// when the text has none. With an ACL, a file's mode shows the mask in those bits instead.
+uint32_t acl_owning_group_bits(std::string_view acl);
 
 }  // namespace ferry

@@ -203,6 +203,14 @@ TEST_CASE("every field of an entry is range-checked") {
   }
 }
 
+TEST_CASE("the owning group's own permissions are read from an ACL's text, not its mask") {
+  CHECK(acl_owning_group_bits("u:1001:rw-,g::r-x,g:50:rwx") == 050);
+  CHECK(acl_owning_group_bits("g::---,u:7:rwx") == 0);
+  CHECK(acl_owning_group_bits("g:50:rwx,g::-w-") == 020);
+  CHECK(acl_owning_group_bits("u:1001:rwx") == 0);  // none: nothing for the group
+  CHECK(acl_owning_group_bits("") == 0);
+}
+
 TEST_CASE("a sender keeps of a file's xattrs what an entry may carry, and names the rest") {
   FileEntry e = sample_entry();
   e.xattrs.clear();
