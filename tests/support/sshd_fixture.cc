@@ -81,10 +81,12 @@ void Sshd::start() {
                         << "UsePAM no\n"
                         << "StrictModes no\n"
                         << "LogLevel VERBOSE\n"
+                        // Each window adjust the client sends: what the channel pump's test reads.
+                        << "LogVerbose *:channel_input_window_adjust():*\n"
                         << "SetEnv PATH=" << agent_dir_ << ":/usr/bin:/bin\n";
   pid_ = ::fork();
   if (pid_ == 0) {
-    ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", config.c_str(), "-E", (dir_ + "/sshd.log").c_str(),
+    ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-f", config.c_str(), "-E", log().c_str(),
             static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -93,7 +95,7 @@ void Sshd::start() {
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      throw std::runtime_error("sshd exited at start; see " + dir_ + "/sshd.log (is openssh-server installed?)");
+      throw std::runtime_error("sshd exited at start; see " + log() + " (is openssh-server installed?)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

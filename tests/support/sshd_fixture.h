@@ -22,6 +22,8 @@ class Sshd {
   std::string client_key() const { return dir_ + "/client_key"; }
   std::string known_hosts() const { return dir_ + "/known_hosts"; }
   std::string authorized_keys() const { return dir_ + "/authorized_keys"; }
+  // sshd's log: VERBOSE, and every SSH window adjust it receives ("channel 0: rcvd adjust N").
+  std::string log() const { return dir_ + "/sshd.log"; }
   // "root@127.0.0.1" or the current user's name.
   std::string login() const;
 
