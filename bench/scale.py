@@ -4,7 +4,7 @@ the per-file cost show, and one large file changed in a few places, where the de
 the disk show.
 
     bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta,sparse]
-                   [--fs ext4|btrfs|xfs] [--markdown FILE] [--bin DIR]
+                   [--fs ext4|btrfs|xfs] [--rtt-ms 0] [--markdown FILE] [--bin DIR]
 
 Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB; or btrfs or
 XFS with --fs, file systems that clone, where Ferry rebuilds a delta on a clone) and a build in
@@ -25,6 +25,9 @@ delta  One file of --delta-gib GiB (random bytes) with 10 blocks of 4 KiB overwr
 sparse The same for a sparse file (a VM's disk image): --delta-gib GiB of which one eighth is
        data (32 MiB of random bytes every 256 MiB), the rest holes; rsync runs with --sparse, so
        that it too leaves holes. Each tool's copy's space on disk is printed beside the source's.
+
+--rtt-ms N delays every byte N/2 ms each way in the relay (as bench/one_file.py): a long link,
+where whatever waits for an answer shows.
 
 Every figure is the median over --runs runs; ratios are medians of per-run ratios.
 """
@@ -201,6 +204,8 @@ def main():
     ap.add_argument("--parts", default="tree,delta")
     ap.add_argument("--fs", default="ext4", choices=("ext4", "btrfs", "xfs"),
                     help="the data image's file system (btrfs and XFS clone: a delta there rewrites nothing)")
+    ap.add_argument("--rtt-ms", type=float, default=0,
+                    help="added round-trip time, half each way (the relay delays every byte)")
     ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the image goes")
     ap.add_argument("--markdown", help="append the tables to this file")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
@@ -218,7 +223,7 @@ def main():
     delta_gib += args.delta_gib if "sparse" in parts else 0  # one eighth of four copies
     image_gib = int(tree_gib + delta_gib) + 4
     with bench.data_image(args.work, image_gib, bytes_per_inode=4096, fs=args.fs) as mnt:
-        server = bench.Server(mnt)
+        server = bench.Server(mnt, delay_ms=args.rtt_ms / 2)
         results = {}
         space_line = None
         t0 = time.monotonic()
@@ -233,7 +238,8 @@ def main():
         finally:
             server.stop()
     header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
-              f"--parts {args.parts}{'' if args.fs == 'ext4' else ' --fs ' + args.fs}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+              f"--parts {args.parts}{'' if args.fs == 'ext4' else ' --fs ' + args.fs}"
+              f"{f' --rtt-ms {args.rtt_ms:g}' if args.rtt_ms else ''}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
               f"{time.monotonic() - t0:.0f} s; ferry "
               f"{subprocess.run([os.path.join(bench.BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
               f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")

@@ -74,10 +74,24 @@ struct Pipe {
   }
 };
 
+// Holds one direction to g_rate: once `total` bytes have gone, waits until they are due.
+class Pacer {
+ public:
+  void wait_for(uint64_t total) {
+    if (g_rate <= 0) return;
+    if (from_ == Clock::time_point{}) from_ = Clock::now();
+    std::this_thread::sleep_until(from_ + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(static_cast<double>(total) / g_rate)));
+  }
+
+ private:
+  Clock::time_point from_{};  // when the first bytes went
+};
+
 void pump(int from, int to, Pipe* pipe) {
   // Paced in small reads, so that a burst never runs far ahead of the rate.
   std::vector<char> buf(g_rate > 0 ? 16 * 1024 : 256 * 1024);
-  Clock::time_point paced_from{};
+  Pacer pacer;
   while (true) {
     wait_while_stalled();
     ssize_t n = ::read(from, buf.data(), buf.size());
@@ -97,12 +111,7 @@ void pump(int from, int to, Pipe* pipe) {
     }
     pipe->bytes += static_cast<uint64_t>(n);
     pipe->progress.emplace_back(Clock::now(), pipe->bytes.load());
-    if (g_rate > 0) {
-      if (paced_from == Clock::time_point{}) paced_from = now;
-      auto due = paced_from + std::chrono::duration_cast<Clock::duration>(
-                                  std::chrono::duration<double>(static_cast<double>(pipe->bytes) / g_rate));
-      std::this_thread::sleep_until(due);
-    }
+    pacer.wait_for(pipe->bytes);
   }
   ::shutdown(to, SHUT_WR);
 }
@@ -124,7 +133,7 @@ void delayed_pump(int from, int to, Pipe* pipe) {
   std::thread writer([&] {
     std::vector<char> piece;
     uint64_t written = 0;
-    Clock::time_point paced_from{};
+    Pacer pacer;  // the rate applies on the far side, as the link's own
     while (true) {
       {
         std::unique_lock lock(link.mutex);
@@ -133,6 +142,7 @@ void delayed_pump(int from, int to, Pipe* pipe) {
         Clock::time_point due = link.queue.front().first;
         lock.unlock();
         std::this_thread::sleep_until(due);
+        wait_while_stalled();
         lock.lock();
         piece = std::move(link.queue.front().second);
         link.queue.pop_front();
@@ -152,16 +162,13 @@ void delayed_pump(int from, int to, Pipe* pipe) {
         off += static_cast<size_t>(w);
       }
       written += piece.size();
-      if (g_rate > 0) {  // the rate applies on the far side, as the link's own
-        if (paced_from == Clock::time_point{}) paced_from = Clock::now();
-        std::this_thread::sleep_until(paced_from + std::chrono::duration_cast<Clock::duration>(
-                                                       std::chrono::duration<double>(static_cast<double>(written) / g_rate)));
-      }
+      pacer.wait_for(written);
     }
     ::shutdown(to, SHUT_WR);
   });
   std::vector<char> buf(64 * 1024);
   while (true) {
+    wait_while_stalled();
     ssize_t n = ::read(from, buf.data(), buf.size());
     if (n <= 0) break;
     auto now = Clock::now();
