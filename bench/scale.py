@@ -4,14 +4,16 @@ the per-file cost show, and one large file changed in a few places, where the de
 the disk show.
 
     bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta,sparse]
-                   [--fs ext4|btrfs|xfs] [--rtt-ms 0] [--markdown FILE] [--bin DIR]
+                   [--fs ext4|btrfs|xfs] [--files-per-folder 1000] [--rtt-ms 0] [--markdown FILE]
+                   [--bin DIR]
 
 Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB; or btrfs or
 XFS with --fs, file systems that clone, where Ferry rebuilds a delta on a clone) and a build in
 build/. The same sshd, relay, wrappers and command lines as bench.py; Ferry runs durable (its
 default) and with --no-sync, rsync alone and followed by `sync -f DEST`.
 
-tree   For each count N: N files of 1 B to 1 KB (random bytes) in folders of 1,000 (two levels),
+tree   For each count N: N files of 1 B to 1 KB (random bytes) in folders of 1,000 (two levels;
+       --files-per-folder changes the 1,000, and 1 makes as many folders as files),
        made by a plain loop of open/write/utime. Cases: backup first, backup no change, restore
        first, restore no change. Each tool does the four in a row into its own destinations,
        which are removed before the next tool starts (at a million entries the image holds the
@@ -196,6 +198,7 @@ def memory_table(results, counts):
 
 
 def main():
+    global FILES_PER_FOLDER
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--counts", default="10000,100000", help="tree sizes, comma separated (1000000 works: "
                     "about 4 GiB and 1M inodes per copy)")
@@ -204,12 +207,15 @@ def main():
     ap.add_argument("--parts", default="tree,delta")
     ap.add_argument("--fs", default="ext4", choices=("ext4", "btrfs", "xfs"),
                     help="the data image's file system (btrfs and XFS clone: a delta there rewrites nothing)")
+    ap.add_argument("--files-per-folder", type=int, default=FILES_PER_FOLDER,
+                    help="files in each folder of the tree (1: as many folders as files)")
     ap.add_argument("--rtt-ms", type=float, default=0,
                     help="added round-trip time, half each way (the relay delays every byte)")
     ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the image goes")
     ap.add_argument("--markdown", help="append the tables to this file")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
     args = ap.parse_args()
+    FILES_PER_FOLDER = args.files_per_folder
     if args.bin:
         bench.BIN = os.path.abspath(args.bin)
         bench.WRAP = os.path.join(bench.BIN, "rusage_wrap")
@@ -218,7 +224,7 @@ def main():
     counts = [int(c) for c in args.counts.split(",") if c]
     parts = args.parts.split(",")
     # Source and two copies of the largest tree (4 KiB a file on disk), the delta's four copies.
-    tree_gib = 3 * max(counts) * 4096 / 2**30 if "tree" in parts else 0
+    tree_gib = 3 * max(counts) * 4096 * (1 + 1 / FILES_PER_FOLDER) / 2**30 if "tree" in parts else 0
     delta_gib = 4 * args.delta_gib if "delta" in parts else 0
     delta_gib += args.delta_gib if "sparse" in parts else 0  # one eighth of four copies
     image_gib = int(tree_gib + delta_gib) + 4
@@ -239,7 +245,8 @@ def main():
             server.stop()
     header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
               f"--parts {args.parts}{'' if args.fs == 'ext4' else ' --fs ' + args.fs}"
-              f"{f' --rtt-ms {args.rtt_ms:g}' if args.rtt_ms else ''}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+              f"{f' --rtt-ms {args.rtt_ms:g}' if args.rtt_ms else ''}"
+              f"{f' --files-per-folder {FILES_PER_FOLDER}' if FILES_PER_FOLDER != 1000 else ''}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
               f"{time.monotonic() - t0:.0f} s; ferry "
               f"{subprocess.run([os.path.join(bench.BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
               f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")

@@ -73,7 +73,7 @@ bool EntryPlacer::make_directory(int dir, FileEntry& entry, const Existing* exis
       ::fchmodat(dir, leaf.c_str(), (existing->st.st_mode & 07777) | S_IRWXU, 0);
     }
   }
-  dirs_.push_back(std::move(entry));
+  dirs_.add(std::move(entry));
   return made;
 }
 

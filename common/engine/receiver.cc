@@ -427,11 +427,10 @@ class ReceiveSession {
     // Directories last, deepest first: writing into a directory changes its mtime, and a
     // read-only mode must not stop us filling it.
     protect_files();
-    for (auto it = placer_.dirs().rbegin(); it != placer_.dirs().rend(); ++it) {
-      UniqueFd fd = root_.open(it->path, O_RDONLY | O_DIRECTORY);
-      if (!fd.valid()) continue;  // creating it failed and was reported
-      finish_directory(fd.get(), *it);
-    }
+    placer_.dirs().visit_newest_first([this](const FileEntry& dir) {
+      UniqueFd fd = root_.open(dir.path, O_RDONLY | O_DIRECTORY);
+      if (fd.valid()) finish_directory(fd.get(), dir);  // else creating it failed and was reported
+    });
     if (!options_.leave_root_alone) finish_directory(root_.root_fd(), root_entry_);
     if (apply_.store_metadata && state_ != nullptr) {
       std::string unwritten = write_symlink_owners(state_->state_dir(), symlink_owners_);

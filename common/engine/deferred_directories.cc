@@ -1,0 +1,102 @@
+#include "engine/deferred_directories.h"
+
+#include <errno.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "base/bytes.h"
+#include "protocol/messages.h"
+
+namespace ferry {
+namespace {
+
+UniqueFd make_unnamed_file(const std::string& dir) {
+  std::string where = dir;
+  if (where.empty()) {
+    const char* tmpdir = ::getenv("TMPDIR");
+    where = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+  }
+  std::string name = where + "/ferry-directories-XXXXXX";
+  UniqueFd fd(::mkstemp(name.data()));
+  if (fd.valid()) ::unlink(name.c_str());  // ours alone, and gone when closed
+  return fd;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+DeferredDirectories::DeferredDirectories(size_t batch_entries, std::string spill_dir)
+    : batch_entries_(std::max<size_t>(batch_entries, 1)), spill_dir_(std::move(spill_dir)) {}
+
+void DeferredDirectories::add(FileEntry entry) {
+  held_.push_back(std::move(entry));
+  ++count_;
+  if (held_.size() >= batch_entries_ && !file_failed_ && spill()) held_.clear();
+}
+
+bool DeferredDirectories::spill() {
+  if (!file_.valid()) file_ = make_unnamed_file(spill_dir_);
+  Encoder e;
+  EntryEncoder codec;  // each batch coded on its own, so that it decodes on its own
+  for (const FileEntry& entry : held_) codec.encode(entry, e);
+  uint64_t start = batch_ends_.empty() ? 0 : batch_ends_.back();
+  if (!file_.valid() || !write_all(file_.get(), e.data())) {
+    spdlog::debug("keeping {} directories in memory: no temporary file for them ({})", count_,
+                  std::string(::strerror(errno)));
+    if (file_.valid() && ::ftruncate(file_.get(), static_cast<off_t>(start)) == 0) {
+      ::lseek(file_.get(), static_cast<off_t>(start), SEEK_SET);
+    }
+    file_failed_ = true;
+    return false;
+  }
+  batch_ends_.push_back(start + e.data().size());
+  return true;
+}
+
+std::vector<FileEntry> DeferredDirectories::read_batch(size_t batch) const {
+  uint64_t start = batch == 0 ? 0 : batch_ends_[batch - 1];
+  std::string coded(batch_ends_[batch] - start, '\0');
+  size_t got = 0;
+  while (got < coded.size()) {
+    ssize_t n = ::pread(file_.get(), coded.data() + got, coded.size() - got, static_cast<off_t>(start + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw std::runtime_error(std::string("cannot read back the list of directories: ") +
+                                         (n < 0 ? ::strerror(errno) : "the temporary file is short"));
+    got += static_cast<size_t>(n);
+  }
+  std::vector<FileEntry> entries;
+  Decoder d(coded);
+  EntryDecoder codec;
+  while (!d.at_end()) entries.push_back(codec.decode(d));
+  return entries;
+}
+
+void DeferredDirectories::visit_newest_first(const std::function<void(const FileEntry&)>& visit) {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) visit(*it);
+  held_.clear();
+  held_.shrink_to_fit();
+  for (size_t batch = batch_ends_.size(); batch-- > 0;) {
+    std::vector<FileEntry> entries = read_batch(batch);
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) visit(*it);
+  }
+  batch_ends_.clear();
+  file_.reset();
+  count_ = 0;
+}
+
+}  // namespace ferry

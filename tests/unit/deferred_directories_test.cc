@@ -1,0 +1,61 @@
+// The directories kept for the end of a run (engine/deferred_directories.h): every one comes back,
+// newest first, whole, whether it stayed in memory or went through the temporary file.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/deferred_directories.h"
+#include "support/temp_dir.h"
+
+using namespace ferry;
+
+namespace {
+
+FileEntry directory(int i) {
+  FileEntry e;
+  e.path = "top/" + std::to_string(i / 10) + "/folder " + std::to_string(i);
+  e.type = FileType::kDirectory;
+  e.mode = 0700 | static_cast<uint32_t>(i % 8);
+  e.uid = 1000 + static_cast<uint32_t>(i);
+  e.gid = 2000 + static_cast<uint32_t>(i % 3);
+  e.mtime_sec = 1700000000 + i;
+  e.mtime_nsec = static_cast<uint32_t>(i * 7);
+  if (i % 4 == 0) e.xattrs.push_back({"user.note", "value " + std::to_string(i)});
+  if (i % 5 == 0) e.default_acl = "u::rwx,g::r-x,o::---";
+  return e;
+}
+
+std::vector<FileEntry> visited(DeferredDirectories& dirs) {
+  std::vector<FileEntry> out;
+  dirs.visit_newest_first([&](const FileEntry& e) { out.push_back(e); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("deferred directories come back newest first, in memory and through the file alike") {
+  test::TempDir tmp;
+  for (size_t batch : {size_t{1000}, size_t{7}, size_t{1}}) {
+    CAPTURE(batch);
+    DeferredDirectories dirs(batch, tmp.path());
+    constexpr int kCount = 100;
+    for (int i = 0; i < kCount; ++i) dirs.add(directory(i));
+    CHECK(dirs.size() == kCount);
+    CHECK(dirs.spilled_batches() == (batch >= kCount ? 0 : kCount / batch));
+    std::vector<FileEntry> back = visited(dirs);
+    REQUIRE(back.size() == kCount);
+    for (int i = 0; i < kCount; ++i) CHECK(back[static_cast<size_t>(i)] == directory(kCount - 1 - i));
+  }
+}
+
+TEST_CASE("deferred directories stay in memory when no temporary file can be made") {
+  DeferredDirectories dirs(3, "/nonexistent/ferry-directory");
+  for (int i = 0; i < 10; ++i) dirs.add(directory(i));
+  CHECK(dirs.spilled_batches() == 0);
+  std::vector<FileEntry> back = visited(dirs);
+  REQUIRE(back.size() == 10);
+  CHECK(back.front() == directory(9));
+  CHECK(back.back() == directory(0));
+}
