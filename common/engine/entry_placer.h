@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "engine/basis_signer.h"
-#include "engine/deferred_directories.h"
+#include "engine/spilled_entries.h"
 #include "engine/framing.h"
 #include "engine/incoming_file.h"
 #include "engine/installer.h"
@@ -68,7 +68,7 @@ class EntryPlacer {
   // A file placed with its data: its protecting flags go on at the end.
   void protect_later(const FileEntry& entry);
 
-  DeferredDirectories& dirs() { return dirs_; }
+  SpilledEntries& dirs() { return dirs_; }
   std::vector<FileEntry> take_to_protect() { return std::move(to_protect_); }
 
  private:
@@ -100,7 +100,7 @@ class EntryPlacer {
   // Asked for, data not begun; ordered, for first_wanted(). At most a list window of them
   // (wire::kListWindow): the sender lists no further ahead.
   std::map<uint64_t, WantedFile> wanted_;
-  DeferredDirectories dirs_;
+  SpilledEntries dirs_;
   std::vector<FileEntry> to_protect_;  // files that get immutable or append-only flags at the end
 };
 

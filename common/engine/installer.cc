@@ -41,10 +41,19 @@ Installer::TempSpot Installer::temp_spot(const std::string& path) {
   return {dir, temp_file_name(++tmp_counter_)};
 }
 
+void Installer::note_folder_written(std::string folder) {
+  if (folders_written_.size() > 0 && folder == last_folder_written_) return;
+  last_folder_written_ = folder;
+  FileEntry entry;
+  entry.path = std::move(folder);
+  entry.type = FileType::kDirectory;
+  folders_written_.add(std::move(entry));
+}
+
 void Installer::install(int tmp_dir, const std::string& tmp, int dir, const std::string& path) {
   std::string leaf(leaf_of(path));
   changed_ = true;
-  dirs_written_.emplace(parent_of(path));
+  note_folder_written(std::string(parent_of(path)));
   bool removed_dir = false;
   int err = 0;
   if (safety_net_) {
@@ -159,9 +168,10 @@ void Installer::check_still_writable(const std::string& path) {
 }
 
 void Installer::remove_stale_temp_files_where_written(const std::set<std::string>& listed) {
-  for (const std::string& dir_path : dirs_written_) {
+  folders_written_.visit_newest_first([&](const FileEntry& folder) {
+    const std::string& dir_path = folder.path;
     UniqueFd dir = root_.open(dir_path, O_RDONLY | O_DIRECTORY);
-    if (!dir.valid()) continue;
+    if (!dir.valid()) return;
     // With the safety net on, even these go there: the name may be a user's file after all,
     // and an append-only key must not be able to destroy one by leaving it out of its list.
     auto into_safety_net = [&](const std::string& leaf) {
@@ -178,7 +188,7 @@ void Installer::remove_stale_temp_files_where_written(const std::set<std::string
                                                 root_.shown(dir_path));
       changed_ = true;
     }
-  }
+  });
 }
 
 void Installer::finish_safety_net() {
@@ -204,13 +214,17 @@ void Installer::flush_run() {
     }
     return;
   }
-  std::set<std::string> folders = dirs_written_;
-  folders.insert("");
-  for (const std::string& folder : folders) {
+  auto flush_folder = [&](const std::string& folder) {
     UniqueFd fd = root_.open(folder, O_RDONLY | O_DIRECTORY);
     int err = fd.valid() ? platform::flush_file(fd.get()) : 0;
     if (err != 0 && err != EINVAL) fail(errno_message("cannot flush " + root_.shown(folder) + " to disk", err));
-  }
+  };
+  bool root_flushed = false;
+  folders_written_.visit_newest_first([&](const FileEntry& folder) {
+    root_flushed |= folder.path.empty();
+    flush_folder(folder.path);
+  });
+  if (!root_flushed) flush_folder("");
 }
 
 }  // namespace ferry

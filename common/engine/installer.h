@@ -18,6 +18,7 @@
 
 #include "engine/receiver_options.h"
 #include "engine/reporter.h"
+#include "engine/spilled_entries.h"
 #include "fs/confined_root.h"
 #include "fs/dest_state.h"
 #include "fs/safety_net.h"
@@ -94,6 +95,7 @@ class Installer {
   void flush_run();
 
  private:
+  void note_folder_written(std::string folder);
   // A write failed in a way that names no errno we can see (a metadata call, a rename): first
   // make sure the destination can still be written at all, by creating a file where we keep
   // our own. One that cannot ends the run with that cause, instead of one error per file.
@@ -120,8 +122,11 @@ class Installer {
   uint64_t waiting_bytes_ = 0;
   std::vector<Waiting> flushing_;  // the batch whose flush is running
   std::future<int> flushed_;       // that flush's errno (0: done); its destructor waits for it
-  bool changed_ = false;                // anything written: the run ends with a flush
-  std::set<std::string> dirs_written_;  // where this run put files in place
+  bool changed_ = false;  // anything written: the run ends with a flush
+  // Where this run put files in place, each folder once per stretch of the list that writes
+  // into it (files of one folder come together, so nearly always once).
+  SpilledEntries folders_written_;
+  std::string last_folder_written_;
   uint64_t tmp_counter_ = 0;
 };
 

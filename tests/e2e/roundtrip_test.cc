@@ -393,15 +393,19 @@ TEST_CASE("a single file is backed up into DEST beside what is there, kept up to
 }
 
 TEST_CASE("thousands of folders keep their metadata: the end of the run reads them back from a file") {
-  // More folders than DeferredDirectories holds in memory (4,096), so most of them come back
-  // from its temporary file, in both directions; some read-only, owners varied where root.
+  // More folders than SpilledEntries holds in memory (4,096), so most of them come back from
+  // its temporary file, in both directions: the folders' metadata, and the folders written into,
+  // where the end of the run sweeps stale temporary files. Some read-only, owners varied as root.
   TempDir work;
   std::string src = work / "src", backup = work / "backup", restored = work / "restored";
   constexpr int kFolders = 5000;
+  auto folder = [&](const std::string& root, int i) {
+    return root + "/g" + std::to_string(i / 100) + "/folder " + std::to_string(i);
+  };
   for (int i = 0; i < kFolders; ++i) {
-    std::string dir = src + "/g" + std::to_string(i / 100) + "/folder " + std::to_string(i);
+    std::string dir = folder(src, i);
     fs::create_directories(dir);
-    if (i % 50 == 0) std::ofstream(dir + "/inside") << i;
+    std::ofstream(dir + "/inside") << i;
     if (i % 7 == 0) ::setxattr(dir.c_str(), "user.n", &i, sizeof(i), 0);
     if (running_as_root()) REQUIRE(::chown(dir.c_str(), 1000 + static_cast<uid_t>(i % 13), 100 + static_cast<gid_t>(i % 5)) == 0);
     ::chmod(dir.c_str(), i % 3 == 0 ? 0555 : 0750 + static_cast<mode_t>(i % 8));
@@ -420,4 +424,23 @@ TEST_CASE("thousands of folders keep their metadata: the end of the run reads th
   INFO(r.err);
   REQUIRE(r.code == 0);
   CHECK(compare(original, snapshot(restored)) == "");
+
+  // Every file changed, so the next run writes into every folder; the first folder written,
+  // whose name went to the temporary file first, holds what an interrupted run left.
+  std::string stale = folder(backup, 0) + "/.ferry-" + std::to_string(dead_pid()) + "-1.tmp";
+  ::chmod(folder(backup, 0).c_str(), 0755);
+  std::ofstream(stale) << "half written";
+  ::chmod(folder(backup, 0).c_str(), 0555);
+  for (int i = 0; i < kFolders; ++i) {
+    std::string inside = folder(src, i) + "/inside";
+    std::ofstream(inside) << "changed " << i;
+    timespec times[2] = {{1600000000 + i, 0}, {1600000000 + i, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, folder(src, i).c_str(), times, 0) == 0);  // the write moved it
+  }
+  Snapshot changed = snapshot(src);
+  RunResult again = run(ferry_over_ssh("backup", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(again.err);
+  REQUIRE(again.code == 0);
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(compare(changed, snapshot(backup)) == "");
 }

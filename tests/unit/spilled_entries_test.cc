@@ -1,12 +1,12 @@
-// The directories kept for the end of a run (engine/deferred_directories.h): every one comes back,
-// newest first, whole, whether it stayed in memory or went through the temporary file.
+// The lists kept for the end of a run (engine/spilled_entries.h): every entry comes back, newest
+// first, whole, whether it stayed in memory or went through the temporary file, at every visit.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
 #include <string>
 #include <vector>
 
-#include "engine/deferred_directories.h"
+#include "engine/spilled_entries.h"
 #include "support/temp_dir.h"
 
 using namespace ferry;
@@ -27,7 +27,7 @@ FileEntry directory(int i) {
   return e;
 }
 
-std::vector<FileEntry> visited(DeferredDirectories& dirs) {
+std::vector<FileEntry> visited(SpilledEntries& dirs) {
   std::vector<FileEntry> out;
   dirs.visit_newest_first([&](const FileEntry& e) { out.push_back(e); });
   return out;
@@ -35,11 +35,11 @@ std::vector<FileEntry> visited(DeferredDirectories& dirs) {
 
 }  // namespace
 
-TEST_CASE("deferred directories come back newest first, in memory and through the file alike") {
+TEST_CASE("spilled entries come back newest first, in memory and through the file alike, at every visit") {
   test::TempDir tmp;
   for (size_t batch : {size_t{1000}, size_t{7}, size_t{1}}) {
     CAPTURE(batch);
-    DeferredDirectories dirs(batch, tmp.path());
+    SpilledEntries dirs(batch, tmp.path());
     constexpr int kCount = 100;
     for (int i = 0; i < kCount; ++i) dirs.add(directory(i));
     CHECK(dirs.size() == kCount);
@@ -47,11 +47,12 @@ TEST_CASE("deferred directories come back newest first, in memory and through th
     std::vector<FileEntry> back = visited(dirs);
     REQUIRE(back.size() == kCount);
     for (int i = 0; i < kCount; ++i) CHECK(back[static_cast<size_t>(i)] == directory(kCount - 1 - i));
+    CHECK(visited(dirs) == back);
   }
 }
 
-TEST_CASE("deferred directories stay in memory when no temporary file can be made") {
-  DeferredDirectories dirs(3, "/nonexistent/ferry-directory");
+TEST_CASE("spilled entries stay in memory when no temporary file can be made") {
+  SpilledEntries dirs(3, "/nonexistent/ferry-directory");
   for (int i = 0; i < 10; ++i) dirs.add(directory(i));
   CHECK(dirs.spilled_batches() == 0);
   std::vector<FileEntry> back = visited(dirs);

@@ -1,4 +1,4 @@
-#include "engine/deferred_directories.h"
+#include "engine/spilled_entries.h"
 
 #include <errno.h>
 #include <spdlog/spdlog.h>
@@ -22,7 +22,7 @@ UniqueFd make_unnamed_file(const std::string& dir) {
     const char* tmpdir = ::getenv("TMPDIR");
     where = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
   }
-  std::string name = where + "/ferry-directories-XXXXXX";
+  std::string name = where + "/ferry-entries-XXXXXX";
   UniqueFd fd(::mkstemp(name.data()));
   if (fd.valid()) ::unlink(name.c_str());  // ours alone, and gone when closed
   return fd;
@@ -40,23 +40,23 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-DeferredDirectories::DeferredDirectories(size_t batch_entries, std::string spill_dir)
+SpilledEntries::SpilledEntries(size_t batch_entries, std::string spill_dir)
     : batch_entries_(std::max<size_t>(batch_entries, 1)), spill_dir_(std::move(spill_dir)) {}
 
-void DeferredDirectories::add(FileEntry entry) {
+void SpilledEntries::add(FileEntry entry) {
   held_.push_back(std::move(entry));
   ++count_;
   if (held_.size() >= batch_entries_ && !file_failed_ && spill()) held_.clear();
 }
 
-bool DeferredDirectories::spill() {
+bool SpilledEntries::spill() {
   if (!file_.valid()) file_ = make_unnamed_file(spill_dir_);
   Encoder e;
   EntryEncoder codec;  // each batch coded on its own, so that it decodes on its own
   for (const FileEntry& entry : held_) codec.encode(entry, e);
   uint64_t start = batch_ends_.empty() ? 0 : batch_ends_.back();
   if (!file_.valid() || !write_all(file_.get(), e.data())) {
-    spdlog::debug("keeping {} directories in memory: no temporary file for them ({})", count_,
+    spdlog::debug("keeping {} entries in memory: no temporary file for them ({})", count_,
                   std::string(::strerror(errno)));
     if (file_.valid() && ::ftruncate(file_.get(), static_cast<off_t>(start)) == 0) {
       ::lseek(file_.get(), static_cast<off_t>(start), SEEK_SET);
@@ -68,14 +68,14 @@ bool DeferredDirectories::spill() {
   return true;
 }
 
-std::vector<FileEntry> DeferredDirectories::read_batch(size_t batch) const {
+std::vector<FileEntry> SpilledEntries::read_batch(size_t batch) const {
   uint64_t start = batch == 0 ? 0 : batch_ends_[batch - 1];
   std::string coded(batch_ends_[batch] - start, '\0');
   size_t got = 0;
   while (got < coded.size()) {
     ssize_t n = ::pread(file_.get(), coded.data() + got, coded.size() - got, static_cast<off_t>(start + got));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(std::string("cannot read back the list of directories: ") +
+    if (n <= 0) throw std::runtime_error(std::string("cannot read back a list kept for the end of the run: ") +
                                          (n < 0 ? ::strerror(errno) : "the temporary file is short"));
     got += static_cast<size_t>(n);
   }
@@ -86,17 +86,12 @@ std::vector<FileEntry> DeferredDirectories::read_batch(size_t batch) const {
   return entries;
 }
 
-void DeferredDirectories::visit_newest_first(const std::function<void(const FileEntry&)>& visit) {
+void SpilledEntries::visit_newest_first(const std::function<void(const FileEntry&)>& visit) const {
   for (auto it = held_.rbegin(); it != held_.rend(); ++it) visit(*it);
-  held_.clear();
-  held_.shrink_to_fit();
   for (size_t batch = batch_ends_.size(); batch-- > 0;) {
     std::vector<FileEntry> entries = read_batch(batch);
     for (auto it = entries.rbegin(); it != entries.rend(); ++it) visit(*it);
   }
-  batch_ends_.clear();
-  file_.reset();
-  count_ = 0;
 }
 
 }  // namespace ferry
