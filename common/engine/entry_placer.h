@@ -19,13 +19,13 @@
 #include <vector>
 
 #include "engine/basis_signer.h"
-#include "engine/spilled_entries.h"
 #include "engine/framing.h"
 #include "engine/incoming_file.h"
 #include "engine/installer.h"
 #include "engine/landing.h"
 #include "engine/receiver_options.h"
 #include "engine/reporter.h"
+#include "engine/spilled_entries.h"
 #include "fs/dest_state.h"
 #include "fs/metadata.h"
 #include "protocol/messages.h"
@@ -68,7 +68,7 @@ class EntryPlacer {
   // A file placed with its data: its protecting flags go on at the end.
   void protect_later(const FileEntry& entry);
 
-  SpilledEntries& dirs() { return dirs_; }
+  const SpilledEntries& dirs() const { return dirs_; }
   std::vector<FileEntry> take_to_protect() { return std::move(to_protect_); }
 
  private:
