@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/positioned_io.h"
 #include "delta/patch.h"
 #include "fs/dest_state.h"
 #include "fs/rel_path.h"
@@ -80,18 +81,10 @@ void IncomingFile::take(std::string_view bytes, bool store) {
 
 // Writes all of [p, p + len) at `offset`; on failure sets error_ (or ends the run) and returns false.
 bool IncomingFile::put(const char* p, size_t len, uint64_t offset) {
-  while (len > 0) {
-    ssize_t n = ::pwrite(fd_.get(), p, len, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      if (ends_the_run(err)) throw_unwritable(err);
-      error_ = errno_message("write error in " + root_.shown(entry_.path), err);
-      return false;
-    }
-    p += n;
-    offset += static_cast<uint64_t>(n);
-    len -= static_cast<size_t>(n);
+  if (int err = pwrite_full(fd_.get(), p, len, offset); err != 0) {
+    if (ends_the_run(err)) throw_unwritable(err);
+    error_ = errno_message("write error in " + root_.shown(entry_.path), err);
+    return false;
   }
   return true;
 }

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "base/bytes.h"
+#include "base/positioned_io.h"
 #include "protocol/messages.h"
 
 namespace ferry {
@@ -28,16 +29,6 @@ UniqueFd make_unnamed_file(const std::string& dir) {
   return fd;
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 }  // namespace
 
 SpilledEntries::SpilledEntries(size_t batch_entries, std::string spill_dir)
@@ -50,17 +41,20 @@ void SpilledEntries::add(FileEntry entry) {
 }
 
 bool SpilledEntries::spill() {
-  if (!file_.valid()) file_ = make_unnamed_file(spill_dir_);
+  int err = 0;
+  if (!file_.valid()) {
+    file_ = make_unnamed_file(spill_dir_);
+    if (!file_.valid()) err = errno;
+  }
   Encoder e;
   EntryEncoder codec;  // each batch coded on its own, so that it decodes on its own
   for (const FileEntry& entry : held_) codec.encode(entry, e);
   uint64_t start = batch_ends_.empty() ? 0 : batch_ends_.back();
-  if (!file_.valid() || !write_all(file_.get(), e.data())) {
+  if (err == 0) err = pwrite_full(file_.get(), e.data().data(), e.data().size(), start);
+  if (err != 0) {
     spdlog::debug("keeping {} entries in memory: no temporary file for them ({})", count_,
-                  std::string(::strerror(errno)));
-    if (file_.valid() && ::ftruncate(file_.get(), static_cast<off_t>(start)) == 0) {
-      ::lseek(file_.get(), static_cast<off_t>(start), SEEK_SET);
-    }
+                  std::string(::strerror(err)));
+    if (file_.valid()) (void)::ftruncate(file_.get(), static_cast<off_t>(start));  // give the space back
     file_failed_ = true;
     return false;
   }
@@ -71,13 +65,10 @@ bool SpilledEntries::spill() {
 std::vector<FileEntry> SpilledEntries::read_batch(size_t batch) const {
   uint64_t start = batch == 0 ? 0 : batch_ends_[batch - 1];
   std::string coded(batch_ends_[batch] - start, '\0');
-  size_t got = 0;
-  while (got < coded.size()) {
-    ssize_t n = ::pread(file_.get(), coded.data() + got, coded.size() - got, static_cast<off_t>(start + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(std::string("cannot read back a list kept for the end of the run: ") +
-                                         (n < 0 ? ::strerror(errno) : "the temporary file is short"));
-    got += static_cast<size_t>(n);
+  ssize_t got = pread_full(file_.get(), coded.data(), coded.size(), start);
+  if (got != static_cast<ssize_t>(coded.size())) {
+    throw std::runtime_error(std::string("cannot read back a list kept for the end of the run: ") +
+                             (got < 0 ? ::strerror(errno) : "the temporary file is short"));
   }
   std::vector<FileEntry> entries;
   Decoder d(coded);

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "base/error.h"
+#include "base/positioned_io.h"
 #include "fs/dest_state.h"
 #include "fs/unique_fd.h"
 
@@ -22,14 +23,8 @@ std::string read_whole(int fd, uint64_t limit, bool* too_large) {
     return "";
   }
   std::string text(static_cast<size_t>(st.st_size), '\0');
-  size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::pread(fd, text.data() + got, text.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  text.resize(got);
+  ssize_t got = pread_full(fd, text.data(), text.size(), 0);
+  text.resize(got < 0 ? 0 : static_cast<size_t>(got));
   return text;
 }
 

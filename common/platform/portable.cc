@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 
+#include "base/positioned_io.h"
 #include "fs/unique_fd.h"
 #include "platform/platform.h"
 #include "platform/portable.h"
@@ -161,11 +162,8 @@ int copy_by_reading(int from, int to) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     if (n == 0) return 0;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(to, buffer.data() + done, static_cast<size_t>(n - done), offset + done);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return errno;
-      done += w;
+    if (int err = pwrite_full(to, buffer.data(), static_cast<size_t>(n), static_cast<uint64_t>(offset)); err != 0) {
+      return err;
     }
     offset += n;
   }

@@ -10,6 +10,7 @@
 
 #include "base/bytes.h"
 #include "base/error.h"
+#include "base/positioned_io.h"
 #include "seal/seal_error.h"
 #include "seal/seal_tree.h"
 
@@ -22,13 +23,8 @@ constexpr uint8_t kVersion = 1;
 constexpr size_t kBufferBytes = 256 * 1024;
 
 void write_all(int fd, const char* data, size_t len, uint64_t at, const std::string& shown) {
-  while (len > 0) {
-    ssize_t n = ::pwrite(fd, data, len, static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw FatalError(errno_message("cannot write the seal " + shown, n < 0 ? errno : EIO));
-    data += n;
-    len -= static_cast<size_t>(n);
-    at += static_cast<uint64_t>(n);
+  if (int err = pwrite_full(fd, data, len, at); err != 0) {
+    throw FatalError(errno_message("cannot write the seal " + shown, err));
   }
 }
 
@@ -87,11 +83,9 @@ void SealWriter::apply_patches() {
       end = std::max(end, patches_[last].at + patches_[last].len);
     }
     span.resize(end - start);
-    for (size_t done = 0; done < span.size();) {
-      ssize_t n = ::pread(fd_.get(), span.data() + done, span.size() - done, static_cast<off_t>(start + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw FatalError(errno_message("cannot read back the seal " + name_, n < 0 ? errno : EIO));
-      done += static_cast<size_t>(n);
+    ssize_t got = pread_full(fd_.get(), span.data(), span.size(), start);
+    if (got != static_cast<ssize_t>(span.size())) {
+      throw FatalError(errno_message("cannot read back the seal " + name_, got < 0 ? errno : EIO));
     }
     for (size_t i = first; i < last; ++i) {
       std::memcpy(span.data() + (patches_[i].at - start), patches_[i].bytes.data(), patches_[i].len);
