@@ -5,9 +5,9 @@
 //
 // A tree can hold as many folders as files, and a whole FileEntry is some 370 bytes, so such a
 // list is not kept in memory: past one batch, each batch is encoded with the list's own codec
-// (protocol/messages.h) and appended to an unnamed temporary file, and a visit reads the batches
-// back newest first. Memory is two batches at most, whatever the count. If no temporary file
-// can be made, the entries stay in memory, as before: slower to nothing, never a failed run.
+// (protocol/messages.h) and appended to a SpillFile, and a visit reads the batches back newest
+// first. Memory is two batches at most, whatever the count. If no temporary file can be made,
+// the entries stay in memory, as before: slower to nothing, never a failed run.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/unique_fd.h"
+#include "engine/spill_file.h"
 #include "protocol/file_entry.h"
 
 namespace ferry {
@@ -39,9 +39,8 @@ class SpilledEntries {
   std::vector<FileEntry> read_batch(size_t batch) const;
 
   size_t batch_entries_;
-  std::string spill_dir_;
   std::vector<FileEntry> held_;       // the newest entries, not in the file
-  UniqueFd file_;
+  SpillFile file_;
   bool file_failed_ = false;          // making or writing it failed: everything stays held
   std::vector<uint64_t> batch_ends_;  // where each batch in the file ends
   size_t count_ = 0;
