@@ -25,8 +25,10 @@
 #include "engine/extraneous.h"
 #include "engine/incoming_file.h"
 #include "engine/installer.h"
+#include "engine/leader_paths.h"
 #include "engine/metadata_notices.h"
 #include "engine/session.h"
+#include "engine/spilled_entries.h"
 #include "fs/metadata.h"
 #include "fs/name_folding.h"
 #include "fs/rel_path.h"
@@ -41,11 +43,6 @@ using wire::MessageLevel;
 using wire::MsgType;
 
 namespace {
-
-struct PendingLink {
-  FileEntry entry;
-  uint64_t leader = 0;
-};
 
 class ReceiveSession {
  public:
@@ -251,9 +248,9 @@ class ReceiveSession {
     if (entry.type == FileType::kRegular && entry.hardlink_of != 0) {
       uint64_t leader = entry.hardlink_of - 1;
       if (leader == index) {
-        leaders_[index] = entry.path;
-      } else if (leader < index && leaders_.count(leader) != 0) {
-        links_.push_back({std::move(entry), leader});
+        leaders_.add(index, entry.path);
+      } else if (leader < index && leaders_.find(leader)) {
+        links_.add(std::move(entry));
         return {Placement::kFollower, leader};
       } else if (skipped_leaders_.count(leader) != 0) {
         fail(root_.shown(entry.path) + " was not copied: it is a hard link to a name that was not copied");
@@ -420,7 +417,7 @@ class ReceiveSession {
       return {};
     }
     installer_.install_waiting();  // hardlinks, deletions and directory times need every file in place
-    for (const PendingLink& link : links_) make_hardlink(link);
+    links_.visit_newest_first([this](const FileEntry& link) { make_hardlink(link); });
     delete_unlisted();
     installer_.finish_safety_net();
     installer_.remove_stale_temp_files_where_written(listed_temp_like_);  // before directory mtimes are set
@@ -493,9 +490,10 @@ class ReceiveSession {
     }
   }
 
-  void make_hardlink(const PendingLink& link) {
-    const std::string& leader_path = leaders_.at(link.leader);
-    const std::string& path = link.entry.path;
+  // `link` names an inode whose first name, entry `link.hardlink_of - 1`, was placed.
+  void make_hardlink(const FileEntry& link) {
+    const std::string leader_path = leaders_.find(link.hardlink_of - 1).value();
+    const std::string& path = link.path;
     UniqueFd leader_dir = root_.open(std::string(parent_of(leader_path)), O_RDONLY | O_DIRECTORY);
     UniqueFd dir = root_.open(std::string(parent_of(path)), O_RDONLY | O_DIRECTORY);
     if (!leader_dir.valid() || !dir.valid()) {
@@ -567,8 +565,8 @@ class ReceiveSession {
   FileEntry root_entry_;
   StreamDecompressor decompressor_;
   EntryDecoder entry_codec_;
-  std::unordered_map<uint64_t, std::string> leaders_;
-  std::vector<PendingLink> links_;
+  LeaderPaths leaders_;     // the first name of each hard-linked inode placed
+  SpilledEntries links_;    // its later names, linked at the end
   std::set<std::string> listed_temp_like_;  // entries whose names look like our temporary files
   // After installer_: a session that ends early leaves its file for the next run to resume.
   IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk,

@@ -444,3 +444,51 @@ TEST_CASE("thousands of folders keep their metadata: the end of the run reads th
   CHECK_FALSE(fs::exists(stale));
   CHECK(compare(changed, snapshot(backup)) == "");
 }
+
+TEST_CASE("thousands of hard-linked files keep their links: the end of the run finds the first names in a file") {
+  // A tree holding two snapshots of the same files: every file has a second name in another
+  // branch, listed long after the first. More first names than LeaderPaths keeps in a block
+  // (256) and more second names than SpilledEntries holds in memory (4,096), so both come back
+  // from their temporary files, in both directions; every tenth file has a third name beside it.
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup", restored = work / "restored";
+  constexpr int kFiles = 4500;
+  auto name = [&](const std::string& root, const char* branch, int i) {
+    return root + "/" + branch + "/g" + std::to_string(i / 100) + "/file " + std::to_string(i);
+  };
+  for (int i = 0; i < kFiles; ++i) {
+    std::string first = name(src, "a", i), second = name(src, "b", i);
+    fs::create_directories(fs::path(first).parent_path());
+    fs::create_directories(fs::path(second).parent_path());
+    std::ofstream(first) << "content " << i;
+    if (running_as_root()) REQUIRE(::chown(first.c_str(), 1000 + static_cast<uid_t>(i % 11), 100 + static_cast<gid_t>(i % 3)) == 0);
+    ::chmod(first.c_str(), 0600 + static_cast<mode_t>(i % 8) * 010);
+    REQUIRE(::link(first.c_str(), second.c_str()) == 0);
+    if (i % 10 == 0) REQUIRE(::link(first.c_str(), (second + " again").c_str()) == 0);
+  }
+  Snapshot original = snapshot(src);
+  sshd().trust_host_key();
+
+  RunResult b = run(ferry_over_ssh("backup --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(b.err);
+  REQUIRE(b.code == 0);
+  CHECK(compare(original, snapshot(backup)) == "");
+  struct stat a {}, c {};
+  REQUIRE(::stat(name(backup, "a", 0).c_str(), &a) == 0);
+  REQUIRE(::stat(name(backup, "b", kFiles - 1).c_str(), &c) == 0);
+  CHECK(a.st_nlink == 3);
+  CHECK(c.st_nlink == 2);
+  CHECK(json_field(b.out, "bytes_literal") < 20 * kFiles);  // each content once, not once a name
+
+  RunResult r = run(ferry_over_ssh("restore", work / "home") + " " + quote(remote(backup)) + " " + quote(restored));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(compare(original, snapshot(restored)) == "");
+
+  // Nothing changed: the next backup keeps every link and sends no file.
+  RunResult again = run(ferry_over_ssh("backup --json", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(again.err);
+  REQUIRE(again.code == 0);
+  CHECK(json_field(again.out, "files_transferred") == 0);
+  CHECK(compare(original, snapshot(backup)) == "");
+}
