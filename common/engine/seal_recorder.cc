@@ -36,6 +36,7 @@ void SealRecorder::listed(uint64_t index, const FileEntry& entry) {
   last_.mtime_sec = entry.mtime_sec;
   last_.mtime_nsec = entry.mtime_nsec;
   last_.leader = entry.type == FileType::kRegular && entry.hardlink_of == index + 1;
+  if (last_.leader) leaders_.emplace_back(index, last_.at);
 }
 
 void SealRecorder::placed(uint64_t index, Placed how, uint64_t leader) {
@@ -46,11 +47,17 @@ void SealRecorder::placed(uint64_t index, Placed how, uint64_t leader) {
       return writer_.mark_not_stored(last_.at);
     case Placed::kWanted:
       same_as_previous_ = false;
-      pending_.emplace(index, std::make_pair(last_.at, last_.leader));
+      pending_.emplace(index, last_.at);
       return;
-    case Placed::kFollower:
-      followers_.emplace_back(last_.at, leader);
+    case Placed::kFollower: {
+      auto first = std::lower_bound(leaders_.begin(), leaders_.end(), std::make_pair(leader, uint64_t{0}));
+      if (first == leaders_.end() || first->first != leader) {
+        same_as_previous_ = false;
+        return writer_.mark_not_stored(last_.at);  // the receiver placed it: not reached
+      }
+      followers_.emplace_back(last_.at, first->second);
       return compare_with_previous(/*ignore_content=*/true);
+    }
     case Placed::kInPlace: break;
   }
   if (last_.type == FileType::kRegular) {
@@ -61,7 +68,6 @@ void SealRecorder::placed(uint64_t index, Placed how, uint64_t leader) {
     }
     writer_.patch(last_.at, content.sha, content.mtime_sec, content.mtime_nsec);
     std::copy(content.sha.begin(), content.sha.end(), last_.body.begin() + kSealContentOffset);
-    known(index, last_.leader, content);
   }
   compare_with_previous(/*ignore_content=*/false);
 }
@@ -109,38 +115,27 @@ bool SealRecorder::content_in_place(const Listed& listed, Content* out) {
   return content_hash_of_fd(fd.get(), buf, &out->sha);
 }
 
-void SealRecorder::known(uint64_t index, bool leader, const Content& content) {
-  if (leader) leaders_.emplace(index, content);
-}
-
 void SealRecorder::arrived(uint64_t index, const Hash256& sha256, const FileEntry& placed) {
   auto it = pending_.find(index);
   if (it == pending_.end()) return;
   Content content{sha256, placed.mtime_sec, placed.mtime_nsec};
-  writer_.patch(it->second.first, content.sha, content.mtime_sec, content.mtime_nsec);
-  known(index, it->second.second, content);
+  writer_.patch(it->second, content.sha, content.mtime_sec, content.mtime_nsec);
   pending_.erase(it);
 }
 
 void SealRecorder::not_stored(uint64_t index) {
   auto it = pending_.find(index);
   if (it == pending_.end()) return;
-  writer_.mark_not_stored(it->second.first);
+  writer_.mark_not_stored(it->second);
   pending_.erase(it);
 }
 
 SealSummary SealRecorder::finish(bool complete, bool sync) {
-  for (const auto& [at, leader] : followers_) {
-    auto it = leaders_.find(leader);
-    if (it == leaders_.end()) {
-      writer_.mark_not_stored(at);
-    } else {
-      writer_.patch(at, it->second.sha, it->second.mtime_sec, it->second.mtime_nsec);
-    }
-  }
-  // Anything still waiting never arrived: the receiver reported it.
-  for (const auto& [index, pending] : pending_) writer_.mark_not_stored(pending.first);
+  // Anything still waiting never arrived: the receiver reported it. Then each hard link takes
+  // its first name's content, or its not-stored mark.
+  for (const auto& [index, at] : pending_) writer_.mark_not_stored(at);
   pending_.clear();
+  for (const auto& [at, first_at] : followers_) writer_.copy_content(first_at, at);
   uint8_t flags = complete ? seal_flags::kComplete : 0;
   uint64_t unfound = 0;
   SealSummary previous;

@@ -73,7 +73,6 @@ class SealRecorder {
     std::string sent_content;  // a sealed --checksum run: the sender's hash of the file
   };
   bool content_in_place(const Listed& listed, Content* out);
-  void known(uint64_t index, bool leader, const Content& content);
   // Whether the last listed record is the previous seal's record of that path, byte for byte
   // (but for the content hash, with `ignore_content`: a hard link's, filled in at the end).
   void compare_with_previous(bool ignore_content);
@@ -85,9 +84,12 @@ class SealRecorder {
   SealCursor previous_;
   SealWriter writer_;
   Listed last_;
-  std::unordered_map<uint64_t, std::pair<uint64_t, bool>> pending_;  // wanted index -> (record, is a leader)
-  std::unordered_map<uint64_t, Content> leaders_;  // hard-link leaders' content, for their followers
-  std::vector<std::pair<uint64_t, uint64_t>> followers_;  // (record, leader index)
+  std::unordered_map<uint64_t, uint64_t> pending_;  // wanted index -> its record
+  // Hard links: each inode's first name (list index, record), in list order, and each later
+  // name's (record, first name's record). At the end a later name's record takes what its first
+  // name's record holds by then: 32 bytes an inode, where a table of contents was some 90.
+  std::vector<std::pair<uint64_t, uint64_t>> leaders_;
+  std::vector<std::pair<uint64_t, uint64_t>> followers_;
   bool previous_problem_said_ = false;
   // A mirror's seal is the previous one's name: it may be kept when nothing changed.
   bool may_keep_previous_;

@@ -49,6 +49,7 @@ void SealWriter::flush() {
 }
 
 uint64_t SealWriter::append_body(std::string_view body) {
+  settled_ = false;
   uint64_t at = flushed_ + buffer_.size();
   append_le(buffer_, body.size(), 4);
   buffer_.append(body);
@@ -100,6 +101,7 @@ void SealWriter::patch(uint64_t at, const Sha256Digest& content, int64_t mtime_s
   // `at` is the record's length field; its body follows. The hash and the times are side by
   // side in it: one patch.
   static_assert(kSealMtimeOffset == kSealContentOffset + sizeof(Sha256Digest));
+  settled_ = false;
   std::string bytes(content.begin(), content.end());
   append_le(bytes, static_cast<uint64_t>(mtime_sec), 8);
   append_le(bytes, mtime_nsec, 4);
@@ -107,6 +109,27 @@ void SealWriter::patch(uint64_t at, const Sha256Digest& content, int64_t mtime_s
 }
 
 void SealWriter::mark_not_stored(uint64_t at) {
+  settled_ = false;
+  set_not_stored(at);
+}
+
+void SealWriter::copy_content(uint64_t from, uint64_t to) {
+  if (!settled_) {
+    flush();
+    apply_patches();
+    settled_ = true;
+  }
+  std::array<char, kSealFixedBytes> fixed;  // flags, content hash, mtime
+  ssize_t got = pread_full(fd_.get(), fixed.data(), fixed.size(), from + 4);
+  if (got != static_cast<ssize_t>(fixed.size())) {
+    throw FatalError(errno_message("cannot read back the seal " + name_, got < 0 ? errno : EIO));
+  }
+  if ((static_cast<uint8_t>(fixed[0]) & SealRecord::kNotStored) != 0) return set_not_stored(to);
+  static_assert(kSealContentOffset == 1 && kSealMtimeOffset + 12 == kSealFixedBytes);
+  write_at(to + 4 + kSealContentOffset, fixed.data() + kSealContentOffset, kSealFixedBytes - kSealContentOffset);
+}
+
+void SealWriter::set_not_stored(uint64_t at) {
   // Read-modify-write of the flags byte: it may already be on disk (rare: a failed file).
   uint8_t flags = 0;
   uint64_t pos = at + 4;

@@ -55,6 +55,10 @@ class SealWriter {
   void patch(uint64_t at, const Sha256Digest& content, int64_t mtime_sec, uint32_t mtime_nsec);
   // The entry was not stored after all.
   void mark_not_stored(uint64_t at);
+  // A hard link: the record at `to` takes the content hash and mtime the record at `from` holds
+  // now, or its not-stored mark. `from` must not be a record this method wrote to (a link's first
+  // name, never another link), so that what it reads is settled.
+  void copy_content(uint64_t from, uint64_t to);
   // The header's flags, known only at the end of a run.
   void set_flags(uint8_t flags);
 
@@ -71,6 +75,7 @@ class SealWriter {
   // Writes the patches waiting: each span of the file they cover is read, patched and written
   // back whole.
   void apply_patches();
+  void set_not_stored(uint64_t at);
 
   int dir_;
   std::string name_;
@@ -88,6 +93,9 @@ class SealWriter {
     std::array<char, 4 + kSealFixedBytes> bytes;
   };
   std::vector<Patch> patches_;
+  // Everything appended and patched is in the file (copy_content reads records from there); only
+  // copy_content's own writes came after.
+  bool settled_ = false;
 };
 
 class SealReader {

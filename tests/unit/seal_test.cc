@@ -244,6 +244,48 @@ TEST_CASE("patches to records already written all reach the file, the last one o
   CHECK_FALSE(reader.next(&body));
 }
 
+// A hard link's record takes its first name's content at the end of a run (SealRecorder::finish):
+// what the first name's record holds by then, patches included, or its not-stored mark.
+TEST_CASE("a hard link's record takes its first name's content, or its not-stored mark") {
+  SealDir d;
+  SealWriter w(d.fd, "links.new", "id", 0);
+  w.append(record("", FileType::kDirectory));
+  const int inodes = 3000;  // first names in the file and in the buffer, patches in and out of batches
+  std::vector<uint64_t> first, later;
+  w.append(record("a", FileType::kDirectory));
+  for (int i = 0; i < inodes; ++i) first.push_back(w.append(record("a/f" + std::to_string(10000 + i), FileType::kRegular)));
+  w.append(record("b", FileType::kDirectory));
+  for (int i = 0; i < inodes; ++i) later.push_back(w.append(record("b/f" + std::to_string(10000 + i), FileType::kRegular)));
+  for (int i = 0; i < inodes; ++i) {
+    if (i % 5 == 0) {
+      w.mark_not_stored(first[i]);
+    } else {
+      w.patch(first[i], sha256_of("data " + std::to_string(i)), 1700000000 + i, static_cast<uint32_t>(i));
+    }
+  }
+  for (int i = inodes; i-- > 0;) w.copy_content(first[i], later[i]);
+  w.finish("links.seal", false);
+
+  SealReader reader(d.open("links.seal"), "links.seal");
+  std::string body;
+  REQUIRE(reader.next(&body));
+  std::vector<SealRecord> records;
+  while (reader.next(&body)) records.push_back(decode_seal_record(body));
+  REQUIRE(records.size() == 2 * inodes + 2);
+  int right = 0;
+  for (int i = 0; i < inodes; ++i) {
+    const SealRecord& a = records[1 + i];
+    const SealRecord& b = records[2 + inodes + i];
+    bool not_stored = i % 5 == 0;
+    if (b.entry.path == "b/f" + std::to_string(10000 + i) && ((b.flags & SealRecord::kNotStored) != 0) == not_stored &&
+        (not_stored || (b.content == sha256_of("data " + std::to_string(i)) && b.content == a.content &&
+                        b.entry.mtime_sec == 1700000000 + i && b.entry.mtime_nsec == static_cast<uint32_t>(i)))) {
+      ++right;
+    }
+  }
+  CHECK(right == inodes);
+}
+
 TEST_CASE("the content hash is the same whether hashed in one thread or by chunks on several, holes included") {
   std::string data(3 * kContentChunkBytes + 12345, '\0');
   uint32_t x = 7;
