@@ -194,7 +194,15 @@ class SendSession {
   }
 
   void list_tree() {
-    std::map<std::pair<dev_t, ino_t>, uint64_t> hardlink_leaders;
+    // Hard-linked inodes with names still to come: (dev, ino) -> (its first name's index, how
+    // many of its names are not listed yet). An inode whose every name is listed is forgotten,
+    // so the table holds only inodes whose names are spread out (a tree of snapshots). A name
+    // linked during the walk, past the count, is then sent as a file of its own: no harm.
+    struct OpenInode {
+      uint64_t leader;
+      nlink_t names_left;
+    };
+    std::map<std::pair<dev_t, ino_t>, OpenInode> open_inodes;
     SymlinkOwners symlink_owners;
     if (read_stored_) {
       std::string problem;
@@ -215,9 +223,10 @@ class SendSession {
           }
           Listed listed{entry.path, id.dev, id.ino, entry.type == FileType::kRegular, entry.size};
           if (entry.type == FileType::kRegular && id.nlink > 1) {
-            auto [it, first] = hardlink_leaders.try_emplace({id.dev, id.ino}, index);
-            entry.hardlink_of = it->second + 1;  // a leader points at itself
+            auto [it, first] = open_inodes.try_emplace({id.dev, id.ino}, OpenInode{index, id.nlink});
+            entry.hardlink_of = it->second.leader + 1;  // a leader points at itself
             listed.sendable = first;
+            if (--it->second.names_left == 0) open_inodes.erase(it);
           }
           if (checksum_ && listed.sendable) hash_for_checksum(entry);
           if (index > 0) ++stats_.files_total;
