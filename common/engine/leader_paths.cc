@@ -7,8 +7,8 @@
 
 namespace ferry {
 
-LeaderPaths::LeaderPaths(size_t block_names, std::string spill_dir)
-    : block_names_(std::max<size_t>(block_names, 1)), file_(std::move(spill_dir)) {}
+LeaderPaths::LeaderPaths(size_t block_names, int spill_dir)
+    : block_names_(std::max<size_t>(block_names, 1)), file_(spill_dir) {}
 
 void LeaderPaths::add(uint64_t index, std::string_view path) {
   if (count_ > 0 && index <= last_) {

@@ -24,7 +24,8 @@ namespace ferry {
 
 class LeaderPaths {
  public:
-  explicit LeaderPaths(size_t block_names = 256, std::string spill_dir = "");
+  // `spill_dir`: the folder the temporary file is made in (engine/spill_file.h; -1: $TMPDIR or /tmp).
+  explicit LeaderPaths(size_t block_names = 256, int spill_dir = -1);
 
   // Records `path` under `index`, which must be above every index recorded before
   // (std::logic_error otherwise: a lookup could not find it).

@@ -565,8 +565,9 @@ class ReceiveSession {
   FileEntry root_entry_;
   StreamDecompressor decompressor_;
   EntryDecoder entry_codec_;
-  LeaderPaths leaders_;     // the first name of each hard-linked inode placed
-  SpilledEntries links_;    // its later names, linked at the end
+  // The first name of each hard-linked inode placed, and its later names, linked at the end.
+  LeaderPaths leaders_{256, state_ != nullptr ? state_->tmp_dir() : -1};
+  SpilledEntries links_{4096, state_ != nullptr ? state_->tmp_dir() : -1};
   std::set<std::string> listed_temp_like_;  // entries whose names look like our temporary files
   // After installer_: a session that ends early leaves its file for the next run to resume.
   IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk,

@@ -1,27 +1,44 @@
 #include "engine/spill_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
 #include "base/positioned_io.h"
+#include "fs/temp_files.h"
 
 namespace ferry {
 namespace {
 
-UniqueFd make_unnamed_file(const std::string& dir) {
-  std::string where = dir;
-  if (where.empty()) {
-    const char* tmpdir = ::getenv("TMPDIR");
-    where = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+// Counted far above the Installer's temporary names (temp_file_name(1), (2), ...), which share
+// the folder: the names differ, and a killed run's leftover is still swept as a stale one.
+constexpr uint64_t kFirstSpillNumber = uint64_t{1} << 48;
+std::atomic<uint64_t> next_spill_number{kFirstSpillNumber};
+
+UniqueFd make_unnamed_file_in(int dir_fd) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string name = temp_file_name(next_spill_number++);
+    UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (fd.valid()) {
+      ::unlinkat(dir_fd, name.c_str(), 0);  // ours alone, and gone when closed
+      return fd;
+    }
+    if (errno != EEXIST) break;
   }
-  std::string name = where + "/ferry-entries-XXXXXX";
+  return UniqueFd();
+}
+
+UniqueFd make_unnamed_file_in_tmp() {
+  const char* tmpdir = ::getenv("TMPDIR");
+  std::string name = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/ferry-entries-XXXXXX";
   UniqueFd fd(::mkstemp(name.data()));
-  if (fd.valid()) ::unlink(name.c_str());  // ours alone, and gone when closed
+  if (fd.valid()) ::unlink(name.c_str());
   return fd;
 }
 
@@ -31,7 +48,8 @@ bool SpillFile::append(std::string_view bytes) {
   if (failed_) return false;
   int err = 0;
   if (!fd_.valid()) {
-    fd_ = make_unnamed_file(dir_);
+    if (dir_fd_ >= 0) fd_ = make_unnamed_file_in(dir_fd_);
+    if (!fd_.valid()) fd_ = make_unnamed_file_in_tmp();
     if (!fd_.valid()) err = errno;
   }
   if (err == 0) err = pwrite_full(fd_.get(), bytes.data(), bytes.size(), size_);

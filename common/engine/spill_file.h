@@ -1,8 +1,12 @@
 // An unnamed temporary file that a run's end-of-run lists go to when they would grow with the
 // tree (engine/spilled_entries.h, engine/leader_paths.h): appended to while the list arrives,
-// read back at the end. It is made on the first append in `dir` ($TMPDIR or /tmp when empty),
-// mode 0600, and unlinked at once, so it is the run's alone and gone when the run ends, however
-// it ends.
+// read back at the end. It is made on the first append, mode 0600, and unlinked at once, so it
+// is the run's alone and gone when the run ends, however it ends.
+//
+// Where: in the destination's .ferry-state/tmp when the receiver has one (`dir_fd`), so that the
+// names of the tree stay on the backup's own disk and a small /tmp (a tmpfs holds its files in
+// memory, which is what spilling avoids) does not bound the tree; else, or if that refuses, in
+// $TMPDIR or /tmp.
 //
 // A file that cannot be made or written is given up for good: append() says so, and the caller
 // keeps its list in memory instead (slower to nothing, never a failed run).
@@ -19,7 +23,8 @@ namespace ferry {
 
 class SpillFile {
  public:
-  explicit SpillFile(std::string dir = "") : dir_(std::move(dir)) {}
+  // `dir_fd`: borrowed, and open while this is; -1 for none.
+  explicit SpillFile(int dir_fd = -1) : dir_fd_(dir_fd) {}
 
   // Appends `bytes` at the end; false (nothing appended, and never again) when the file cannot
   // be made or written.
@@ -30,7 +35,7 @@ class SpillFile {
   std::string read(uint64_t offset, size_t len) const;
 
  private:
-  std::string dir_;
+  int dir_fd_;
   UniqueFd fd_;
   bool failed_ = false;
   uint64_t size_ = 0;

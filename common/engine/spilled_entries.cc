@@ -8,8 +8,8 @@
 
 namespace ferry {
 
-SpilledEntries::SpilledEntries(size_t batch_entries, std::string spill_dir)
-    : batch_entries_(std::max<size_t>(batch_entries, 1)), file_(std::move(spill_dir)) {}
+SpilledEntries::SpilledEntries(size_t batch_entries, int spill_dir)
+    : batch_entries_(std::max<size_t>(batch_entries, 1)), file_(spill_dir) {}
 
 void SpilledEntries::add(FileEntry entry) {
   held_.push_back(std::move(entry));

@@ -24,8 +24,8 @@ namespace ferry {
 class SpilledEntries {
  public:
   // `batch_entries`: how many entries are held before a batch goes to the file; `spill_dir`
-  // where the file is made (and at once unlinked): $TMPDIR or /tmp when empty.
-  explicit SpilledEntries(size_t batch_entries = 4096, std::string spill_dir = "");
+  // the folder the file is made in (engine/spill_file.h; -1: $TMPDIR or /tmp).
+  explicit SpilledEntries(size_t batch_entries = 4096, int spill_dir = -1);
 
   void add(FileEntry entry);
   size_t size() const { return count_; }

@@ -2,6 +2,7 @@
 // its index, in list order or not, from the open block, from the file, or from memory when no
 // file can be made; an index never added is not found.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <random>
@@ -10,6 +11,8 @@
 #include <vector>
 
 #include "engine/leader_paths.h"
+#include "fs/unique_fd.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 using namespace ferry;
@@ -24,9 +27,10 @@ std::string path_of(uint64_t index) {
 
 TEST_CASE("leader paths are found by index, in list order and at random, from every block") {
   test::TempDir tmp;
+  UniqueFd dir(::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   for (size_t block : {size_t{1}, size_t{3}, size_t{256}, size_t{100000}}) {
     CAPTURE(block);
-    LeaderPaths leaders(block, tmp.path());
+    LeaderPaths leaders(block, dir.get());
     std::vector<uint64_t> added;
     for (uint64_t i = 5; i < 5000; i += 1 + i % 7) {  // gaps: not every entry is a leader
       leaders.add(i, path_of(i));
@@ -47,7 +51,8 @@ TEST_CASE("leader paths are found by index, in list order and at random, from ev
 }
 
 TEST_CASE("leader paths stay in memory when no temporary file can be made") {
-  LeaderPaths leaders(4, "/nonexistent/ferry-no-such-dir");
+  test::ScopedEnv env("TMPDIR", "/nonexistent/ferry-no-such-dir");
+  LeaderPaths leaders(4);
   for (uint64_t i = 1; i <= 50; ++i) leaders.add(i * 2, path_of(i * 2));
   CHECK(leaders.spilled_blocks() == 0);
   for (uint64_t i = 50; i >= 1; --i) CHECK(leaders.find(i * 2) == path_of(i * 2));
