@@ -143,7 +143,8 @@ SealSummary SealRecorder::finish(bool complete, bool sync) {
   if (had_previous_) {
     previous_summary_ = previous;
     if (!previous_whole) previous_summary_.root = {};
-    if (previous_summary_.id.empty()) previous_summary_.id = "?";  // there was one, unreadable
+    // (assign, not = "?": GCC 12 warns falsely of an overlapping copy there, its bug 105329)
+    if (previous_summary_.id.empty()) previous_summary_.id.assign(1, '?');  // there was one, unreadable
   }
   if (may_keep_previous_ && same_as_previous_ && previous_whole && unfound == 0 && previous.flags == flags &&
       previous.entries == matched_) {
