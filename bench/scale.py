@@ -4,7 +4,7 @@ the per-file cost show, and one large file changed in a few places, where the de
 the disk show.
 
     bench/scale.py [--counts 10000,100000] [--runs 3] [--delta-gib 4] [--parts tree,delta,sparse]
-                   [--fs ext4|btrfs|xfs] [--files-per-folder 1000] [--hardlinked] [--rtt-ms 0] [--markdown FILE]
+                   [--fs ext4|btrfs|xfs] [--files-per-folder 1000] [--hardlinked [far|near]] [--rtt-ms 0] [--markdown FILE]
                    [--bin DIR]
 
 Needs root (a loop-mounted ext4 image, as bench/bench.py, with an inode per 4 KiB; or btrfs or
@@ -15,7 +15,8 @@ default) and with --no-sync, rsync alone and followed by `sync -f DEST`.
 tree   For each count N: N files of 1 B to 1 KB (random bytes) in folders of 1,000 (two levels;
        --files-per-folder changes the 1,000, and 1 makes as many folders as files),
        made by a plain loop of open/write/utime. --hardlinked names every file a second time under
-       links/ (as a second snapshot of the same files would): N inodes, 2N names, all hard links.
+       links/ (as a second snapshot of the same files would): N inodes, 2N names, all hard links;
+       --hardlinked near puts each second name beside the first (l... beside f...).
        Cases: backup first, backup no change, restore first, restore no change. Each tool does
        the four in a row into its own destinations, which are removed before the next tool
        starts (at a million entries the image holds the source and two copies, not seven); the
@@ -52,7 +53,7 @@ TREE_CASES = ("backup first", "backup no change", "backup mirror", "restore firs
 # "backup mirror": a no-change backup with --delete, which needs each folder's listed names.
 EXTRA = {"backup mirror": ("--delete",)}
 FILES_PER_FOLDER = 1000
-HARDLINKED = False  # --hardlinked: every file has a second name under links/
+HARDLINKED = ""  # --hardlinked: every file has a second name, under links/ ("far") or beside it ("near")
 
 
 def make_tree(root, count, seed):
@@ -71,7 +72,11 @@ def make_tree(root, count, seed):
         os.write(fd, pool[at:at + size])
         os.close(fd)
         os.utime(path, ns=(t0, t0 + i))
-    if HARDLINKED:  # the names of an older snapshot: each inode named again, far from its first name
+    if HARDLINKED == "near":
+        for dirpath, _, names in list(os.walk(root)):
+            for name in names:
+                os.link(os.path.join(dirpath, name), os.path.join(dirpath, "l" + name[1:]))
+    if HARDLINKED == "far":  # the names of an older snapshot: each inode named again, far from its first name
         for dirpath, _, names in list(os.walk(root)):
             if names:
                 mirror = os.path.join(root, "links", os.path.relpath(dirpath, root))
@@ -219,8 +224,9 @@ def main():
                     help="the data image's file system (btrfs and XFS clone: a delta there rewrites nothing)")
     ap.add_argument("--files-per-folder", type=int, default=FILES_PER_FOLDER,
                     help="files in each folder of the tree (1: as many folders as files)")
-    ap.add_argument("--hardlinked", action="store_true",
-                    help="give every file of the tree a second name (a hard link) under links/")
+    ap.add_argument("--hardlinked", nargs="?", const="far", default="", choices=("far", "near"),
+                    help="give every file of the tree a second name (a hard link): under links/ "
+                         "(far, the default) or beside it (near)")
     ap.add_argument("--rtt-ms", type=float, default=0,
                     help="added round-trip time, half each way (the relay delays every byte)")
     ap.add_argument("--work", default="/var/tmp/ferry-bench-scale", help="where the image goes")
@@ -259,7 +265,7 @@ def main():
     header = (f"`bench/scale.py --counts {args.counts} --runs {args.runs} --delta-gib {args.delta_gib} "
               f"--parts {args.parts}{'' if args.fs == 'ext4' else ' --fs ' + args.fs}"
               f"{f' --rtt-ms {args.rtt_ms:g}' if args.rtt_ms else ''}"
-              f"{f' --files-per-folder {FILES_PER_FOLDER}' if FILES_PER_FOLDER != 1000 else ''}{' --hardlinked' if HARDLINKED else ''}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
+              f"{f' --files-per-folder {FILES_PER_FOLDER}' if FILES_PER_FOLDER != 1000 else ''}{' --hardlinked' if HARDLINKED == 'far' else ''}{' --hardlinked near' if HARDLINKED == 'near' else ''}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
               f"{time.monotonic() - t0:.0f} s; ferry "
               f"{subprocess.run([os.path.join(bench.BIN, 'ferry'), '--version'], capture_output=True, text=True).stdout.strip()}, "
               f"{subprocess.run(['rsync', '--version'], capture_output=True, text=True).stdout.splitlines()[0]})")
