@@ -100,7 +100,7 @@ class EntryPlacer {
   // Asked for, data not begun; ordered, for first_wanted(). At most a list window of them
   // (wire::kListWindow): the sender lists no further ahead.
   std::map<uint64_t, WantedFile> wanted_;
-  SpilledEntries dirs_{4096, state_ != nullptr ? state_->tmp_dir() : -1};
+  SpilledEntries dirs_{4096, spill_dir_of(state_)};
   std::vector<FileEntry> to_protect_;  // files that get immutable or append-only flags at the end
 };
 

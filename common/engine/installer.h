@@ -125,7 +125,7 @@ class Installer {
   bool changed_ = false;  // anything written: the run ends with a flush
   // Where this run put files in place, each folder once per stretch of the list that writes
   // into it (files of one folder come together, so nearly always once).
-  SpilledEntries folders_written_{4096, state_ != nullptr ? state_->tmp_dir() : -1};
+  SpilledEntries folders_written_{4096, spill_dir_of(state_)};
   std::string last_folder_written_;
   uint64_t tmp_counter_ = 0;
 };

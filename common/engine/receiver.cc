@@ -566,8 +566,8 @@ class ReceiveSession {
   StreamDecompressor decompressor_;
   EntryDecoder entry_codec_;
   // The first name of each hard-linked inode placed, and its later names, linked at the end.
-  LeaderPaths leaders_{256, state_ != nullptr ? state_->tmp_dir() : -1};
-  SpilledEntries links_{4096, state_ != nullptr ? state_->tmp_dir() : -1};
+  LeaderPaths leaders_{256, spill_dir_of(state_)};
+  SpilledEntries links_{4096, spill_dir_of(state_)};
   std::set<std::string> listed_temp_like_;  // entries whose names look like our temporary files
   // After installer_: a session that ends early leaves its file for the next run to resume.
   IncomingFile incoming_{installer_, landing_, state_, stats_, apply_, options_.flush_to_disk,

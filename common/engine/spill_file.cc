@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "base/positioned_io.h"
+#include "fs/dest_state.h"
 #include "fs/temp_files.h"
 
 namespace ferry {
@@ -43,6 +44,8 @@ UniqueFd make_unnamed_file_in_tmp() {
 }
 
 }  // namespace
+
+int spill_dir_of(const DestinationState* state) { return state != nullptr ? state->tmp_dir() : -1; }
 
 bool SpillFile::append(std::string_view bytes) {
   if (failed_) return false;

@@ -21,6 +21,12 @@
 
 namespace ferry {
 
+class DestinationState;
+
+// The folder a receiver's spill files go to: its destination's .ferry-state/tmp, or -1 where
+// it has none (a dry run: `state` is null).
+int spill_dir_of(const DestinationState* state);
+
 class SpillFile {
  public:
   // `dir_fd`: borrowed, and open while this is; -1 for none.
