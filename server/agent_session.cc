@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <memory>
 #include <optional>
 
 #include "base/bytes.h"
@@ -25,7 +26,9 @@
 #include "seal/seal_place.h"
 #include "server/store_access.h"
 #include "server/store_service.h"
+#include "server/stripe_rendezvous.h"
 #include "transport/fd_channel.h"
+#include "transport/striped_fd_channel.h"
 
 namespace ferry {
 
@@ -231,7 +234,24 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
 }  // namespace
 
 ExitCode serve(const AgentOptions& options) {
-  FdChannel channel(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
+  GatheredStripes stripes;  // outlives the channel: closing it lets the joined processes end
+  std::string not_gathered;
+  if (options.streams > 1) {
+    try {
+      stripes = gather_stripes(STDIN_FILENO, options.streams, kJoinLimit);
+    } catch (const FatalError& error) {
+      not_gathered = error.what();
+    }
+  }
+  std::unique_ptr<FdChannel> striped_or_not;
+  if (stripes.channels.empty()) {
+    striped_or_not = std::make_unique<FdChannel>(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
+  } else {
+    std::vector<int> fds{STDIN_FILENO};
+    for (const UniqueFd& fd : stripes.channels) fds.push_back(fd.get());
+    striped_or_not = std::make_unique<StripedFdChannel>(std::move(fds), STDOUT_FILENO, "the ferry client");
+  }
+  FdChannel& channel = *striped_or_not;
   FrameReader in(channel);
   FrameWriter out(channel);
   // Whatever ends the session, the client hears why, and the exit code is one of ours: an
@@ -250,6 +270,14 @@ ExitCode serve(const AgentOptions& options) {
     }
     return code;
   };
+  if (!not_gathered.empty()) {
+    // Before any Hello: the magic first, so that the client reads the Fatal as the agent's.
+    try {
+      out.write_magic();
+    } catch (const std::exception&) {
+    }
+    return tell_client(ExitCode::kConnection, not_gathered);
+  }
   try {
     return run_session(channel, in, out, options);
   } catch (const FatalError& error) {

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "fs/confined_root.h"
+#include "transport/stripes.h"
 
 namespace ferry {
 
@@ -127,7 +128,7 @@ std::string enforce_append_only(Open* open, const Confinement& rules) {
                          : "";
 }
 
-int check_forced_command(const std::string& command) {
+ForcedCommand check_forced_command(const std::string& command) {
   std::istringstream words(command);
   std::vector<std::string> argv;
   for (std::string w; words >> w;) argv.push_back(w);
@@ -135,13 +136,24 @@ int check_forced_command(const std::string& command) {
     throw FatalError("this key may only run Ferry's agent (it is restricted by a forced command); refused: \"" +
                      printable(command.empty() ? std::string("an interactive login") : command) + "\"");
   };
-  if (argv.size() < 2 || std::filesystem::path(argv[0]).filename() != "ferry-agent" || argv[1] != "serve") refuse();
-  int verbosity = 0;
-  for (size_t i = 2; i < argv.size(); ++i) {
-    if (argv[i] == "-v" || argv[i] == "--verbose") ++verbosity;
-    else refuse();
+  if (argv.size() < 2 || std::filesystem::path(argv[0]).filename() != "ferry-agent") refuse();
+  ForcedCommand asked;
+  if (argv[1] == "join" && argv.size() == 2) {
+    asked.join = true;
+    return asked;
   }
-  return verbosity;
+  if (argv[1] != "serve") refuse();
+  for (size_t i = 2; i < argv.size(); ++i) {
+    if (argv[i] == "-v" || argv[i] == "--verbose") {
+      ++asked.verbosity;
+    } else if (argv[i] == "--streams" && i + 1 < argv.size() && asked.streams == 1 && argv[i + 1].size() == 1 &&
+               argv[i + 1][0] >= '2' && argv[i + 1][0] <= '0' + kMaxStripes) {
+      asked.streams = argv[++i][0] - '0';
+    } else {
+      refuse();
+    }
+  }
+  return asked;
 }
 
 }  // namespace ferry

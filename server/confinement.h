@@ -36,9 +36,16 @@ UniqueFd open_confined(const Open& open, const Confinement& rules, bool create);
 // client asked. Returns what to tell the user if that overrode the request ("" if not).
 std::string enforce_append_only(Open* open, const Confinement& rules);
 
+// What a forced command may ask of the agent.
+struct ForcedCommand {
+  bool join = false;  // `join`: one more channel of a striped session (server/stripe_rendezvous.h)
+  int verbosity = 0;  // serve's -v
+  int streams = 1;    // serve's --streams
+};
+
 // The forced command's gate: `command` is SSH_ORIGINAL_COMMAND. Only Ferry's own agent
-// invocation ("…/ferry-agent serve [-v]") passes; returns the verbosity it asked for. Throws
+// invocations ("…/ferry-agent serve [-v] [--streams N]", "…/ferry-agent join") pass. Throws
 // FatalError for anything else (a shell, scp, sftp, another program).
-int check_forced_command(const std::string& command);
+ForcedCommand check_forced_command(const std::string& command);
 
 }  // namespace ferry

@@ -1,9 +1,12 @@
 // ferry-agent: the remote end of Ferry.
 //   serve                  speak the protocol on stdin/stdout (ferry starts this over SSH)
+//   join                   one more channel of a `serve --streams N` session (transport/stripes.h)
 //   forced                 the forced command of a restricted key: checks SSH_ORIGINAL_COMMAND,
 //                          then serves confined to --root and --allow
 //   install-credentials    let a client's key in, restricted (see keys/authorized_keys.h)
 //   list-credentials, revoke-credentials
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +19,7 @@
 #include "platform/platform.h"
 #include "server/agent_session.h"
 #include "server/credentials_commands.h"
+#include "server/stripe_rendezvous.h"
 
 namespace {
 
@@ -50,10 +54,13 @@ int main(int argc, char** argv) {
   std::string log_file;
   CLI::App* serve = app.add_subcommand("serve", "speak Ferry's protocol on stdin/stdout (started by ferry)");
   CLI::App* forced = app.add_subcommand("forced", "the forced command of a key installed by install-credentials");
-  for (CLI::App* cmd : {serve, forced}) {
+  CLI::App* join = app.add_subcommand("join", "hand this channel to the `serve --streams N` of its session (started by ferry)");
+  for (CLI::App* cmd : {serve, forced, join}) {
     cmd->add_option("--log", log_file, "also write a debug log to this file");
     cmd->add_flag("-v,--verbose", options.verbosity, "log more to stderr");
   }
+  serve->add_option("--streams", options.streams, "the client spreads its stream over this many SSH channels")
+      ->check(CLI::Range(1, ferry::kMaxStripes));
   std::string allow_text = "both";
   forced->add_option("--root", options.confinement.root, "the folder backups and restores must stay in")->required();
   forced->add_option("--allow", allow_text, "backup, restore or both")->check(CLI::IsMember({"backup", "restore", "both"}));
@@ -115,14 +122,23 @@ int main(int argc, char** argv) {
   try {
     if (forced->parsed()) {
       const char* original = std::getenv("SSH_ORIGINAL_COMMAND");
-      options.verbosity += ferry::check_forced_command(original != nullptr ? original : "");
+      ferry::ForcedCommand asked = ferry::check_forced_command(original != nullptr ? original : "");
+      options.verbosity += asked.verbosity;
+      options.streams = asked.streams;
       options.confinement.allow_backup = allow_text != "restore";
       options.confinement.allow_restore = allow_text != "backup";
-      spdlog::debug("forced command: confined to {}, allow {}{}", options.confinement.root, allow_text,
-                    options.confinement.append_only ? ", append-only" : "");
-      code = static_cast<int>(ferry::serve(options));
+      if (asked.join) {
+        // Moves bytes only, into the confined session that shows the same token.
+        ferry::join_stripe(STDIN_FILENO, ferry::kJoinLimit);
+      } else {
+        spdlog::debug("forced command: confined to {}, allow {}{}", options.confinement.root, allow_text,
+                      options.confinement.append_only ? ", append-only" : "");
+        code = static_cast<int>(ferry::serve(options));
+      }
     } else if (serve->parsed()) {
       code = static_cast<int>(ferry::serve(options));
+    } else if (join->parsed()) {
+      ferry::join_stripe(STDIN_FILENO, ferry::kJoinLimit);
     } else if (inst->parsed()) {
       ferry::parse_allow(install_allow, &install.allow);
       code = static_cast<int>(ferry::install_credentials(package, install));

@@ -29,12 +29,17 @@ bool is_pipe(int fd) {
 
 FdChannel::FdChannel(int read_fd, int write_fd, std::string peer_name)
     : Channel(std::move(peer_name)), read_fd_(read_fd), write_fd_(write_fd), write_is_pipe_(is_pipe(write_fd)) {
-  set_nonblocking(read_fd_);
   set_nonblocking(write_fd_);
+  if (read_fd_ != write_fd_) prepare_read_fd(read_fd_);
+  else set_nonblocking(read_fd_);
+  if (write_is_pipe_) platform::enlarge_pipe(write_fd_);
+}
+
+void FdChannel::prepare_read_fd(int fd) {
+  set_nonblocking(fd);
   // sshd connects the agent through pipes, whose default 64 KiB buffer makes sshd and the
   // agent take turns every 64 KiB. A larger pipe lets both run at once, where it can be had.
-  if (read_fd_ != write_fd_ && is_pipe(read_fd_)) platform::enlarge_pipe(read_fd_);
-  if (write_is_pipe_) platform::enlarge_pipe(write_fd_);
+  if (is_pipe(fd)) platform::enlarge_pipe(fd);
 }
 
 void FdChannel::wait(int fd, short events, const char* doing) {
@@ -48,13 +53,15 @@ void FdChannel::wait(int fd, short events, const char* doing) {
   }
 }
 
-size_t FdChannel::read_available(void* buf, size_t len) {
+size_t FdChannel::read_available(void* buf, size_t len) { return read_from(read_fd_, buf, len); }
+
+size_t FdChannel::read_from(int fd, void* buf, size_t len) {
   while (true) {
-    ssize_t n = ::read(read_fd_, buf, len);
+    ssize_t n = ::read(fd, buf, len);
     if (n >= 0) return static_cast<size_t>(n);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      wait(read_fd_, POLLIN, "sent nothing");
+      wait(fd, POLLIN, "sent nothing");
       continue;
     }
     if (errno == ECONNRESET) return 0;

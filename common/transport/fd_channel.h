@@ -23,6 +23,11 @@ class FdChannel : public Channel {
   // Only into a pipe (the agent's stdout under sshd): splice needs a pipe on one side.
   size_t splice_available(int fd, uint64_t offset, size_t len) override;
 
+  // read_available from any of our fds (a striped channel reads several).
+  size_t read_from(int fd, void* buf, size_t len);
+  // Switches fd to non-blocking and, if it is a pipe, gives it the larger buffer.
+  static void prepare_read_fd(int fd);
+
  private:
   void wait(int fd, short events, const char* doing);
 

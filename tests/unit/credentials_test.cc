@@ -114,10 +114,16 @@ TEST_CASE("installing keeps every other line byte for byte and replaces the same
 }
 
 TEST_CASE("the forced command lets only Ferry's agent through") {
-  CHECK(check_forced_command("ferry-agent serve") == 0);
-  CHECK(check_forced_command("/opt/ferry/bin/ferry-agent serve -v") == 1);
+  CHECK(check_forced_command("ferry-agent serve").verbosity == 0);
+  CHECK(check_forced_command("/opt/ferry/bin/ferry-agent serve -v").verbosity == 1);
+  CHECK(check_forced_command("ferry-agent serve --streams 4").streams == 4);
+  CHECK(check_forced_command("ferry-agent serve").streams == 1);
+  CHECK(check_forced_command("ferry-agent join").join);
+  CHECK(!check_forced_command("ferry-agent serve").join);
   for (const char* bad : {"", "sh -c id", "scp -t /etc", "internal-sftp", "ferry-agent install-credentials x",
-                          "ferry-agent serve; sh", "ferry-agent-evil serve", "ferry-agent serve --log /etc/passwd"}) {
+                          "ferry-agent serve; sh", "ferry-agent-evil serve", "ferry-agent serve --log /etc/passwd",
+                          "ferry-agent serve --streams 9", "ferry-agent serve --streams 1", "ferry-agent serve --streams",
+                          "ferry-agent serve --streams 2 --streams 3", "ferry-agent join x", "ferry-agent join --log /x"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(check_forced_command(bad), FatalError);
   }
