@@ -14,8 +14,11 @@ namespace ferry {
 namespace {
 
 std::unique_ptr<AgentLink> connect(const Location& where, const TransferOptions& options) {
-  if (!where.remote) return start_local_agent(options.agent);
-  return start_ssh_agent(ssh_options_for(where, options), options.agent);
+  if (!where.remote) {
+    if (options.streams > 1) spdlog::warn("--streams spreads a connection over SSH channels: a local folder has none");
+    return start_local_agent(options.agent);
+  }
+  return start_ssh_agent(ssh_options_for(where, options), options.agent, options.streams);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "base/error.h"
 #include "fs/unique_fd.h"
@@ -101,11 +103,13 @@ class LocalAgent : public AgentLink {
 
 class SshAgent : public AgentLink {
  public:
-  SshAgent(const SshOptions& options, const std::string& agent_command)
+  SshAgent(const SshOptions& options, const std::string& agent_command, int streams)
       : program_(agent_command.empty() ? std::string("ferry-agent") : agent_command),
         host_(options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host),
         session_(options) {
-    channel_ = &session_.start(program_ + " serve", "ferry-agent on " + host_);
+    std::vector<std::string> joins(static_cast<size_t>(std::max(streams, 1) - 1), program_ + " join");
+    std::string serve = program_ + " serve" + (joins.empty() ? "" : " --streams " + std::to_string(streams));
+    channel_ = &session_.start(serve, "ferry-agent on " + host_, joins);
   }
 
   Channel& channel() override { return *channel_; }
@@ -121,6 +125,10 @@ class SshAgent : public AgentLink {
     }
     // A shell that could not start the program exits 127 and says so; either is enough (under
     // load the exit status can be lost with the connection, the shell's words not).
+    if (session_.remote_stderr().find("--streams") != std::string::npos) {
+      return "the ferry-agent on " + host_ + " is older than --streams: install this version there, or leave "
+             "--streams out";
+    }
     std::string ran = program_named_missing(session_.remote_stderr());
     bool about_an_agent = !ran.empty() && (ran == program_ || ran.ends_with("ferry-agent"));
     if (status != 127 && !about_an_agent) return "";
@@ -151,8 +159,8 @@ std::unique_ptr<AgentLink> start_local_agent(const std::string& agent_command) {
   return std::make_unique<LocalAgent>(agent_command);
 }
 
-std::unique_ptr<AgentLink> start_ssh_agent(const SshOptions& options, const std::string& agent_command) {
-  return std::make_unique<SshAgent>(options, agent_command);
+std::unique_ptr<AgentLink> start_ssh_agent(const SshOptions& options, const std::string& agent_command, int streams) {
+  return std::make_unique<SshAgent>(options, agent_command, streams);
 }
 
 }  // namespace ferry

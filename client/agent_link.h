@@ -26,7 +26,9 @@ class AgentLink {
 
 // agent_command: what --agent says, or "" for the ferry-agent installed beside this ferry.
 std::unique_ptr<AgentLink> start_local_agent(const std::string& agent_command);
-// agent_command: what --agent says (default "ferry-agent"); " serve" is appended.
-std::unique_ptr<AgentLink> start_ssh_agent(const SshOptions& options, const std::string& agent_command);
+// agent_command: what --agent says (default "ferry-agent"); " serve" is appended. With streams
+// above 1, the client's stream is spread over that many channels (transport/stripes.h): the
+// first runs `serve --streams N`, the others `join`.
+std::unique_ptr<AgentLink> start_ssh_agent(const SshOptions& options, const std::string& agent_command, int streams = 1);
 
 }  // namespace ferry

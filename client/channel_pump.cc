@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "transport/pumped_channel.h"
+#include "transport/stripes.h"
 
 namespace ferry {
 namespace {
@@ -30,18 +31,25 @@ constexpr auto kDeadlineGrace = std::chrono::seconds(2);
 // The longest one poll sleeps: it bounds how late we notice a close that produced no event, an
 // abandon, an abort or the deadline.
 constexpr int kPollMs = 100;
+// How long a channel after the first may be closed before the first is (check_stripes).
+constexpr auto kStripeGrace = std::chrono::seconds(2);
 
 }  // namespace
 
 ChannelPump::ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine,
-                         std::string* stderr_tail)
+                         std::string* stderr_tail, std::vector<ssh_channel_struct*> stripes,
+                         std::vector<std::string> preambles)
     : session_(session),
       channel_(channel),
       engine_(engine),
       stderr_tail_(stderr_tail),
       read_buf_(new char[kWindowBytes]),  // not value-initialized: untouched pages cost nothing
       received_since_widened_(kWidenEvery),  // so the first turn of the loop widens it
-      up_buf_(256 * 1024) {}
+      up_buf_(kStripeChunkHeaderBytes + 256 * 1024),
+      preambles_(std::move(preambles)) {
+  outs_.push_back(channel);
+  outs_.insert(outs_.end(), stripes.begin(), stripes.end());
+}
 
 int ChannelPump::take_channel_data(const char* data, size_t len, bool is_stderr) {
   if (is_stderr) {
@@ -132,30 +140,46 @@ std::string ChannelPump::lost(const char* while_doing) const {
   return std::string("connection lost") + while_doing + ": " + ssh_get_error(session_);
 }
 
+bool ChannelPump::next_up_chunk() {
+  up_sent_ = up_len_ = 0;
+  if (preambles_sent_ < preambles_.size()) {
+    // Each channel's first bytes; the rotation has brought us to the channel of this one.
+    const std::string& preamble = preambles_[preambles_sent_++];
+    std::copy(preamble.begin(), preamble.end(), up_buf_.begin());
+    up_len_ = preamble.size();
+    return true;
+  }
+  size_t header = striped() ? kStripeChunkHeaderBytes : 0;
+  size_t n = engine_.pop_up(up_buf_.data() + header, up_buf_.size() - header);
+  if (n == 0) {
+    if (engine_.up_ended()) {
+      local_eof_ = true;
+      for (ssh_channel out : outs_) {
+        if (ssh_channel_is_open(out)) ssh_channel_send_eof(out);
+      }
+    }
+    return false;
+  }
+  if (header != 0) encode_chunk_header(static_cast<uint32_t>(n), reinterpret_cast<uint8_t*>(up_buf_.data()));
+  up_len_ = header + n;
+  return true;
+}
+
 std::string ChannelPump::send_up() {
   window_shut_ = false;
   while (!local_eof_) {
-    if (up_sent_ == up_len_) {
-      up_sent_ = 0;
-      up_len_ = engine_.pop_up(up_buf_.data(), up_buf_.size());
-      if (up_len_ == 0) {
-        if (engine_.up_ended()) {
-          local_eof_ = true;
-          if (ssh_channel_is_open(channel_)) ssh_channel_send_eof(channel_);
-        }
-        break;
-      }
-    }
+    if (up_sent_ == up_len_ && !next_up_chunk()) break;
     // A blocking ssh_channel_write would wait for the window without bound (and libssh's
     // "non-blocking" one still polls for it): offer only what the window takes, and leave the
     // rest for when the peer's window adjust arrives through the poll.
-    uint32_t window = ssh_channel_window_size(channel_);
+    ssh_channel out = outs_[out_];
+    uint32_t window = ssh_channel_window_size(out);
     if (window == 0) {
       window_shut_ = true;
       break;
     }
     auto chunk = static_cast<uint32_t>(std::min<size_t>(up_len_ - up_sent_, window));
-    int w = ssh_channel_write(channel_, up_buf_.data() + up_sent_, chunk);
+    int w = ssh_channel_write(out, up_buf_.data() + up_sent_, chunk);
     if (w == SSH_ERROR) return lost(" while sending");
     if (w == 0) {
       window_shut_ = true;
@@ -163,6 +187,8 @@ std::string ChannelPump::send_up() {
     }
     up_sent_ += static_cast<size_t>(w);
     peer_alive_ = true;  // it opened the window for these
+    // A chunk goes whole on one channel; the next one on the next channel.
+    if (up_sent_ == up_len_) out_ = (out_ + 1) % outs_.size();
   }
   return "";
 }
@@ -190,6 +216,26 @@ std::string ChannelPump::check_deadline() {
   return error;
 }
 
+std::string ChannelPump::check_stripes() {
+  if (local_eof_ || remote_eof_) return "";  // the session is ending: its channels close now
+  auto now = std::chrono::steady_clock::now();
+  for (size_t k = 1; closed_stripe_ == 0 && k < outs_.size(); ++k) {
+    if (!ssh_channel_is_open(outs_[k]) || ssh_channel_is_eof(outs_[k])) {
+      closed_stripe_ = k;
+      stripe_closed_at_ = now;
+    }
+  }
+  // An agent that stops the session (a Fatal) ends every channel at about once: the first
+  // channel's end, and the agent's own words, get a moment to arrive first.
+  if (closed_stripe_ == 0 || now - stripe_closed_at_ < kStripeGrace) return "";
+  std::string error = "channel " + std::to_string(closed_stripe_ + 1) + " of " + std::to_string(outs_.size()) +
+                      " to the agent closed while the session went on (what it said, if anything, is above): "
+                      "--streams needs `ferry-agent join` of the same version in each channel; update the agent, "
+                      "or leave --streams out";
+  engine_.fail(error);
+  return error;
+}
+
 void ChannelPump::wait_for_engine() {
   publish();
   if (!engine_.prepare_to_sleep()) return;  // it wrote something: send that first
@@ -208,6 +254,16 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   };
   ssh_callbacks_init(&callbacks);
   ssh_set_channel_callbacks(channel_, &callbacks);
+  // The other channels of a striped session send nothing but what their process says on stderr.
+  ssh_channel_callbacks_struct stripe_callbacks{};
+  stripe_callbacks.userdata = this;
+  stripe_callbacks.channel_data_function = [](ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
+                                              void* self) -> int {
+    if (is_stderr != 0) static_cast<ChannelPump*>(self)->take_channel_data(static_cast<const char*>(data), len, true);
+    return static_cast<int>(len);
+  };
+  ssh_callbacks_init(&stripe_callbacks);
+  for (size_t k = 1; k < outs_.size(); ++k) ssh_set_channel_callbacks(outs_[k], &stripe_callbacks);
   ssh_set_blocking(session_, 0);
   heard_at_ = std::chrono::steady_clock::now();
   event_ = ssh_event_new();
@@ -241,6 +297,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
     error = send_up();
     if (!error.empty() || (remote_eof_ && local_eof_)) break;
     error = check_deadline();
+    if (error.empty()) error = check_stripes();
     if (!error.empty()) break;
     if (engine_behind()) {
       // The engine is behind. Flow control is TCP's: left unread, the socket's buffers fill and
@@ -266,6 +323,7 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   ssh_event_free(event_);
   event_ = nullptr;
   ssh_remove_channel_callbacks(channel_, &callbacks);
+  for (size_t k = 1; k < outs_.size(); ++k) ssh_remove_channel_callbacks(outs_[k], &stripe_callbacks);
   return error;
 }
 

@@ -13,6 +13,11 @@
 // deadline (the channel's idle timeout, plus a grace) ends it even when the engine is not
 // waiting on the channel to notice, as in SshSession::finish.
 //
+// Striped (transport/stripes.h), the pump also owns the session's other channels: what the engine
+// writes goes out in chunks, one channel after another, each chunk whole on its channel; what
+// the engine reads still comes from the first channel alone. The others' stderr is copied like
+// the first's.
+//
 // On a long link the SSH window is the limit: libssh 0.10 grants its peer 1,280,000 bytes and
 // tops that up at half, about 13 MB/s at 50 ms of round trip. The pump keeps a wider window
 // (widen_window), which costs no memory of ours: while the engine is behind, the socket is not
@@ -37,8 +42,11 @@ class ChannelPump {
  public:
   // The remote's stderr goes to ours as it comes; its last bytes are also kept in
   // *stderr_tail (if given), for the messages that explain why the agent did not start.
+  // `stripes` are the channels after the first, `preambles` what each channel (the first
+  // included) begins with; both empty for one plain channel.
   ChannelPump(ssh_session_struct* session, ssh_channel_struct* channel, PumpedChannel& engine,
-              std::string* stderr_tail = nullptr);
+              std::string* stderr_tail = nullptr, std::vector<ssh_channel_struct*> stripes = {},
+              std::vector<std::string> preambles = {});
 
   // Runs until both directions are done, or `abandon` is set, or the engine's channel is
   // aborted, or the peer is silent past the deadline. Returns "" on success, else what failed.
@@ -51,6 +59,8 @@ class ChannelPump {
 
   void publish();                // lets the engine see what arrived, if it waits for it
   std::string send_up();         // what the engine wrote, as far as the window allows; "" or an error
+  bool next_up_chunk();          // fills up_buf_ with what goes out next; false when there is nothing
+  bool striped() const { return outs_.size() > 1; }
   bool drain_channel_buffer();   // what libssh kept while the engine's queue was full; false on error
   bool widen_window();           // grants the peer kWindowBytes again; false on error
   bool hand_on_held();           // gives the engine what a widening read left over; true once none is left
@@ -59,6 +69,8 @@ class ChannelPump {
   std::string lost(const char* while_doing) const;  // the error for a dropped connection
   // "" while the peer shows signs of life; the error once it has been silent too long.
   std::string check_deadline();
+  // "" unless a channel after the first closed while the session went on (its process ended).
+  std::string check_stripes();
 
   ssh_session_struct* session_;
   ssh_channel_struct* channel_;
@@ -82,6 +94,14 @@ class ChannelPump {
   std::vector<char> up_buf_;
   size_t up_sent_ = 0;   // of up_len_ bytes in up_buf_, taken from the engine
   size_t up_len_ = 0;
+  // The channels the engine's bytes go out on: channel_, then the stripes. up_buf_ goes whole to
+  // outs_[out_], then the next.
+  std::vector<ssh_channel_struct*> outs_;
+  std::vector<std::string> preambles_;
+  size_t preambles_sent_ = 0;
+  size_t out_ = 0;
+  size_t closed_stripe_ = 0;  // a channel after the first that closed early, 0 if none
+  std::chrono::steady_clock::time_point stripe_closed_at_;
   bool window_shut_ = false;  // up data waits for the peer to open the SSH window
   // Whether the peer did something (sent bytes, opened the window) since the last check,
   // and when it last did.

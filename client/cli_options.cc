@@ -8,6 +8,7 @@
 
 #include "client/snapshot_time.h"
 #include "compress/zstd_stream.h"
+#include "transport/stripes.h"
 #include "transport/throttle.h"
 
 namespace ferry {
@@ -129,6 +130,10 @@ void add_transfer_options(CLI::App* cmd, TransferOptions* o, std::string* src, s
       },
       "cap the bytes written to the connection per second, in both directions: KiB as rsync reads a bare "
       "number, or 500K, 10M, 1G (powers of 1024); 0 = no limit");
+  cmd->add_option("--streams", o->streams,
+                  "spread what this side sends over N SSH channels (1-8, default 1): sshd lets each channel have "
+                  "2 MiB in flight, so a backup over a link with a long round trip goes up to N times faster")
+      ->check(CLI::Range(1, kMaxStripes));
   add_mirror_options(cmd, o);
 }
 

@@ -1,6 +1,7 @@
 #include "client/ssh_session.h"
 
 #include <libssh/libssh.h>
+#include <openssl/rand.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "base/log.h"
 #include "client/channel_pump.h"
 #include "client/ferry_home.h"
+#include "transport/stripes.h"
 
 namespace ferry {
 namespace {
@@ -137,6 +139,7 @@ SshSession::~SshSession() {
   // The pump left the session non-blocking: closing the channel and disconnecting queue their
   // messages and do not wait for a peer that may never read them.
   if (channel_ != nullptr) ssh_channel_free(channel_);
+  for (ssh_channel stripe : stripe_channels_) ssh_channel_free(stripe);
   if (session_ != nullptr) {
     ssh_disconnect(session_);
     ssh_free(session_);
@@ -289,17 +292,41 @@ void SshSession::authenticate() {
                         "also needs PermitRootLogin prohibit-password or forced-commands-only.");
 }
 
-Channel& SshSession::start(const std::string& command, const std::string& peer_name) {
-  channel_ = ssh_channel_new(session_);
-  if (channel_ == nullptr || ssh_channel_open_session(channel_) != SSH_OK) {
-    throw ConnectionError("cannot open a channel on " + where(options_) + ": " + ssh_get_error(session_));
-  }
-  if (ssh_channel_request_exec(channel_, command.c_str()) != SSH_OK) {
-    throw ConnectionError("the server refused to run `" + command + "`: " + ssh_get_error(session_));
+Channel& SshSession::start(const std::string& command, const std::string& peer_name,
+                           const std::vector<std::string>& stripe_commands) {
+  auto open_exec = [&](const std::string& run) {
+    ssh_channel channel = ssh_channel_new(session_);
+    if (channel == nullptr || ssh_channel_open_session(channel) != SSH_OK) {
+      std::string error = ssh_get_error(session_);
+      if (channel != nullptr) ssh_channel_free(channel);
+      if (channel_ != nullptr) {
+        error += ". It refused channel " + std::to_string(stripe_channels_.size() + 2) + " of " +
+                 std::to_string(stripe_commands.size() + 1) + ": its MaxSessions (10 by default) is lower; use fewer --streams";
+      }
+      throw ConnectionError("cannot open a channel on " + where(options_) + ": " + error);
+    }
+    if (ssh_channel_request_exec(channel, run.c_str()) != SSH_OK) {
+      std::string error = ssh_get_error(session_);
+      ssh_channel_free(channel);
+      throw ConnectionError("the server refused to run `" + run + "`: " + error);
+    }
+    return channel;
+  };
+  channel_ = open_exec(command);
+  for (const std::string& run : stripe_commands) stripe_channels_.push_back(open_exec(run));
+  std::vector<std::string> preambles;
+  if (!stripe_commands.empty()) {
+    StripePreamble preamble;
+    if (RAND_bytes(preamble.token.data(), static_cast<int>(preamble.token.size())) != 1) {
+      throw FatalError("cannot draw a random token for the session's channels (OpenSSL's RAND_bytes failed)");
+    }
+    preamble.count = static_cast<int>(stripe_commands.size()) + 1;
+    for (preamble.index = 0; preamble.index < preamble.count; ++preamble.index) preambles.push_back(preamble.encode());
   }
   engine_channel_ = std::make_unique<PumpedChannel>(peer_name, kEngineQueueBytes);
-  pump_ = std::thread([this] {
-    pump_error_ = ChannelPump(session_, channel_, *engine_channel_, &remote_stderr_).run(abandon_);
+  pump_ = std::thread([this, preambles = std::move(preambles)] {
+    pump_error_ = ChannelPump(session_, channel_, *engine_channel_, &remote_stderr_, stripe_channels_, preambles)
+                      .run(abandon_);
     pump_failed_ = !pump_error_.empty();
     engine_channel_->fail();  // nothing more will come or go: the engine must not wait
     pump_ended_ = true;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "transport/pumped_channel.h"
 
@@ -48,7 +49,10 @@ class SshSession {
 
   // Runs `command` on the remote in an exec channel. Returns the engine's end of the channel's
   // stdin/stdout (named peer_name in messages); the remote's stderr is copied to ours.
-  Channel& start(const std::string& command, const std::string& peer_name);
+  // With `stripe_commands`, each runs in one more channel, and what the engine writes is spread
+  // over all of them (transport/stripes.h); what the engine reads comes from the first.
+  Channel& start(const std::string& command, const std::string& peer_name,
+                 const std::vector<std::string>& stripe_commands = {});
 
   // Once the engine is done with the channel: waits for the remote command to end. Returns its
   // exit status, or -1 if none was reported.
@@ -68,6 +72,7 @@ class SshSession {
   SshOptions options_;
   ssh_session_struct* session_ = nullptr;
   ssh_channel_struct* channel_ = nullptr;
+  std::vector<ssh_channel_struct*> stripe_channels_;  // the channels after the first, if striped
   std::unique_ptr<PumpedChannel> engine_channel_;
   std::thread pump_;
   std::atomic<bool> pump_failed_{false};

@@ -29,6 +29,7 @@ struct TransferOptions {
   bool progress = false;
   bool json_progress = false;
   int timeout_s = 60;
+  int streams = 1;                 // SSH channels the client's stream is spread over (transport/stripes.h)
   std::string compress;            // "" (off), "on" or "auto"
   int compress_level = 3;
   std::string skip_compress;       // empty: the default list

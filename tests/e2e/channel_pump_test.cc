@@ -19,18 +19,6 @@ using namespace ferry::test;
 
 namespace {
 
-ferry::SshOptions options_for_test_sshd() {
-  sshd().trust_host_key();
-  ferry::SshOptions o;
-  o.host = "127.0.0.1";
-  o.port = sshd().port();
-  const passwd* pw = ::getpwuid(::geteuid());
-  o.user = pw != nullptr ? pw->pw_name : "root";
-  o.identities = {sshd().client_key()};
-  o.known_hosts = sshd().known_hosts();
-  return o;
-}
-
 // Peak resident memory of this process so far, in KiB (VmHWM).
 long peak_rss_kib() {
   std::ifstream status("/proc/self/status");
@@ -45,7 +33,7 @@ long peak_rss_kib() {
 
 TEST_CASE("a slow engine makes the remote wait, not the client buffer") {
   constexpr long kBytes = 96L * 1024 * 1024;
-  ferry::SshSession session(options_for_test_sshd());
+  ferry::SshSession session(ssh_options_for_test_sshd());
   ferry::Channel& engine = session.start("head -c " + std::to_string(kBytes) + " /dev/zero", "head");
   long before = peak_rss_kib();
   REQUIRE(before > 0);
@@ -77,7 +65,7 @@ TEST_CASE("the client grants the agent a window wide enough for a long link") {
   auto log_size = [] { return std::filesystem::exists(sshd().log()) ? std::filesystem::file_size(sshd().log()) : 0; };
   auto before = log_size();
   constexpr long kBytes = 24L * 1024 * 1024;
-  ferry::SshSession session(options_for_test_sshd());
+  ferry::SshSession session(ssh_options_for_test_sshd());
   ferry::Channel& engine = session.start("head -c " + std::to_string(kBytes) + " /dev/zero", "head");
   std::string buf(256 * 1024, '\1');
   long total = 0;

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "client/ssh_session.h"
 #include "support/dirty_pages.h"
 #include "support/run.h"
 #include "support/sshd_fixture.h"
@@ -26,6 +27,9 @@ Sshd& sshd();
 std::string ferry_over_ssh(const std::string& verb, const std::string& home);
 // "user@127.0.0.1:" + path
 std::string remote(const std::string& path);
+
+// What SshSession needs to log in to sshd() as the current user, its host key trusted.
+SshOptions ssh_options_for_test_sshd();
 
 bool running_as_root();
 

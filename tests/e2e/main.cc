@@ -1,6 +1,7 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -30,6 +31,18 @@ std::string ferry_over_ssh(const std::string& verb, const std::string& home) {
 }
 
 std::string remote(const std::string& path) { return sshd().login() + ":" + path; }
+
+SshOptions ssh_options_for_test_sshd() {
+  sshd().trust_host_key();
+  SshOptions o;
+  o.host = "127.0.0.1";
+  o.port = sshd().port();
+  const passwd* pw = ::getpwuid(::geteuid());
+  o.user = pw != nullptr ? pw->pw_name : "root";
+  o.identities = {sshd().client_key()};
+  o.known_hosts = sshd().known_hosts();
+  return o;
+}
 
 AuthorizedKeysGuard::AuthorizedKeysGuard() : saved_(slurp(sshd().authorized_keys())) {}
 
