@@ -17,6 +17,9 @@ Ferry's throughput as a share of it is the last column (issue 19 asks for at lea
 
 --rtt-ms N makes the relay deliver every byte N/2 ms late each way: a long link's round trip,
 where what one SSH channel can have in flight (its window) limits, not the CPU.
+
+--streams N also runs Ferry with `--streams N` (what the client sends spread over N SSH
+channels) in the same rotation, and prints its ratio to rsync beside the one-channel ratio.
 """
 import argparse
 import os
@@ -71,6 +74,8 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rtt-ms", type=float, default=0, help="added round-trip time, half each way")
     ap.add_argument("--bin", help="where ferry, ferry-agent, wire_relay and rusage_wrap are (default: build/bin)")
+    ap.add_argument("--streams", type=int, default=1, help="also run ferry --streams N")
+    ap.add_argument("--cases", help="only these cases, comma-separated (e.g. 'backup first')")
     args = ap.parse_args()
     if args.bin:
         bench.BIN = os.path.abspath(args.bin)
@@ -84,9 +89,13 @@ def main():
         server = bench.Server(work, delay_ms=args.rtt_ms / 2)
         cases = [("backup first", "backup", new, None), ("restore first", "restore", new, None),
                  ("backup delta", "backup", new, old), ("restore delta", "restore", new, old)]
+        if args.cases:
+            cases = [c for c in cases if c[0] in args.cases.split(",")]
         walls = {}
         for rep in range(args.runs):
-            order = ("ferry", "rsync", "ssh cat") if rep % 2 == 0 else ("ssh cat", "rsync", "ferry")
+            order = ["ferry", "rsync", "ssh cat"] + (["ferry streams"] if args.streams > 1 else [])
+            if rep % 2 == 1:
+                order.reverse()
             for label, direction, source, basis in cases:
                 for tool in order:
                     if tool == "ssh cat" and basis:
@@ -106,24 +115,35 @@ def main():
                     if tool == "ssh cat":
                         raw_copy(server, direction, near, far)
                     else:
-                        extra = ["--no-sync"] if tool == "ferry" else []
-                        argv = bench.command(tool, direction, near, far, server, os.path.join(work, "usage"), extra)
+                        extra = ["--no-sync"] if tool.startswith("ferry") else []
+                        if tool == "ferry streams":
+                            extra += ["--streams", str(args.streams)]
+                        argv = bench.command(tool.split()[0], direction, near, far, server, os.path.join(work, "usage"), extra)
                         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
                     walls.setdefault(label, {}).setdefault(tool, []).append(time.monotonic() - start)
                     with open(os.path.join(receiving, "big.img"), "rb") as a, open(os.path.join(source, "big.img"), "rb") as b:
                         if a.read() != b.read():
                             sys.exit(f"{tool} {label}: the copy differs from the source")
         rtt = f" --rtt-ms {args.rtt_ms:g}" if args.rtt_ms else ""
-        print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}{rtt}` ({time.strftime('%Y-%m-%d')}, "
-              f"{os.cpu_count()} cores, tmpfs)\n")
-        print("| case | wall ferry | wall rsync | ratio | wall ssh cat | ferry's share of ssh cat's throughput |\n"
-              "|---|---|---|---|---|---|")
+        streams = f" --streams {args.streams}" if args.streams > 1 else ""
+        only = f" --cases '{args.cases}'" if args.cases else ""
+        print(f"`bench/one_file.py --size-mib {args.size_mib} --runs {args.runs}{rtt}{streams}{only}` "
+              f"({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, tmpfs)\n")
+        many = f" | wall ferry --streams {args.streams} | ratio --streams {args.streams} | its share of ssh cat's" if streams else ""
+        print(f"| case | wall ferry | wall rsync | ratio | wall ssh cat | ferry's share of ssh cat's throughput{many} |\n"
+              "|---|---|---|---|---|---|" + ("---|---|---|" if streams else ""))
         for label, by_tool in walls.items():
             f, r, c = by_tool["ferry"], by_tool["rsync"], by_tool.get("ssh cat")
             ratio = statistics.median(a / b for a, b in zip(f, r))
             raw = (f"{statistics.median(c):.2f} s", f"**{statistics.median(b / a for a, b in zip(f, c)):.0%}**") if c else ("", "")
-            print(f"| {label} | {statistics.median(f):.2f} s | {statistics.median(r):.2f} s | **{ratio:.2f}** | "
-                  f"{raw[0]} | {raw[1]} |")
+            row = (f"| {label} | {statistics.median(f):.2f} s | {statistics.median(r):.2f} s | **{ratio:.2f}** | "
+                   f"{raw[0]} | {raw[1]} |")
+            if streams:
+                m = by_tool["ferry streams"]
+                share = f"**{statistics.median(b / a for a, b in zip(m, c)):.0%}**" if c else ""
+                row += (f" {statistics.median(m):.2f} s | **{statistics.median(a / b for a, b in zip(m, r)):.2f}** | "
+                        f"{share} |")
+            print(row)
     finally:
         if server:
             server.stop()
