@@ -243,6 +243,9 @@ int main(int argc, char** argv) {
   }
   if (argc >= 4) g_rate = std::atof(argv[3]);
   if (argc == 5) g_delay = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(std::atof(argv[4])));
+  // A peer that closes while bytes for it are still in flight (the delay holds them back) is a
+  // failed write on that connection, not the end of the relay.
+  ::signal(SIGPIPE, SIG_IGN);
   ::signal(SIGUSR1, [](int) { g_stalled = 1; });
   ::signal(SIGUSR2, [](int) { g_stalled = 0; });
   int target_port = std::atoi(argv[1]);
