@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "base/log.h"
 #include "transport/pumped_channel.h"
 #include "transport/stripes.h"
 
@@ -53,8 +54,7 @@ ChannelPump::ChannelPump(ssh_session_struct* session, ssh_channel_struct* channe
 
 int ChannelPump::take_channel_data(const char* data, size_t len, bool is_stderr) {
   if (is_stderr) {
-    (void)!::write(STDERR_FILENO, data, len);
-    if (stderr_tail_ != nullptr) keep_tail(stderr_tail_, data, len);
+    show_remote_stderr(data, len, stderr_tail_);
     return static_cast<int>(len);
   }
   // While draining, ssh_channel_read is about to copy from the same buffer, in order; while
@@ -325,6 +325,12 @@ std::string ChannelPump::run(const std::atomic<bool>& abandon) {
   ssh_remove_channel_callbacks(channel_, &callbacks);
   for (size_t k = 1; k < outs_.size(); ++k) ssh_remove_channel_callbacks(outs_[k], &stripe_callbacks);
   return error;
+}
+
+void show_remote_stderr(const char* data, size_t len, std::string* tail) {
+  std::string safe = terminal_safe(std::string_view(data, len));
+  (void)!::write(STDERR_FILENO, safe.data(), safe.size());
+  if (tail != nullptr) keep_tail(tail, data, len);
 }
 
 void keep_tail(std::string* tail, const char* data, size_t len) {

@@ -115,4 +115,8 @@ class ChannelPump {
 // Appends to *tail, keeping only its last 4 KiB.
 void keep_tail(std::string* tail, const char* data, size_t len);
 
+// Shows what the remote command wrote to its stderr on ours, with control characters escaped (a
+// hostile machine must not reach our terminal's escape sequences), and keeps it in *tail if given.
+void show_remote_stderr(const char* data, size_t len, std::string* tail);
+
 }  // namespace ferry

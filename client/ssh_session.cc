@@ -346,10 +346,7 @@ int SshSession::finish() {
     char said[256];
     int n = ssh_channel_read_timeout(channel_, said, sizeof(said), 1, 100);
     if (n == SSH_ERROR) break;
-    if (n > 0) {
-      (void)!::write(STDERR_FILENO, said, static_cast<size_t>(n));
-      keep_tail(&remote_stderr_, said, static_cast<size_t>(n));
-    }
+    if (n > 0) show_remote_stderr(said, static_cast<size_t>(n), &remote_stderr_);
   }
   return ssh_channel_get_exit_status(channel_);
 }

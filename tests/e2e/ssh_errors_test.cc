@@ -135,6 +135,18 @@ TEST_CASE("connection and authentication failures name the cause") {
     CHECK(contains(r.err, "speaks protocol " + std::to_string(ferry::wire::kProtocolVersion)));
     CHECK(contains(r.err, "speaks protocol 99"));
   }
+  SUBCASE("what the remote writes to its stderr reaches ours escaped") {
+    // The remote shell runs "<agent> serve": this agent prints terminal escapes and a forged line.
+    std::string agent = "printf '\\033]0;pwned\\007\\033[2J\\rbackup finished OK\\n' >&2; exit 1;";
+    RunResult r = run(ferry_over_ssh("backup --agent " + quote(agent), work / "home") + " " + quote(src) + " " +
+                      quote(remote(work / "dest")));
+    INFO(r.err);
+    CHECK(r.code != 0);
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK(r.err.find('\x07') == std::string::npos);
+    CHECK(r.err.find('\r') == std::string::npos);
+    CHECK(contains(r.err, "\\x1b]0;pwned"));
+  }
 }
 
 TEST_CASE("a ferry without its local ferry-agent names the missing program and the fix") {
