@@ -236,11 +236,13 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
 ExitCode serve(const AgentOptions& options) {
   GatheredStripes stripes;  // outlives the channel: closing it lets the joined processes end
   std::string not_gathered;
+  ExitCode not_gathered_code = ExitCode::kOk;
   if (options.streams > 1) {
     try {
       stripes = gather_stripes(STDIN_FILENO, options.streams, kJoinLimit);
     } catch (const FatalError& error) {
       not_gathered = error.what();
+      not_gathered_code = error.code();
     }
   }
   std::unique_ptr<FdChannel> striped_or_not;
@@ -276,7 +278,7 @@ ExitCode serve(const AgentOptions& options) {
       out.write_magic();
     } catch (const std::exception&) {
     }
-    return tell_client(ExitCode::kConnection, not_gathered);
+    return tell_client(not_gathered_code, not_gathered);
   }
   try {
     return run_session(channel, in, out, options);

@@ -153,3 +153,10 @@ TEST_CASE("the pump sends each channel its preamble, then the engine's bytes in 
   CHECK(joined == sent);
   for (int k = 0; k < 3; ++k) CHECK(chunks[k] >= 3);
 }
+
+TEST_CASE("an agent asked for stripes that gets anything but a preamble says so to the client, as a Fatal") {
+  RunResult r = run("head -c 100 /dev/zero | " + quote(kAgent) + " serve --streams 2");
+  CHECK(r.code == 1);
+  CHECK(r.out.rfind("\x89" "FERRY\r\n\x1a", 0) == 0);  // the magic first: the client reads what follows
+  CHECK(r.out.find("did not start with the stripe preamble") != std::string::npos);
+}
