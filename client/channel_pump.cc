@@ -32,7 +32,8 @@ constexpr auto kDeadlineGrace = std::chrono::seconds(2);
 // The longest one poll sleeps: it bounds how late we notice a close that produced no event, an
 // abandon, an abort or the deadline.
 constexpr int kPollMs = 100;
-// How long a channel after the first may be closed before the first is (check_stripes).
+// How long a channel after the first may be closed, with nothing heard on the first, before the
+// run ends (check_stripes).
 constexpr auto kStripeGrace = std::chrono::seconds(2);
 
 }  // namespace
@@ -173,13 +174,20 @@ std::string ChannelPump::send_up() {
     // "non-blocking" one still polls for it): offer only what the window takes, and leave the
     // rest for when the peer's window adjust arrives through the poll.
     ssh_channel out = outs_[out_];
-    uint32_t window = ssh_channel_window_size(out);
+    // A channel after the first that the agent's side closed takes nothing more; check_stripes
+    // decides when that ends the run, after channel 0 has had its say (a Fatal, say).
+    bool stripe_gone = out_ != 0 && (!ssh_channel_is_open(out) || ssh_channel_is_eof(out));
+    uint32_t window = stripe_gone ? 0 : ssh_channel_window_size(out);
     if (window == 0) {
       window_shut_ = true;
       break;
     }
     auto chunk = static_cast<uint32_t>(std::min<size_t>(up_len_ - up_sent_, window));
     int w = ssh_channel_write(out, up_buf_.data() + up_sent_, chunk);
+    if (w == SSH_ERROR && out_ != 0 && ssh_is_connected(session_)) {
+      window_shut_ = true;  // that channel closed under us: as above
+      break;
+    }
     if (w == SSH_ERROR) return lost(" while sending");
     if (w == 0) {
       window_shut_ = true;
@@ -226,12 +234,11 @@ std::string ChannelPump::check_stripes() {
     }
   }
   // An agent that stops the session (a Fatal) ends every channel at about once: the first
-  // channel's end, and the agent's own words, get a moment to arrive first.
-  if (closed_stripe_ == 0 || now - stripe_closed_at_ < kStripeGrace) return "";
+  // channel's end, and the agent's own words, come first while it still sends anything.
+  if (closed_stripe_ == 0 || now - std::max(stripe_closed_at_, heard_at_) < kStripeGrace) return "";
   std::string error = "channel " + std::to_string(closed_stripe_ + 1) + " of " + std::to_string(outs_.size()) +
-                      " to the agent closed while the session went on (what it said, if anything, is above): "
-                      "--streams needs `ferry-agent join` of the same version in each channel; update the agent, "
-                      "or leave --streams out";
+                      " to the agent closed while the session went on (what it said, if anything, is above); if "
+                      "it said nothing, check that the agent there is this version of Ferry, or leave --streams out";
   engine_.fail(error);
   return error;
 }

@@ -243,6 +243,9 @@ ExitCode serve(const AgentOptions& options) {
     } catch (const FatalError& error) {
       not_gathered = error.what();
       not_gathered_code = error.code();
+    } catch (const std::exception& error) {
+      not_gathered = std::string("cannot gather this session's channels: ") + error.what();
+      not_gathered_code = ExitCode::kFatal;
     }
   }
   std::unique_ptr<FdChannel> striped_or_not;

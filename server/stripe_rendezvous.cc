@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "base/log.h"
+#include "platform/platform.h"
 #include "seal/sha256.h"
 
 namespace ferry {
@@ -66,6 +66,13 @@ StripePreamble read_preamble(int fd, Clock::time_point deadline, const char* who
 
 void close_on_exec(int fd) { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
+// Whether the process at the other end of a Unix socket runs as this one's user: the folder's
+// mode already keeps others out, and this holds even if the name was reused in between.
+bool peer_is_us(int socket_fd) {
+  uid_t uid = 0;
+  return platform::socket_peer_uid(socket_fd, &uid) && uid == ::geteuid();
+}
+
 // Whether the client closed channel 0 (its data may still wait to be read; the hang-up is what
 // counts), so that a session whose client went away stops waiting for its other channels.
 bool client_gone(int in_fd) {
@@ -84,11 +91,13 @@ sockaddr_un socket_address(const std::string& dir) {
 
 // Takes one join's hand-over: its preamble, with its channel's fd attached. Returns the fd and
 // stores the preamble, or an invalid fd for anything else.
-UniqueFd take_hand_over(int conn, StripePreamble* said) {
-  if (!readable_by(conn, Clock::now() + kHandOverLimit)) return {};
+UniqueFd take_hand_over(int conn, Clock::time_point deadline, StripePreamble* said) {
+  if (!readable_by(conn, std::min(deadline, Clock::now() + kHandOverLimit))) return {};
   uint8_t bytes[kStripePreambleBytes];
   iovec iov{bytes, sizeof(bytes)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  // Room for more fds than a join sends: a kernel that cannot deliver what was sent may not
+  // close the rest (older macOS); whatever comes beyond the first is closed here.
+  alignas(cmsghdr) char control[CMSG_SPACE(8 * sizeof(int))];
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -124,9 +133,8 @@ class Rendezvous {
       throw FatalError(errno_message("cannot make the folder where the other channels of this session meet: " + dir_, errno));
     }
     made_dir_ = true;
-    listener_.reset(::socket(AF_UNIX, SOCK_STREAM, 0));
+    listener_.reset(platform::stream_socket(AF_UNIX, /*nonblocking=*/false));
     if (!listener_.valid()) throw FatalError(errno_message("socket", errno));
-    close_on_exec(listener_.get());
     sockaddr_un addr = socket_address(dir_);
     if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
         ::listen(listener_.get(), kMaxStripes) != 0) {
@@ -151,13 +159,10 @@ class Rendezvous {
 }  // namespace
 
 std::string rendezvous_dir(const StripeToken& token) {
-  // $TMPDIR if it leaves room in a socket address (104 bytes on macOS), else /tmp.
-  std::string base = "/tmp";
-  const char* tmpdir = std::getenv("TMPDIR");
-  if (tmpdir != nullptr && tmpdir[0] == '/' && std::strlen(tmpdir) <= 56) base = tmpdir;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  // Always /tmp: both processes must find the same place whatever their login set up, and a
+  // client must not choose it (sshd may accept TMPDIR from the client).
   std::string hash = hex_of(sha256_of(std::string_view(reinterpret_cast<const char*>(token.data()), token.size())));
-  return base + "/ferry-stripes-" + std::to_string(::geteuid()) + "-" + hash.substr(0, 16);
+  return "/tmp/ferry-stripes-" + std::to_string(::geteuid()) + "-" + hash.substr(0, 16);
 }
 
 GatheredStripes gather_stripes(int in_fd, int count, std::chrono::milliseconds limit) {
@@ -176,17 +181,21 @@ GatheredStripes gather_stripes(int in_fd, int count, std::chrono::milliseconds l
     if (Clock::now() >= deadline) {
       throw ConnectionError(std::to_string(joined) + " of the " + std::to_string(count - 1) +
                             " other channels of this session joined within " +
-                            std::to_string(limit.count() / 1000) + " s: sshd refused the others (its MaxSessions "
-                            "is below --streams), or they run an older ferry-agent. Try fewer --streams");
+                            std::to_string(limit.count() / 1000) + " s: their `ferry-agent join` did not start or "
+                            "could not reach this one (what they said is on the client's terminal)");
     }
     // Short waits, so that a client that hangs up is noticed.
     if (!readable_by(rendezvous.listener(), std::min(deadline, Clock::now() + std::chrono::milliseconds(200)))) continue;
     UniqueFd conn(::accept(rendezvous.listener(), nullptr, nullptr));
-    if (!conn.valid()) continue;
+    if (!conn.valid()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // out of fds, say: not a busy loop
+      continue;
+    }
     close_on_exec(conn.get());
     StripePreamble said;
-    UniqueFd channel = take_hand_over(conn.get(), &said);
-    if (!channel.valid() || !same_token(said.token, own.token) || said.count != count || said.index == 0 ||
+    UniqueFd channel = take_hand_over(conn.get(), deadline, &said);
+    if (!channel.valid() || !peer_is_us(conn.get()) || !same_token(said.token, own.token) || said.count != count ||
+        said.index == 0 ||
         gathered.channels[static_cast<size_t>(said.index - 1)].valid()) {
       spdlog::warn("a process that was not one of this session's channels connected to its rendezvous; ignored");
       continue;
@@ -214,9 +223,15 @@ void join_stripe(int in_fd, std::chrono::milliseconds limit) {
       if (!S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
         throw FatalError(dir + " is not a private folder of this user: refusing to hand this channel to it");
       }
-      conn.reset(::socket(AF_UNIX, SOCK_STREAM, 0));
+      conn.reset(platform::stream_socket(AF_UNIX, /*nonblocking=*/false));
       if (!conn.valid()) throw FatalError(errno_message("socket", errno));
-      if (::connect(conn.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) break;
+      if (::connect(conn.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+        if (!peer_is_us(conn.get())) {
+          throw FatalError("the process waiting at " + dir + " does not run as this user: refusing to hand this "
+                           "channel to it");
+        }
+        break;
+      }
       conn.reset();
     }
     if (Clock::now() >= deadline) {

@@ -6,8 +6,9 @@
 // Unix socket (SCM_RIGHTS), then waits until that process ends: sshd closes a channel's input
 // once the process it started exits. The socket lives in a folder named after a hash of the
 // session's token, which the serving process makes with mode 0700; a join connects only if that
-// folder is its own user's and closed to everyone else, and the serving process takes a channel
-// only with the session's token (which came through SSH, encrypted). The folder is removed once
+// folder is its own user's and closed to everyone else and the process listening there runs as
+// its user, and the serving process takes a channel only from its own user and with the
+// session's token (which came through SSH, encrypted). The folder is removed once
 // every channel has joined, or the wait has failed.
 #pragma once
 
@@ -37,8 +38,8 @@ GatheredStripes gather_stripes(int in_fd, int count, std::chrono::milliseconds l
 // join or it refuses.
 void join_stripe(int in_fd, std::chrono::milliseconds limit);
 
-// Where the rendezvous socket of a session is: a folder under $TMPDIR (or /tmp) named for this
-// user and a hash of the token.
+// Where the rendezvous socket of a session is: a folder in /tmp named for this user and a hash
+// of the token.
 std::string rendezvous_dir(const StripeToken& token);
 
 }  // namespace ferry

@@ -223,4 +223,9 @@ std::string executable_path() {
   return ::realpath(buf, resolved) ? std::string(resolved) : std::string(buf);
 }
 
+bool socket_peer_uid(int socket_fd, uid_t* uid) {
+  gid_t gid = 0;
+  return ::getpeereid(socket_fd, uid, &gid) == 0;
+}
+
 }  // namespace ferry::platform

@@ -159,6 +159,9 @@ ssize_t splice_file_to_pipe(int file_fd, uint64_t offset, int pipe_fd, size_t le
 // socketpair(AF_UNIX, SOCK_STREAM) and socket(), both close-on-exec. Return as the calls do.
 int stream_socketpair(int sv[2]);
 int stream_socket(int family, bool nonblocking);
+// The effective uid of the process at the other end of a connected Unix socket (Linux
+// SO_PEERCRED, macOS getpeereid). False with errno if the system cannot say.
+bool socket_peer_uid(int socket_fd, uid_t* uid);
 
 // An fd another thread makes readable to wake a poll() (an eventfd, or a self-pipe).
 class Waker {

@@ -160,3 +160,21 @@ TEST_CASE("an agent asked for stripes that gets anything but a preamble says so 
   CHECK(r.out.rfind("\x89" "FERRY\r\n\x1a", 0) == 0);  // the magic first: the client reads what follows
   CHECK(r.out.find("did not start with the stripe preamble") != std::string::npos);
 }
+
+TEST_CASE("with --streams, an agent that refuses the run is heard: its reason, not a closed channel") {
+  TempDir work;
+  std::string src = work / "src", dest = work / "dest";
+  fs::create_directories(src);
+  fs::create_directories(dest);
+  write_random(src + "/data", 4 * 1024 * 1024, 9);
+  std::ofstream(dest + "/someone-elses") << "keep me";
+  sshd().trust_host_key();
+  RunResult b = run(ferry_over_ssh("backup --delete --streams 3", work / "home") + " " + quote(src) + " " +
+                    quote(remote(dest)));
+  INFO(b.err);
+  CHECK(b.code == 2);
+  CHECK(b.err.find("Ferry has never backed up into it") != std::string::npos);
+  CHECK(b.err.find("to the agent closed") == std::string::npos);
+  CHECK(fs::exists(dest + "/someone-elses"));
+  CHECK(!fs::exists(dest + "/data"));
+}

@@ -1,10 +1,13 @@
 // Striping (transport/stripes.h): the preamble and chunk format, the agent's channel that reads a
 // stream back from its chunks, and the rendezvous where a session's channels meet.
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -12,8 +15,6 @@
 
 #include "base/error.h"
 #include "server/stripe_rendezvous.h"
-#include "support/scoped_env.h"
-#include "support/temp_dir.h"
 #include "transport/striped_fd_channel.h"
 #include "transport/stripes.h"
 
@@ -178,8 +179,6 @@ int exit_status(pid_t pid) {
 }  // namespace
 
 TEST_CASE("the channels of a session meet: each join hands its stdin to the serving process") {
-  test::TempDir tmp;
-  test::ScopedEnv env("TMPDIR", tmp.path());
   Pipe first, second, third;
   StripePreamble p = preamble(0, 3, 42);
   first.put(p.encode());
@@ -194,7 +193,6 @@ TEST_CASE("the channels of a session meet: each join hands its stdin to the serv
     REQUIRE(gathered.channels.size() == 2);
     // The folder where they met is gone.
     CHECK(!std::filesystem::exists(rendezvous_dir(p.token)));
-    CHECK(std::filesystem::is_empty(tmp.path()));
     // What the client writes into each channel now reaches this process.
     second.put("to channel one");
     third.put("to channel two");
@@ -210,8 +208,6 @@ TEST_CASE("the channels of a session meet: each join hands its stdin to the serv
 }
 
 TEST_CASE("a join from another session is not taken, and the wait for the missing one is bounded") {
-  test::TempDir tmp;
-  test::ScopedEnv env("TMPDIR", tmp.path());
   Pipe first, stranger;
   first.put(preamble(0, 2, 1).encode());
   stranger.put(preamble(1, 2, 2).encode());  // another token: another folder, nobody there
@@ -223,15 +219,18 @@ TEST_CASE("a join from another session is not taken, and the wait for the missin
     CHECK(std::string(e.what()).find("0 of the 1 other channels") != std::string::npos);
   }
   CHECK(exit_status(j) == 1);
-  CHECK(std::filesystem::is_empty(tmp.path()));
+  CHECK(!std::filesystem::exists(rendezvous_dir(preamble(0, 2, 1).token)));
 }
 
 TEST_CASE("a join hands its channel only to a folder that is private to its user") {
-  test::TempDir tmp;
-  test::ScopedEnv env("TMPDIR", tmp.path());
   StripePreamble p = preamble(1, 2, 5);
-  std::filesystem::create_directory(rendezvous_dir(p.token));
-  ::chmod(rendezvous_dir(p.token).c_str(), 0777);
+  std::string dir = rendezvous_dir(p.token);
+  std::filesystem::create_directory(dir);
+  struct RemoveAtEnd {
+    std::string dir;
+    ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
+  } remove_at_end{dir};
+  ::chmod(dir.c_str(), 0777);
   Pipe in;
   in.put(p.encode());
   try {
@@ -247,9 +246,50 @@ TEST_CASE("a join hands its channel only to a folder that is private to its user
   CHECK_THROWS_AS(gather_stripes(first.fds[0], 2, std::chrono::seconds(1)), FatalError);
 }
 
+TEST_CASE("a join hands its channel only to a process of its own user") {
+  if (::geteuid() != 0) return;  // needs to listen as another user
+  StripePreamble p = preamble(1, 2, 6);
+  std::string dir = rendezvous_dir(p.token);
+  REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+  struct RemoveAtEnd {
+    std::string dir;
+    ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
+  } remove_at_end{dir};
+  // The folder is right (ours, 0700); the process listening in it is not: it listens as nobody.
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t listener = ::fork();
+  if (listener == 0) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/s", dir.c_str());
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::seteuid(65534) != 0 || ::listen(fd, 1) != 0) {
+      ::_exit(1);
+    }
+    (void)!::write(ready[1], "r", 1);
+    int conn = ::accept(fd, nullptr, nullptr);
+    char buf[64];
+    while (conn >= 0 && ::read(conn, buf, sizeof(buf)) > 0) {
+    }
+    ::_exit(0);
+  }
+  char r;
+  REQUIRE(::read(ready[0], &r, 1) == 1);
+  Pipe in;
+  in.put(p.encode());
+  try {
+    join_stripe(in.fds[0], std::chrono::seconds(2));
+    FAIL("joined");
+  } catch (const FatalError& e) {
+    CHECK(std::string(e.what()).find("does not run as this user") != std::string::npos);
+  }
+  CHECK(exit_status(listener) == 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+}
+
 TEST_CASE("a serving process stops waiting for its other channels once the client hangs up") {
-  test::TempDir tmp;
-  test::ScopedEnv env("TMPDIR", tmp.path());
   Pipe first;
   first.put(preamble(0, 2, 8).encode());
   first.close_write();
