@@ -170,6 +170,24 @@ pid_t join_in_child(Pipe& in, std::chrono::milliseconds limit) {
   return pid;
 }
 
+// What join_stripe says when it refuses to hand over a channel with preamble `p`; "" if it did.
+std::string join_refusal(const StripePreamble& p) {
+  Pipe in;
+  in.put(p.encode());
+  try {
+    join_stripe(in.fds[0], std::chrono::seconds(2));
+  } catch (const FatalError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A rendezvous folder made by a test, removed with whatever it holds when the test ends.
+struct RemoveAtEnd {
+  std::string dir;
+  ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
+};
+
 int exit_status(pid_t pid) {
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -226,19 +244,9 @@ TEST_CASE("a join hands its channel only to a folder that is private to its user
   StripePreamble p = preamble(1, 2, 5);
   std::string dir = rendezvous_dir(p.token);
   std::filesystem::create_directory(dir);
-  struct RemoveAtEnd {
-    std::string dir;
-    ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
-  } remove_at_end{dir};
+  RemoveAtEnd remove_at_end{dir};
   ::chmod(dir.c_str(), 0777);
-  Pipe in;
-  in.put(p.encode());
-  try {
-    join_stripe(in.fds[0], std::chrono::seconds(2));
-    FAIL("joined");
-  } catch (const FatalError& e) {
-    CHECK(std::string(e.what()).find("not a private folder") != std::string::npos);
-  }
+  CHECK(join_refusal(p).find("not a private folder") != std::string::npos);
   // And the serving side does not take over a folder someone else made.
   Pipe first;
   p.index = 0;
@@ -251,10 +259,7 @@ TEST_CASE("a join hands its channel only to a process of its own user") {
   StripePreamble p = preamble(1, 2, 6);
   std::string dir = rendezvous_dir(p.token);
   REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
-  struct RemoveAtEnd {
-    std::string dir;
-    ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
-  } remove_at_end{dir};
+  RemoveAtEnd remove_at_end{dir};
   // The folder is right (ours, 0700); the process listening in it is not: it listens as nobody.
   int ready[2];
   REQUIRE(::pipe(ready) == 0);
@@ -276,14 +281,7 @@ TEST_CASE("a join hands its channel only to a process of its own user") {
   }
   char r;
   REQUIRE(::read(ready[0], &r, 1) == 1);
-  Pipe in;
-  in.put(p.encode());
-  try {
-    join_stripe(in.fds[0], std::chrono::seconds(2));
-    FAIL("joined");
-  } catch (const FatalError& e) {
-    CHECK(std::string(e.what()).find("does not run as this user") != std::string::npos);
-  }
+  CHECK(join_refusal(p).find("does not run as this user") != std::string::npos);
   CHECK(exit_status(listener) == 0);
   ::close(ready[0]);
   ::close(ready[1]);
