@@ -123,12 +123,13 @@ class SshAgent : public AgentLink {
     } catch (const FatalError&) {
       // The connection failed as the command ended; what the shell said, if anything, decides.
     }
-    // A shell that could not start the program exits 127 and says so; either is enough (under
-    // load the exit status can be lost with the connection, the shell's words not).
+    // An agent from before --streams says its option was not expected.
     if (session_.remote_stderr().find("--streams") != std::string::npos) {
       return "the ferry-agent on " + host_ + " is older than --streams: install this version there, or leave "
              "--streams out";
     }
+    // A shell that could not start the program exits 127 and says so; either is enough (under
+    // load the exit status can be lost with the connection, the shell's words not).
     std::string ran = program_named_missing(session_.remote_stderr());
     bool about_an_agent = !ran.empty() && (ran == program_ || ran.ends_with("ferry-agent"));
     if (status != 127 && !about_an_agent) return "";

@@ -231,6 +231,15 @@ ExitCode run_session(Channel& channel, FrameReader& in, FrameWriter& out, const 
   return ExitCode::kOk;
 }
 
+// The connection to the client: stdin and stdout, or with --streams, stdin and the gathered
+// channels read as one stream.
+std::unique_ptr<FdChannel> client_channel(const GatheredStripes& stripes) {
+  if (stripes.channels.empty()) return std::make_unique<FdChannel>(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
+  std::vector<int> fds{STDIN_FILENO};
+  for (const UniqueFd& fd : stripes.channels) fds.push_back(fd.get());
+  return std::make_unique<StripedFdChannel>(std::move(fds), STDOUT_FILENO, "the ferry client");
+}
+
 }  // namespace
 
 ExitCode serve(const AgentOptions& options) {
@@ -248,15 +257,8 @@ ExitCode serve(const AgentOptions& options) {
       not_gathered_code = ExitCode::kFatal;
     }
   }
-  std::unique_ptr<FdChannel> striped_or_not;
-  if (stripes.channels.empty()) {
-    striped_or_not = std::make_unique<FdChannel>(STDIN_FILENO, STDOUT_FILENO, "the ferry client");
-  } else {
-    std::vector<int> fds{STDIN_FILENO};
-    for (const UniqueFd& fd : stripes.channels) fds.push_back(fd.get());
-    striped_or_not = std::make_unique<StripedFdChannel>(std::move(fds), STDOUT_FILENO, "the ferry client");
-  }
-  FdChannel& channel = *striped_or_not;
+  std::unique_ptr<FdChannel> client = client_channel(stripes);
+  FdChannel& channel = *client;
   FrameReader in(channel);
   FrameWriter out(channel);
   // Whatever ends the session, the client hears why, and the exit code is one of ours: an

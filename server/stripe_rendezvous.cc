@@ -194,9 +194,9 @@ GatheredStripes gather_stripes(int in_fd, int count, std::chrono::milliseconds l
     close_on_exec(conn.get());
     StripePreamble said;
     UniqueFd channel = take_hand_over(conn.get(), deadline, &said);
-    if (!channel.valid() || !peer_is_us(conn.get()) || !same_token(said.token, own.token) || said.count != count ||
-        said.index == 0 ||
-        gathered.channels[static_cast<size_t>(said.index - 1)].valid()) {
+    bool ours = channel.valid() && peer_is_us(conn.get()) && same_token(said.token, own.token) &&
+                said.count == count && said.index != 0 && !gathered.channels[static_cast<size_t>(said.index - 1)].valid();
+    if (!ours) {
       spdlog::warn("a process that was not one of this session's channels connected to its rendezvous; ignored");
       continue;
     }
