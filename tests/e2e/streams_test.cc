@@ -178,3 +178,17 @@ TEST_CASE("with --streams, an agent that refuses the run is heard: its reason, n
   CHECK(fs::exists(dest + "/someone-elses"));
   CHECK(!fs::exists(dest + "/data"));
 }
+
+TEST_CASE("more --streams than sshd's MaxSessions is refused with the setting named, nothing written") {
+  TempDir work;
+  std::string src = work / "src", backup = work / "backup";
+  fs::create_directories(src);
+  write_random(src + "/data", 1024 * 1024, 11);
+  sshd().trust_host_key();
+  RunResult b = run(ferry_over_ssh("backup --streams 8", work / "home") + " " + quote(src) + " " + quote(remote(backup)));
+  INFO(b.err);
+  CHECK(b.code == 4);
+  CHECK(b.err.find("refused channel 7 of 8") != std::string::npos);
+  CHECK(b.err.find("MaxSessions") != std::string::npos);
+  CHECK(!fs::exists(backup + "/data"));
+}

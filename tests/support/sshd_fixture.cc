@@ -80,6 +80,9 @@ void Sshd::start() {
                         << "KbdInteractiveAuthentication no\n"
                         << "UsePAM no\n"
                         << "StrictModes no\n"
+                        // Below --streams' 8, so that a refused channel can be tested (the
+                        // default is 10).
+                        << "MaxSessions 6\n"
                         << "LogLevel VERBOSE\n"
                         // Each window adjust the client sends: what the channel pump's test reads.
                         << "LogVerbose *:channel_input_window_adjust():*\n"
