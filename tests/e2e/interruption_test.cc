@@ -45,12 +45,6 @@ pid_t start(const std::string& command, const std::string& log) {
   return pid;
 }
 
-int wait_for(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace
 
 TEST_CASE("a second run into the same destination is refused, naming the run that holds it") {
@@ -71,7 +65,7 @@ TEST_CASE("a second run into the same destination is refused, naming the run tha
   CHECK(second.code == 1);
   CHECK(second.err.find("another Ferry run is writing to " + dest) != std::string::npos);
   CHECK(second.err.find("right now (pid " + holder_pid + " on " + this_host() + ", started ") != std::string::npos);
-  CHECK(wait_for(first) == 0);
+  CHECK(exit_code_of(first) == 0);
   INFO(slurp(work / "first.log"));
   CHECK(compare(snapshot(src), snapshot(dest)) == "");  // the refused run changed nothing of it
   CHECK(slurp(lock).empty());                       // released by a run that finished
@@ -291,7 +285,7 @@ TEST_CASE("runs killed at 20 points leave every file old or new, and the next ru
     pid_t agent = agent_pid.empty() ? -1 : std::stoi(agent_pid);
     if (kill_agent && agent > 0) ::kill(agent, SIGKILL);
     else ::kill(-client, SIGKILL);
-    int status = wait_for(client);
+    int status = exit_code_of(client);
     // The program may have been the shell's child: gone only when its whole group is.
     for (int w = 0; ::kill(-client, 0) == 0 && w < 1000; ++w) ::usleep(10'000);
     // The agent of a killed client sees the connection end and exits; the next run needs its

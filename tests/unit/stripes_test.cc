@@ -15,6 +15,7 @@
 
 #include "base/error.h"
 #include "server/stripe_rendezvous.h"
+#include "support/run.h"
 #include "transport/striped_fd_channel.h"
 #include "transport/stripes.h"
 
@@ -188,12 +189,6 @@ struct RemoveAtEnd {
   ~RemoveAtEnd() { std::filesystem::remove_all(dir); }
 };
 
-int exit_status(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 }  // namespace
 
 TEST_CASE("the channels of a session meet: each join hands its stdin to the serving process") {
@@ -221,8 +216,8 @@ TEST_CASE("the channels of a session meet: each join hands its stdin to the serv
     CHECK(std::string(buf, static_cast<size_t>(::read(gathered.channels[1].get(), buf, sizeof(buf)))) == "to channel two");
   }
   // Closing the connections lets the joins end.
-  CHECK(exit_status(j1) == 0);
-  CHECK(exit_status(j2) == 0);
+  CHECK(test::exit_code_of(j1) == 0);
+  CHECK(test::exit_code_of(j2) == 0);
 }
 
 TEST_CASE("a join from another session is not taken, and the wait for the missing one is bounded") {
@@ -236,7 +231,7 @@ TEST_CASE("a join from another session is not taken, and the wait for the missin
   } catch (const ConnectionError& e) {
     CHECK(std::string(e.what()).find("0 of the 1 other channels") != std::string::npos);
   }
-  CHECK(exit_status(j) == 1);
+  CHECK(test::exit_code_of(j) == 1);
   CHECK(!std::filesystem::exists(rendezvous_dir(preamble(0, 2, 1).token)));
 }
 
@@ -282,7 +277,7 @@ TEST_CASE("a join hands its channel only to a process of its own user") {
   char r;
   REQUIRE(::read(ready[0], &r, 1) == 1);
   CHECK(join_refusal(p).find("does not run as this user") != std::string::npos);
-  CHECK(exit_status(listener) == 0);
+  CHECK(test::exit_code_of(listener) == 0);
   ::close(ready[0]);
   ::close(ready[1]);
 }
